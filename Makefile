@@ -1,0 +1,28 @@
+# The README's two commands. Both set up what they need in .venv first.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PLUGINS := $(wildcard plugins/*/pyproject.toml)
+
+.PHONY: demo test setup bench clean
+
+$(VENV)/.installed: pyproject.toml $(PLUGINS)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]" $(foreach p,$(dir $(PLUGINS)),-e ./$(p))
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(PY) examples/damped_sine.py
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: setup
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) benchmarks/overhead.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info plugins/*/*.egg-info

@@ -1,0 +1,94 @@
+"""fitcore: non-linear least-squares fitting with Parameters, bounds and constraints.
+
+Every minimization engine and confidence-interval probability function is a
+plugin, selected by name.
+
+Examples
+--------
+>>> import numpy as np
+>>> from fitcore import Parameters, minimize
+>>> x = np.linspace(0, 10, 101)
+>>> data = 5.0 * np.sin(2.0 * x) * np.exp(-0.1 * x)
+>>> def residual(p, x, data):
+...     return p['amp'].value * np.sin(p['omega'].value * x) * np.exp(-p['decay'].value * x) - data
+>>> params = Parameters()
+>>> params.add('amp', value=4); params.add('omega', value=2.05); params.add('decay', value=0.2, min=0)
+>>> fit = minimize(residual, params, args=(x, data))
+>>> fit.success, round(params['omega'].value, 6)
+(True, 2.0)
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import plugins, printfuncs
+from .errors import (
+    BoundsWarning,
+    ConfidenceWarning,
+    ConstraintError,
+    EngineCapabilityError,
+    EngineError,
+    EngineNotFoundError,
+    EngineOptionError,
+    EngineUnavailableError,
+    FitcoreError,
+    FitcoreWarning,
+    NonFiniteResidualError,
+    ParameterError,
+    PluginError,
+    PluginWarning,
+    ProbFuncNotFoundError,
+    ResidualError,
+    UncertaintyWarning,
+)
+from .hookspecs import hookimpl, hookspec
+from .minimizer import Minimizer, minimize
+from .parameters import Parameter, Parameters
+from .plugins import list_engines, list_plugins, list_prob_funcs
+from .problem import EngineResult, Problem
+from .report import fit_report, report_errors
+from .specs import EngineSpec, ProbFuncSpec
+
+try:
+    __version__ = version("fitcore")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Parameter",
+    "Parameters",
+    "Minimizer",
+    "minimize",
+    "fit_report",
+    "report_errors",
+    "printfuncs",
+    "list_engines",
+    "list_prob_funcs",
+    "list_plugins",
+    "plugins",
+    "hookimpl",
+    "hookspec",
+    "EngineSpec",
+    "ProbFuncSpec",
+    "Problem",
+    "EngineResult",
+    "FitcoreError",
+    "ParameterError",
+    "ConstraintError",
+    "EngineError",
+    "EngineNotFoundError",
+    "EngineUnavailableError",
+    "EngineOptionError",
+    "EngineCapabilityError",
+    "ProbFuncNotFoundError",
+    "ResidualError",
+    "NonFiniteResidualError",
+    "PluginError",
+    "FitcoreWarning",
+    "BoundsWarning",
+    "PluginWarning",
+    "UncertaintyWarning",
+    "ConfidenceWarning",
+    "__version__",
+]

@@ -1,0 +1,173 @@
+"""Exceptions and warnings raised by fitcore.
+
+Every error carries the object it is about (a parameter name, an engine name,
+a plugin) so that callers can react programmatically, and its message says what
+was wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+__all__ = [
+    "FitcoreError",
+    "ParameterError",
+    "ConstraintError",
+    "EngineError",
+    "EngineNotFoundError",
+    "EngineUnavailableError",
+    "EngineOptionError",
+    "EngineCapabilityError",
+    "ProbFuncNotFoundError",
+    "ResidualError",
+    "NonFiniteResidualError",
+    "PluginError",
+    "FitcoreWarning",
+    "BoundsWarning",
+    "PluginWarning",
+    "UncertaintyWarning",
+    "ConfidenceWarning",
+]
+
+
+class FitcoreError(Exception):
+    """Base class of every error raised by fitcore itself."""
+
+
+class ParameterError(FitcoreError, ValueError):
+    """A Parameter or Parameters set is invalid (bad name, bound, value).
+
+    Attributes
+    ----------
+    name : str or None
+        The name of the parameter the error is about, when there is one.
+    """
+
+    def __init__(self, message: str, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class ConstraintError(ParameterError):
+    """A constraint expression is invalid: syntax, unknown symbol, cycle, unsafe."""
+
+    def __init__(self, message: str, name: str | None = None, expr: str | None = None) -> None:
+        super().__init__(message, name)
+        self.expr = expr
+
+
+def did_you_mean(name: str, choices: Sequence[str]) -> str:
+    """Return a ``" Did you mean 'x'?"`` suffix, or ``""`` when nothing is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+class EngineError(FitcoreError):
+    """Something is wrong with an engine or its use.
+
+    Attributes
+    ----------
+    engine : str or None
+        The engine name this error is about.
+    """
+
+    def __init__(self, message: str, engine: str | None = None) -> None:
+        super().__init__(message)
+        self.engine = engine
+
+
+class EngineNotFoundError(EngineError, LookupError):
+    """No engine of that name is installed."""
+
+    def __init__(self, engine: str, available: Sequence[str]) -> None:
+        listing = ", ".join(sorted(available)) or "(none)"
+        super().__init__(
+            f"unknown engine {engine!r}.{did_you_mean(engine, available)} "
+            f"Installed engines: {listing}.",
+            engine,
+        )
+        self.available = tuple(sorted(available))
+
+
+class EngineUnavailableError(EngineError):
+    """The engine is known but cannot be used here (missing dependency, broken plugin)."""
+
+
+class EngineOptionError(EngineError, TypeError):
+    """An option passed to an engine does not exist or has an invalid value."""
+
+    def __init__(self, message: str, engine: str | None = None, option: str | None = None) -> None:
+        super().__init__(message, engine)
+        self.option = option
+
+
+class EngineCapabilityError(EngineError, ValueError):
+    """The problem needs something the engine cannot do (e.g. infinite bounds)."""
+
+
+class ProbFuncNotFoundError(FitcoreError, LookupError):
+    """No probability function of that name is registered."""
+
+    def __init__(self, name: str, available: Sequence[str]) -> None:
+        listing = ", ".join(sorted(available)) or "(none)"
+        super().__init__(
+            f"unknown probability function {name!r}.{did_you_mean(name, available)} "
+            f"Registered: {listing}."
+        )
+        self.name = name
+        self.available = tuple(sorted(available))
+
+
+class ResidualError(FitcoreError, ValueError):
+    """The user's residual function returned something fitcore cannot use."""
+
+    def __init__(self, message: str, nfev: int | None = None, values: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.nfev = nfev
+        self.values = values
+
+
+class NonFiniteResidualError(ResidualError):
+    """The residual contained NaN or inf and ``nan_policy='raise'``."""
+
+
+class PluginError(FitcoreError):
+    """A plugin failed to load, validate or register.
+
+    Attributes
+    ----------
+    plugin : str
+        The plugin (entry point) name.
+    distribution : str or None
+        The distribution that provides it.
+    stage : str
+        ``'import'``, ``'validate'``, ``'hook'``, ``'spec'`` or ``'conflict'``.
+    """
+
+    def __init__(self, message: str, plugin: str, distribution: str | None, stage: str) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+        self.distribution = distribution
+        self.stage = stage
+
+
+class FitcoreWarning(UserWarning):
+    """Base class of fitcore's warnings."""
+
+
+class BoundsWarning(FitcoreWarning):
+    """A value was moved inside its bounds, or a result lies on a bound."""
+
+
+class PluginWarning(FitcoreWarning):
+    """A plugin was found broken and skipped; everything else keeps working."""
+
+
+class UncertaintyWarning(FitcoreWarning):
+    """Uncertainties could not be estimated; see ``Minimizer.errorbars_reason``."""
+
+
+class ConfidenceWarning(FitcoreWarning):
+    """A confidence limit could not be found or lies beyond a bound."""

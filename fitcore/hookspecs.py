@@ -1,0 +1,43 @@
+"""The plugin contract: two hooks, each yielding frozen, validated specs.
+
+A plugin is any module or object with functions marked ``@hookimpl``, found
+through an entry point in the ``fitcore`` group::
+
+    # pyproject.toml
+    [project.entry-points.fitcore]
+    myengine = "my_package.plugin"
+
+    # my_package/plugin.py
+    from fitcore import EngineSpec, hookimpl
+
+    @hookimpl
+    def fitcore_engines():
+        yield EngineSpec(name="myengine", engine="my_package.engine:run", summary="...")
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .specs import EngineSpec, ProbFuncSpec
+
+__all__ = ["hookspec", "hookimpl", "FitcoreSpec", "PROJECT"]
+
+PROJECT = "fitcore"  #: pluggy project name and entry-point group
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class FitcoreSpec:
+    """Hook specifications. Implement any of them in a plugin with ``@hookimpl``."""
+
+    @hookspec
+    def fitcore_engines(self) -> "Iterable[EngineSpec]":  # type: ignore[empty-body]
+        """Yield the :class:`~fitcore.specs.EngineSpec` of each engine the plugin provides."""
+
+    @hookspec
+    def fitcore_prob_funcs(self) -> "Iterable[ProbFuncSpec]":  # type: ignore[empty-body]
+        """Yield the :class:`~fitcore.specs.ProbFuncSpec` of each probability function provided."""

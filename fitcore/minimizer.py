@@ -1,0 +1,503 @@
+"""Minimizer and minimize(): the front door that validates, dispatches and reports.
+
+The Minimizer knows no optimizer. It validates the parameters and options,
+checks the problem against the selected engine's declared capabilities before
+any evaluation, hands the engine a :class:`~fitcore.problem.Problem`, and owns
+everything after: writing the best values back, fit statistics, error bars,
+an honest ``success``, and restoring the user's Parameters if the fit raises.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .bounds import BoundsTransform
+from .constraints import Constraints, make_interpreter
+from .errors import (
+    BoundsWarning,
+    EngineCapabilityError,
+    EngineOptionError,
+    ParameterError,
+    did_you_mean,
+)
+from .objective import NAN_POLICIES, Objective, StopFit
+from .parameters import Parameter, Parameters
+from .plugins import EngineInfo, get_engine
+from .problem import EngineResult, Problem
+from .specs import CORE_OPTIONS, resolve
+from .uncertainty import estimate, from_covariance, propagate
+
+__all__ = ["Minimizer", "minimize"]
+
+Array = NDArray[np.float64]
+_STATE = ("_value", "stderr", "correl", "init_value")
+#: gradient cosine above which a fit that never left its start is not at a minimum
+_STATIONARY_COS = 1e-4
+
+
+class _Setup:
+    """What prepare_fit() works out once per fit."""
+
+    def __init__(self, free: list[Parameter], constraints: Constraints) -> None:
+        self.free = free
+        self.names = [p.name for p in free]
+        self.lower = np.array([p.min for p in free], dtype=float)
+        self.upper = np.array([p.max for p in free], dtype=float)
+        self.start = np.array([p.value for p in free], dtype=float)
+        self.constraints = constraints
+
+
+class Minimizer:
+    """A fit of a residual function over a set of Parameters.
+
+    Parameters
+    ----------
+    function : callable
+        ``function(params, *fcn_args, **fcn_kws)`` returning the residual array
+        (data - model, ideally divided by the data's uncertainties).
+    params : Parameters
+        The parameters; a fit writes best values, ``stderr`` and ``correl`` into them.
+    fcn_args : tuple, optional
+        Extra positional arguments of ``function``.
+    fcn_kws : dict, optional
+        Extra keyword arguments of ``function``.
+    iter_cb : callable, optional
+        ``iter_cb(params, iter, resid, *fcn_args, **fcn_kws)`` called after every
+        evaluation; returning True stops the fit, keeping the best values seen.
+    nan_policy : {'raise', 'propagate', 'omit'}, default 'raise'
+        What a non-finite residual does: raise naming the evaluation and values;
+        hand it to the engine; or drop the points that are non-finite at the start.
+    max_nfev : int, optional
+        Stop after this many evaluations, keeping the best values seen.
+    scale_covar : bool, default True
+        Scale the covariance by the reduced chi-square (set False when the
+        residual is already divided by correct uncertainties).
+    **kws
+        Default engine options for every fit of this Minimizer (for example the
+        leastsq keywords of the manual), and ``Dfun``/``col_deriv`` (an analytic
+        Jacobian ``Dfun(params, *args, **kws)``) or ``seed``.
+
+    Attributes
+    ----------
+    nfev, success, errorbars, message, ier, lmdif_message, nvarys, ndata, nfree,
+    residual, chisqr, redchi
+        The manual's table of fit results.
+    aic, bic : float
+        Akaike and Bayesian information criteria.
+    covar : ndarray or None
+        Covariance of the varied parameters, in ``var_names`` order.
+    var_names : list of str
+        Names of the varied parameters.
+    init_vals : list of float
+        Their starting values.
+    engine : str
+        Name of the engine that made the fit.
+    aborted : bool
+        True when ``iter_cb`` or ``max_nfev`` stopped the fit; the parameters
+        then hold the best values seen.
+    errorbars_reason : str or None
+        Why ``errorbars`` is False.
+    nfev_errorbars : int
+        Evaluations spent estimating the covariance (not in ``nfev``).
+    """
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        params: Parameters,
+        fcn_args: tuple[Any, ...] | None = None,
+        fcn_kws: dict[str, Any] | None = None,
+        iter_cb: Callable[..., Any] | None = None,
+        nan_policy: str = "raise",
+        max_nfev: int | None = None,
+        scale_covar: bool = True,
+        **kws: Any,
+    ) -> None:
+        if not callable(function):
+            raise TypeError(f"the residual function must be callable, got {type(function).__name__}")
+        if not isinstance(params, Parameters):
+            raise TypeError(f"params must be a fitcore Parameters, not {type(params).__name__}")
+        self.userfcn = function
+        self.params = params
+        self.userargs = tuple(fcn_args) if fcn_args is not None else ()
+        self.userkws = dict(fcn_kws) if fcn_kws is not None else {}
+        self.iter_cb = iter_cb
+        self.nan_policy = nan_policy
+        self.max_nfev = max_nfev
+        self.scale_covar = scale_covar
+        self.kws = kws
+        self._asteval: Any = None
+        self._setup: _Setup | None = None
+        self._reset_results()
+
+    def _reset_results(self) -> None:
+        self.nfev = 0
+        self.nfev_errorbars = 0
+        self.success = False
+        self.errorbars = False
+        self.errorbars_reason: str | None = "no fit has been run"
+        self.message = "no fit has been run"
+        self.ier: int | None = None
+        self.lmdif_message = ""
+        self.nvarys = 0
+        self.ndata = 0
+        self.nfree = 0
+        self.residual: Array | None = None
+        self.chisqr = math.nan
+        self.redchi = math.nan
+        self.aic = math.nan
+        self.bic = math.nan
+        self.covar: Array | None = None
+        self.var_names: list[str] = []
+        self.init_vals: list[float] = []
+        self.engine: str | None = None
+        self.engine_options: dict[str, Any] = {}
+        self.engine_extras: dict[str, Any] = {}
+        self.aborted = False
+        self.nit: int | None = None
+        self._jac: Array | None = None
+
+    # -- the interpreter of section 5.3 ------------------------------------------------------
+    @property
+    def asteval(self) -> Any:
+        """The asteval Interpreter evaluating constraints; add functions to its ``symtable``."""
+        if self._asteval is None:
+            self._asteval = make_interpreter()
+        return self._asteval
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_asteval"] = None  # holds writers and modules; rebuilt on demand
+        state["_setup"] = None
+        return state
+
+    # -- preparation -------------------------------------------------------------------------
+    def prepare_fit(self, params: Parameters | None = None) -> None:
+        """Check the parameters, compile the constraints and set the expressions' values.
+
+        Called by every fit; call it yourself to evaluate the residual function
+        with consistent expression values before fitting (manual section 3.5).
+
+        Raises
+        ------
+        ParameterError
+            A parameter has no value or no parameter is varied.
+        ConstraintError
+            An expression is invalid, refers to an unknown name, or is in a cycle.
+        """
+        if params is not None:
+            if not isinstance(params, Parameters):
+                raise TypeError(f"params must be a fitcore Parameters, not {type(params).__name__}")
+            self.params = params
+        params = self.params
+        constraints = Constraints(params, self.asteval)
+        free = [p for p in params.values() if p.vary and p.expr is None]
+        for p in params.values():
+            if p.expr is None and p.value is None:
+                raise ParameterError(f"parameter {p.name!r} has no value; give it value=... or expr=...", p.name)
+        for p in free:
+            assert p.value is not None
+            if p.value < p.min or p.value > p.max:
+                moved = min(max(p.value, p.min), p.max)
+                warnings.warn(
+                    f"parameter {p.name!r}: starting value {p.value} is outside its bounds "
+                    f"[{p.min}, {p.max}]; moved to {moved}",
+                    BoundsWarning,
+                    stacklevel=3,
+                )
+                p._value = moved
+        if not free:
+            raise ParameterError(
+                "no parameter is varied: set vary=True on at least one parameter without an expression"
+            )
+        constraints.evaluate()
+        for p in params.values():
+            p.init_value = p.value
+        self._setup = _Setup(free, constraints)
+        self.var_names = list(self._setup.names)
+        self.init_vals = self._setup.start.tolist()
+        self.nvarys = len(free)
+
+    # -- engines by name ---------------------------------------------------------------------
+    def leastsq(self, **kws: Any) -> bool:
+        """Fit with Levenberg-Marquardt (MINPACK); see :meth:`minimize`."""
+        return self.minimize(engine="leastsq", **kws)
+
+    def lbfgsb(self, **kws: Any) -> bool:
+        """Fit with L-BFGS-B; see :meth:`minimize`."""
+        return self.minimize(engine="lbfgsb", **kws)
+
+    def anneal(self, **kws: Any) -> bool:
+        """Fit with simulated annealing (dual annealing); see :meth:`minimize`."""
+        return self.minimize(engine="anneal", **kws)
+
+    def minimize(self, engine: str = "leastsq", **kws: Any) -> bool:
+        """Run a fit with the named engine.
+
+        Parameters
+        ----------
+        engine : str, default 'leastsq'
+            Name of an installed engine (see :func:`fitcore.list_engines`).
+        **kws
+            Engine options (checked against the engine's declared options) and
+            the core options ``nan_policy``, ``iter_cb``, ``max_nfev``,
+            ``scale_covar``, ``Dfun``, ``col_deriv``, ``seed``.
+
+        Returns
+        -------
+        bool
+            ``self.success``.
+        """
+        info = get_engine(engine)
+        spec = info.spec
+        options = {**self.kws, **kws}
+        core = {k: options.pop(k) for k in list(options) if k in CORE_OPTIONS}
+        unknown = sorted(set(options) - set(spec.options))
+        if unknown:
+            valid = ", ".join(sorted(spec.options)) or "(none)"
+            raise EngineOptionError(
+                f"engine {spec.name!r} has no option {unknown[0]!r}.{did_you_mean(unknown[0], list(spec.options))} "
+                f"Its options: {valid}; fitcore's own: {', '.join(sorted(CORE_OPTIONS))}",
+                spec.name,
+                unknown[0],
+            )
+        nan_policy = core.get("nan_policy", self.nan_policy)
+        if nan_policy not in NAN_POLICIES:
+            raise ValueError(f"nan_policy={nan_policy!r}; expected one of {NAN_POLICIES}")
+        max_nfev = core.get("max_nfev", self.max_nfev)
+        if max_nfev is not None and (not isinstance(max_nfev, (int, np.integer)) or max_nfev < 1):
+            raise ValueError(f"max_nfev={max_nfev!r}; expected a positive integer or None")
+        if "seed" in core and not spec.stochastic:
+            raise EngineOptionError(
+                f"engine {spec.name!r} is deterministic and takes no seed; remove seed=", spec.name, "seed"
+            )
+        self.prepare_fit()
+        setup = self._setup
+        assert setup is not None
+        self._check_capabilities(info, setup, options)
+        call = info.load()
+        self._reset_results()
+        self.var_names, self.init_vals, self.nvarys = list(setup.names), setup.start.tolist(), len(setup.free)
+        self.engine, self.engine_options = spec.name, dict(options)
+        snapshot = [(p, tuple(getattr(p, a) for a in _STATE)) for p in self.params.values()]
+        transform = BoundsTransform(setup.lower, setup.upper) if spec.bounds == "transform" else None
+        obj = Objective(self.userfcn, self.params, setup.free, transform, setup.constraints, self.userargs,
+                        self.userkws, nan_policy, core.get("iter_cb", self.iter_cb), max_nfev)
+        try:
+            problem = self._problem(obj, setup, transform, core, max_nfev)
+            result = self._run(call, problem, options, obj, info)
+            self._finish(obj, setup, problem, result, core.get("scale_covar", self.scale_covar))
+        except BaseException:
+            for par, state in snapshot:
+                for attr, val in zip(_STATE, state):
+                    setattr(par, attr, val)
+            raise
+        return self.success
+
+    def _check_capabilities(self, info: EngineInfo, setup: _Setup, options: dict[str, Any]) -> None:
+        spec = info.spec
+        if spec.bounds == "required_finite":
+            missing = [f"{n!r} (min={lo}, max={hi})" for n, lo, hi in zip(setup.names, setup.lower, setup.upper)
+                       if not (np.isfinite(lo) and np.isfinite(hi))]
+            if missing:
+                raise EngineCapabilityError(
+                    f"engine {spec.name!r} requires finite min and max on every varied parameter; "
+                    f"missing for {', '.join(missing)}. Give those parameters bounds or choose a local engine",
+                    spec.name,
+                )
+        if spec.precheck is not None:
+            resolve(spec.precheck)(dict(options), setup.lower.copy(), setup.upper.copy(), tuple(setup.names))
+
+    def _problem(self, obj: Objective, setup: _Setup, transform: BoundsTransform | None,
+                 core: dict[str, Any], max_nfev: int | None) -> Problem:
+        if transform is not None:
+            x0 = transform.nudge(transform.to_internal(setup.start))
+            lower = np.full(x0.size, -np.inf)
+            upper = np.full(x0.size, np.inf)
+        else:
+            x0, lower, upper = setup.start.copy(), setup.lower.copy(), setup.upper.copy()
+        r0 = obj.prime(x0)
+        dfun = core.get("Dfun")
+        jacobian = self._user_jacobian(obj, dfun, bool(core.get("col_deriv", False))) if dfun else None
+        return Problem(
+            x0=x0,
+            lower=lower,
+            upper=upper,
+            names=tuple(setup.names),
+            residual=obj.residual,
+            scalar=obj.scalar,
+            jacobian=jacobian or (lambda x: obj.forward_jacobian(x)),
+            gradient=lambda x: obj.gradient(x, jacobian),
+            ndata=int(r0.size),
+            has_analytic_jacobian=jacobian is not None,
+            max_nfev=max_nfev,
+            seed=core.get("seed"),
+            _counter=lambda: obj.nfev,
+        )
+
+    def _user_jacobian(self, obj: Objective, dfun: Callable[..., Any], col_deriv: bool) -> Callable[[Array], Array]:
+        if not callable(dfun):
+            raise TypeError(f"Dfun must be callable, got {type(dfun).__name__}")
+        nvar = len(obj.free)
+
+        def jacobian(x: Array) -> Array:
+            obj.set_external(obj.external(x))
+            jac = np.asarray(dfun(self.params, *self.userargs, **self.userkws), dtype=float)
+            if col_deriv:
+                jac = jac.T
+            if jac.ndim != 2 or jac.shape[1] != nvar:
+                raise ValueError(f"Dfun returned shape {jac.shape}; expected (ndata, {nvar}) "
+                                 f"(or ({nvar}, ndata) with col_deriv=True)")
+            if obj.transform is not None:
+                jac = jac * obj.transform.derivative(x)
+            return jac
+
+        return jacobian
+
+    def _run(self, call: Callable[..., Any], problem: Problem, options: dict[str, Any], obj: Objective,
+             info: EngineInfo) -> EngineResult | None:
+        try:
+            result = call(problem, **options)
+        except StopFit:
+            return None
+        except BaseException as exc:
+            if isinstance(exc, Exception) and exc is not obj.user_error and hasattr(exc, "add_note"):
+                exc.add_note(f"raised inside fitcore engine {info.name!r} "
+                             f"(distribution {info.distribution} {info.version})")
+            raise
+        if not isinstance(result, EngineResult):
+            raise TypeError(f"engine {info.name!r} (distribution {info.distribution}) returned "
+                            f"{type(result).__name__}, not fitcore.EngineResult")
+        return result
+
+    # -- results -----------------------------------------------------------------------------
+    def _finish(self, obj: Objective, setup: _Setup, problem: Problem, result: EngineResult | None,
+                scale_covar: bool) -> None:
+        self.aborted = obj.stop_reason is not None
+        x = obj.best_x
+        if result is not None and not self.aborted:
+            rx = np.asarray(result.x, dtype=float)
+            if x is None or not np.array_equal(rx, x):
+                obj.counting = False  # the engine's own answer, checked against the best seen
+                try:
+                    r = obj.residual(rx)
+                finally:
+                    obj.counting = True
+                if float(r @ r) <= obj.best_chisqr or x is None:
+                    x, obj.best_x, obj.best_resid, obj.best_chisqr = rx, rx, r.copy(), float(r @ r)
+        assert x is not None and obj.best_resid is not None
+        v = obj.external(x)
+        obj.set_external(v)
+        resid = obj.best_resid
+        self.nfev = obj.nfev
+        self.residual = resid
+        self.ndata = int(resid.size)
+        self.nfree = self.ndata - self.nvarys
+        self.chisqr = float(resid @ resid)
+        self.redchi = self.chisqr / self.nfree if self.nfree > 0 else math.nan
+        chi = max(self.chisqr, 1e-300)
+        self.aic = self.ndata * math.log(chi / self.ndata) + 2 * self.nvarys
+        self.bic = self.ndata * math.log(chi / self.ndata) + math.log(self.ndata) * self.nvarys
+        if result is not None:
+            self.ier, self.lmdif_message, self.nit = int(result.status), str(result.message), result.nit
+            self.engine_extras = dict(result.extras)
+        self._uncertainties(obj, setup, v, resid, result, scale_covar)
+        self._judge(setup, v, result, obj)
+
+    def _uncertainties(self, obj: Objective, setup: _Setup, v: Array, resid: Array,
+                       result: EngineResult | None, scale_covar: bool) -> None:
+        for p in self.params.values():
+            p.stderr, p.correl = None, None
+        if self.aborted:
+            self.errorbars, self.errorbars_reason = False, "the fit was stopped before convergence"
+            return
+        if result is not None and result.covariance is not None and self._spec_provides_covariance():
+            unc = from_covariance(np.asarray(result.covariance, dtype=float), setup.names)
+        else:
+            unc = estimate(obj, v, resid, self.chisqr, self.nfree, setup.lower, setup.upper, scale_covar)
+        self.nfev_errorbars, self._jac = unc.nfev, unc.jacobian
+        self.covar, self.errorbars_reason = unc.covar, unc.reason
+        self.errorbars = unc.covar is not None
+        if unc.covar is None:
+            return
+        for name in setup.names:
+            par = self.params[name]
+            par.stderr, par.correl = unc.stderr[name], unc.correl[name]
+        for name, err in propagate(obj, v, unc.covar).items():
+            self.params[name].stderr = err
+
+    def _spec_provides_covariance(self) -> bool:
+        return bool(self.engine and get_engine(self.engine).spec.provides_covariance)
+
+    def _judge(self, setup: _Setup, v: Array, result: EngineResult | None, obj: Objective) -> None:
+        if result is None or self.aborted:
+            self.success = False
+            self.message = f"fit stopped: {obj.stop_reason}; parameters hold the best values seen"
+            return
+        self.success = bool(result.success)
+        self.message = str(result.message)
+        if self.success and np.array_equal(v, setup.start):
+            if self._jac is None or self._gradient_cosine(self._jac) > _STATIONARY_COS:
+                self.success = False
+                self.message = ("the fit did not move from its starting point, which is not a minimum "
+                                f"(engine said: {result.message})")
+
+    def _gradient_cosine(self, jac: Array) -> float:
+        r = self.residual
+        assert r is not None
+        rn = float(np.linalg.norm(r))
+        if rn == 0.0:
+            return 0.0
+        norms = np.linalg.norm(jac, axis=0)
+        norms[norms == 0] = 1.0
+        return float(np.max(np.abs(jac.T @ r) / (norms * rn)))
+
+
+def minimize(
+    function: Callable[..., Any],
+    params: Parameters,
+    args: tuple[Any, ...] | None = None,
+    kws: dict[str, Any] | None = None,
+    engine: str = "leastsq",
+    **engine_kws: Any,
+) -> Minimizer:
+    """Fit ``params`` so that the sum of squares of ``function``'s residual is smallest.
+
+    Parameters
+    ----------
+    function : callable
+        ``function(params, *args, **kws)`` returning the residual array.
+    params : Parameters
+        Updated in place with best-fit values, ``stderr`` and ``correl``.
+    args : tuple, optional
+        Positional arguments of ``function``.
+    kws : dict, optional
+        Keyword arguments of ``function``.
+    engine : str, default 'leastsq'
+        Name of an installed engine (:func:`fitcore.list_engines`).
+    **engine_kws
+        Engine options and the core options (``nan_policy``, ``iter_cb``,
+        ``max_nfev``, ``scale_covar``, ``Dfun``, ``col_deriv``, ``seed``).
+
+    Returns
+    -------
+    Minimizer
+        Holding the fit statistics; it can re-run the fit.
+
+    Examples
+    --------
+    >>> import numpy as np, fitcore
+    >>> x = np.linspace(0, 10, 50); data = 3.0 * np.exp(-x / 2.0)
+    >>> p = fitcore.Parameters(); p.add('a', value=1); p.add('t', value=1, min=0.1)
+    >>> out = fitcore.minimize(lambda p: p['a'].value * np.exp(-x / p['t'].value) - data, p)
+    >>> round(p['a'].value, 6), round(p['t'].value, 6)
+    (3.0, 2.0)
+    """
+    fitter = Minimizer(function, params, fcn_args=args, fcn_kws=kws)
+    fitter.minimize(engine=engine, **engine_kws)
+    return fitter

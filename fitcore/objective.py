@@ -1,0 +1,256 @@
+"""The hot path: internal vector -> external values -> constraints -> user residual.
+
+One :class:`Objective` is built per fit. Everything that can be done once per
+fit (index arrays, bound constants, compiled expressions, the residual's
+expected length) is done in its constructor or on the first call; each later
+call does only the transform, the writes, the expressions, the user call and
+a finiteness check folded into the chi-square dot product.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import NonFiniteResidualError, ResidualError
+
+if TYPE_CHECKING:
+    from .bounds import BoundsTransform
+    from .constraints import Constraints
+    from .parameters import Parameter, Parameters
+
+__all__ = ["Objective", "StopFit", "NAN_POLICIES"]
+
+Array = NDArray[np.float64]
+NAN_POLICIES = ("raise", "propagate", "omit")
+
+
+class StopFit(Exception):
+    """Raised through the engine to stop a fit (``iter_cb`` asked, or ``max_nfev`` spent)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Objective:
+    """Residual and chi-square of one fit as functions of the free parameters.
+
+    Parameters
+    ----------
+    fcn : callable
+        ``fcn(params, *args, **kws) -> residual array``.
+    params : Parameters
+        Written in place at every evaluation.
+    free : sequence of Parameter
+        The varied parameters, in vector order.
+    transform : BoundsTransform or None
+        Internal -> external map, or None when the engine works in external values.
+    constraints : Constraints or None
+        Expressions evaluated after the free values are written.
+    args, kws
+        Extra arguments of ``fcn``.
+    nan_policy : {'raise', 'propagate', 'omit'}
+        What a non-finite residual does.
+    iter_cb : callable, optional
+        ``iter_cb(params, nfev, resid, *args, **kws)``; returning True stops the fit.
+    max_nfev : int, optional
+        Stop the fit once this many evaluations are made.
+    """
+
+    def __init__(
+        self,
+        fcn: Callable[..., Any],
+        params: "Parameters",
+        free: Sequence["Parameter"],
+        transform: "BoundsTransform | None",
+        constraints: "Constraints | None",
+        args: tuple[Any, ...] = (),
+        kws: dict[str, Any] | None = None,
+        nan_policy: str = "raise",
+        iter_cb: Callable[..., Any] | None = None,
+        max_nfev: int | None = None,
+    ) -> None:
+        self.fcn = fcn
+        self.params = params
+        self.free = list(free)
+        self.names = [p.name for p in self.free]
+        self.transform = None if transform is None or transform.identity else transform
+        self.constraints = constraints if constraints else None
+        self.args = tuple(args)
+        self.kws = dict(kws or {})
+        self.nan_policy = nan_policy
+        self.iter_cb = iter_cb
+        self.max_nfev = max_nfev
+        self.nfev = 0
+        self.ndata: int | None = None
+        self._mask: NDArray[np.bool_] | None = None
+        self.best_chisqr = np.inf
+        self.best_x: Array | None = None  # in the coordinates the engine uses
+        self.best_resid: Array | None = None
+        self.stop_reason: str | None = None
+        self.user_error: BaseException | None = None
+        self.counting = True  # False while the core estimates error bars
+        self._first: tuple[Array, Array] | None = None
+
+    # -- writing values ---------------------------------------------------------------------
+    def set_external(self, values: Array) -> None:
+        """Write external values of the free parameters, then evaluate the expressions."""
+        for par, val in zip(self.free, values.tolist()):
+            par._value = val
+        if self.constraints is not None:
+            self.constraints.evaluate()
+
+    def external(self, x: Array) -> Array:
+        """External values for a point ``x`` in the engine's coordinates."""
+        return x if self.transform is None else self.transform.to_external(x)
+
+    # -- evaluation -------------------------------------------------------------------------
+    def residual(self, x: Array) -> Array:
+        """Residual at ``x`` (engine coordinates); the function engines call."""
+        first = self._first
+        if first is not None:  # engines often evaluate the start (again) first
+            if np.array_equal(x, first[0]):
+                return first[1]
+            self._first = None
+        self.set_external(self.external(x))
+        return self._call(x)
+
+    def scalar(self, x: Array) -> float:
+        """Chi-square (sum of squared residuals) at ``x``."""
+        r = self.residual(x)
+        return float(r @ r)
+
+    def _call(self, x: Array) -> Array:
+        try:
+            out = self.fcn(self.params, *self.args, **self.kws)
+        except BaseException as exc:
+            self.user_error = exc
+            raise
+        if self.counting:
+            self.nfev += 1
+        r = self._check(out)
+        chi = r @ r
+        if not chi < self.best_chisqr:
+            if chi != chi or chi == np.inf:  # NaN or inf somewhere
+                r = self._nonfinite(r)
+        elif self.counting:
+            self.best_chisqr = float(chi)
+            self.best_x = np.array(x, dtype=float)
+            self.best_resid = r.copy()
+        if self.counting:
+            if self.iter_cb is not None and self.iter_cb(self.params, self.nfev, r, *self.args, **self.kws):
+                self.stop_reason = f"aborted by iter_cb after {self.nfev} evaluations"
+                raise StopFit(self.stop_reason)
+            if self.max_nfev is not None and self.nfev >= self.max_nfev:
+                self.stop_reason = f"max_nfev={self.max_nfev} evaluations reached"
+                raise StopFit(self.stop_reason)
+        return r
+
+    def prime(self, x0: Array) -> Array:
+        """Evaluate at the start once, validating the residual; the engine's first call reuses it."""
+        r = self.residual(x0)
+        self._first = (np.array(x0, dtype=float), r)
+        return r
+
+    def _check(self, out: Any) -> Array:
+        if self.ndata is not None and type(out) is np.ndarray and out.dtype == np.float64 and out.ndim == 1:
+            r = out
+        else:
+            r = self._convert(out)
+        if self._mask is not None:
+            r = r[self._mask]
+        if r.shape[0] != self.ndata:
+            if self.ndata is None:
+                self.ndata = r.shape[0]
+            else:
+                raise ResidualError(
+                    f"the residual function returned {r.shape[0]} values at evaluation {self.nfev}, "
+                    f"but {self.ndata} before; its length must not change during a fit",
+                    self.nfev,
+                    self._values(),
+                )
+        return r
+
+    def _convert(self, out: Any) -> Array:
+        arr = np.asarray(out)
+        if arr.dtype.kind == "c":
+            raise ResidualError(
+                "the residual function returned complex values; return a real array "
+                "(e.g. np.concatenate([r.real, r.imag]))",
+                self.nfev,
+                self._values(),
+            )
+        if arr.dtype.kind not in "biuf":
+            raise ResidualError(
+                f"the residual function returned {type(out).__name__} (dtype {arr.dtype}); "
+                "it must return a numeric array",
+                self.nfev,
+                self._values(),
+            )
+        if arr.ndim == 0:
+            raise ResidualError(
+                "the residual function returned a scalar; return the array of residuals "
+                "(data - model), not their sum of squares",
+                self.nfev,
+                self._values(),
+            )
+        arr = np.ascontiguousarray(arr, dtype=np.float64).ravel()
+        if self.ndata is None and self.nan_policy == "omit":
+            finite = np.isfinite(arr)
+            if not finite.all():
+                self._mask = finite
+        return arr
+
+    def _nonfinite(self, r: Array) -> Array:
+        bad = ~np.isfinite(r)
+        if not bad.any():  # the dot product overflowed; the values are finite
+            return r
+        if self.nan_policy == "propagate":
+            return r
+        if self.nan_policy == "omit":
+            where = np.flatnonzero(bad)[:5].tolist()
+            raise NonFiniteResidualError(
+                f"nan_policy='omit': new non-finite residual values at positions {where} in evaluation "
+                f"{self.nfev} (points that were finite at the start); parameter values: {self._values()}",
+                self.nfev,
+                self._values(),
+            )
+        where = np.flatnonzero(bad)[:5].tolist()
+        raise NonFiniteResidualError(
+            f"the residual is not finite at positions {where} (of {r.size}) in evaluation {self.nfev}; "
+            f"parameter values: {self._values()}. Fix the model or data, bound the parameters, or pass "
+            "nan_policy='omit' (drop points that are non-finite at the start) or 'propagate'",
+            self.nfev,
+            self._values(),
+        )
+
+    def _values(self) -> dict[str, Any]:
+        return {name: par._value for name, par in self.params.items()}
+
+    # -- derivatives for engines ------------------------------------------------------------
+    def forward_jacobian(self, x: Array, r0: Array | None = None) -> Array:
+        """Forward-difference Jacobian of the residual at ``x`` (engine coordinates).
+
+        ``r0`` is the residual at ``x`` when the caller has it already.
+        """
+        x = np.asarray(x, dtype=float)
+        if r0 is None:
+            r0 = self.residual(x)
+        eps = np.sqrt(np.finfo(float).eps)
+        jac = np.empty((r0.size, x.size))
+        for j in range(x.size):
+            h = eps * max(abs(x[j]), 1.0)
+            xp = x.copy()
+            xp[j] += h
+            jac[:, j] = (self.residual(xp) - r0) / h
+        return jac
+
+    def gradient(self, x: Array, jacobian: Callable[[Array], Array] | None = None) -> Array:
+        """Gradient of the chi-square at ``x``: ``2 J^T r``."""
+        x = np.asarray(x, dtype=float)
+        r = self.residual(x).copy()
+        jac = jacobian(x) if jacobian is not None else self.forward_jacobian(x, r)
+        return 2.0 * jac.T @ r

@@ -1,0 +1,378 @@
+"""Parameter and Parameters: named fit variables with bounds and constraints.
+
+A :class:`Parameter` is a number with attributes saying how a fit may change it
+(``vary``, ``min``, ``max``, ``expr``) and, after a fit, what the fit learnt
+about it (``stderr``, ``correl``). :class:`Parameters` is an ordered dict of
+them, keyed by valid Python identifiers so that constraint expressions can
+refer to them by name.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+from typing import Any, Iterable, Mapping
+
+from .errors import ParameterError
+
+__all__ = ["Parameter", "Parameters"]
+
+_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def check_name(name: Any) -> str:
+    """Return ``name`` if it is a valid parameter name, else raise ParameterError."""
+    if not isinstance(name, str) or not _NAME_RE.match(name) or keyword.iskeyword(name):
+        raise ParameterError(
+            f"invalid parameter name {name!r}: names must match [a-zA-Z_][a-zA-Z0-9_]* "
+            "and must not be a Python keyword (they are used as symbols in constraint expressions)",
+            name if isinstance(name, str) else None,
+        )
+    return name
+
+
+def _bound(value: Any, which: str, name: str | None) -> float:
+    default = -math.inf if which == "min" else math.inf
+    if value is None:
+        return default
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"parameter {name!r}: {which}={value!r} is not a number (use None for no bound)", name
+        ) from None
+    if math.isnan(out):
+        raise ParameterError(f"parameter {name!r}: {which} is NaN (use None for no bound)", name)
+    if which == "min" and out == math.inf or which == "max" and out == -math.inf:
+        raise ParameterError(f"parameter {name!r}: {which}={out} excludes every value", name)
+    return out
+
+
+class Parameter:
+    """A fit variable: a value plus how a fit may change it.
+
+    Parameters
+    ----------
+    value : float, optional
+        Starting value (the best-fit value after a fit). May be None for a
+        parameter defined by ``expr``.
+    vary : bool, default True
+        Whether the fit varies this parameter. A parameter with ``expr`` is
+        never varied; giving ``expr`` sets ``vary`` to False.
+    min, max : float, optional
+        Bounds; None means unbounded on that side.
+    name : str, optional
+        Set by :class:`Parameters` when the parameter is added.
+    expr : str, optional
+        A constraint expression of other parameters (see :mod:`fitcore.constraints`).
+
+    Attributes
+    ----------
+    stderr : float or None
+        Estimated standard error after a fit, None when not estimated.
+    correl : dict or None
+        Correlation coefficients with the other varied parameters.
+    init_value : float or None
+        The value this parameter had when the last fit started.
+
+    Examples
+    --------
+    >>> p = Parameter(value=2.0, min=0)
+    >>> p.value, p.min, p.max
+    (2.0, 0.0, inf)
+    """
+
+    __slots__ = ("name", "_value", "_vary", "_min", "_max", "_expr", "stderr", "correl", "init_value")
+
+    def __init__(
+        self,
+        value: float | None = None,
+        vary: bool = True,
+        min: float | None = None,
+        max: float | None = None,
+        name: str | None = None,
+        expr: str | None = None,
+    ) -> None:
+        self.name = None if name is None else check_name(name)
+        self._value: float | None = None
+        self._min = _bound(min, "min", name)
+        self._max = _bound(max, "max", name)
+        self._check_bounds(self._min, self._max)
+        self._expr: str | None = None
+        self._vary = bool(vary)
+        self.value = value  # validated by the property
+        self.expr = expr
+        self.stderr: float | None = None
+        self.correl: dict[str, float] | None = None
+        self.init_value: float | None = self._value
+
+    # -- validated attributes ---------------------------------------------------------------
+    @property
+    def value(self) -> float | None:
+        """The parameter's current value."""
+        return self._value
+
+    @value.setter
+    def value(self, val: float | None) -> None:
+        if val is None:
+            self._value = None
+            return
+        try:
+            fval = float(val)
+        except (TypeError, ValueError):
+            raise ParameterError(f"parameter {self.name!r}: value {val!r} is not a number", self.name) from None
+        if not math.isfinite(fval):
+            raise ParameterError(
+                f"parameter {self.name!r}: value {fval} is not finite; give a finite starting value", self.name
+            )
+        self._value = fval
+
+    @property
+    def vary(self) -> bool:
+        """Whether a fit varies this parameter."""
+        return self._vary
+
+    @vary.setter
+    def vary(self, val: bool) -> None:
+        self._vary = bool(val)
+
+    @property
+    def min(self) -> float:
+        """Lower bound (``-inf`` when unbounded)."""
+        return self._min
+
+    @min.setter
+    def min(self, val: float | None) -> None:
+        new = _bound(val, "min", self.name)
+        self._check_bounds(new, self._max)
+        self._min = new
+
+    @property
+    def max(self) -> float:
+        """Upper bound (``inf`` when unbounded)."""
+        return self._max
+
+    @max.setter
+    def max(self, val: float | None) -> None:
+        new = _bound(val, "max", self.name)
+        self._check_bounds(self._min, new)
+        self._max = new
+
+    @property
+    def expr(self) -> str | None:
+        """Constraint expression, or None."""
+        return self._expr
+
+    @expr.setter
+    def expr(self, val: str | None) -> None:
+        if val is not None:
+            if not isinstance(val, str):
+                raise ParameterError(f"parameter {self.name!r}: expr must be a string, not {type(val).__name__}", self.name)
+            val = val.strip()
+            if not val:
+                val = None
+        self._expr = val
+        if val is not None:
+            self._vary = False
+
+    def _check_bounds(self, lo: float, hi: float) -> None:
+        if lo >= hi:
+            raise ParameterError(
+                f"parameter {self.name!r}: min ({lo}) must be less than max ({hi}); "
+                "to fix a parameter use vary=False, and to change both bounds at once use "
+                "Parameter.set(min=..., max=...)",
+                self.name,
+            )
+
+    def set(
+        self,
+        value: float | None = None,
+        vary: bool | None = None,
+        min: float | None = None,
+        max: float | None = None,
+        expr: str | None = None,
+    ) -> None:
+        """Update several attributes at once; arguments left as None are unchanged.
+
+        Bounds are checked together, so ``set(min=5, max=6)`` works whatever the
+        old bounds were. Use ``expr=""`` to remove an expression.
+        """
+        lo = self._min if min is None else _bound(min, "min", self.name)
+        hi = self._max if max is None else _bound(max, "max", self.name)
+        self._check_bounds(lo, hi)
+        self._min, self._max = lo, hi
+        if value is not None:
+            self.value = value
+        if expr is not None:
+            self.expr = expr
+        if vary is not None:
+            self.vary = vary
+
+    # -- conveniences -----------------------------------------------------------------------
+    def __float__(self) -> float:
+        if self._value is None:
+            raise ParameterError(f"parameter {self.name!r} has no value", self.name)
+        return self._value
+
+    def __repr__(self) -> str:
+        bits = [repr(self._value)]
+        if self._expr is not None:
+            bits.append(f"expr={self._expr!r}")
+        elif not self._vary:
+            bits.append("fixed")
+        if self.stderr is not None:
+            bits.append(f"+/- {self.stderr:.3g}")
+        if self._min != -math.inf or self._max != math.inf:
+            bits.append(f"bounds=[{self._min}:{self._max}]")
+        return f"<Parameter {self.name!r}, {', '.join(bits)}>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        for k in self.__slots__:
+            object.__setattr__(self, k, state[k])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Parameter):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Parameters(dict):  # type: ignore[type-arg]
+    """An ordered dict of :class:`Parameter`, keyed by name.
+
+    Keys must be valid Python identifiers that are not keywords; values must be
+    :class:`Parameter`. Insertion order is kept and is part of the API.
+
+    Examples
+    --------
+    >>> p = Parameters()
+    >>> p.add('amp', value=10)
+    >>> p.add_many(('cen', 1.2, True, 0.5, 2.0), ('wid', 0.8))
+    >>> list(p)
+    ['amp', 'cen', 'wid']
+    """
+
+    def __setitem__(self, key: str, par: Parameter) -> None:
+        check_name(key)
+        if not isinstance(par, Parameter):
+            raise ParameterError(
+                f"Parameters[{key!r}] must be a Parameter, not {type(par).__name__}; "
+                f"use params.add({key!r}, value=...)",
+                key,
+            )
+        par.name = key
+        dict.__setitem__(self, key, par)
+
+    def update(self, other: Any = (), /, **kw: Parameter) -> None:  # type: ignore[override]
+        """Add or replace parameters, validating each like ``params[name] = par``."""
+        items = other.items() if isinstance(other, Mapping) else other
+        for key, par in items:
+            self[key] = par
+        for key, par in kw.items():
+            self[key] = par
+
+    def setdefault(self, key: str, default: Parameter | None = None) -> Parameter:  # type: ignore[override]
+        """Return ``self[key]``, adding ``default`` first if the key is missing."""
+        if key not in self:
+            self[key] = default if default is not None else Parameter()
+        return self[key]
+
+    def add(
+        self,
+        name: str,
+        value: float | None = None,
+        vary: bool = True,
+        min: float | None = None,
+        max: float | None = None,
+        expr: str | None = None,
+    ) -> None:
+        """Add a parameter called ``name``; the other arguments go to :class:`Parameter`."""
+        check_name(name)
+        self[name] = Parameter(value=value, vary=vary, min=min, max=max, name=name, expr=expr)
+
+    def add_many(self, *parlist: tuple[Any, ...] | Parameter) -> None:
+        """Add several parameters from tuples ``(name, value, vary, min, max, expr)``.
+
+        Trailing entries may be left out and take :meth:`add`'s defaults, so
+        ``('a', 0.1)`` is a free parameter ``a`` starting at 0.1. A
+        :class:`Parameter` with a name may be given instead of a tuple.
+        """
+        for entry in parlist:
+            if isinstance(entry, Parameter):
+                if entry.name is None:
+                    raise ParameterError("add_many: a Parameter given without a name; give it name=...")
+                self[entry.name] = entry
+                continue
+            if not isinstance(entry, (tuple, list)) or not 1 <= len(entry) <= 6:
+                raise ParameterError(
+                    f"add_many: each entry must be a tuple (name, value, vary, min, max, expr) "
+                    f"with 1 to 6 items, got {entry!r}"
+                )
+            self.add(*entry)
+
+    # -- copies, state ------------------------------------------------------------------------
+    def copy(self) -> "Parameters":
+        """Return a deep copy: changing the copy's parameters leaves these untouched."""
+        return self.__deepcopy__({})
+
+    def __copy__(self) -> "Parameters":
+        return self.copy()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Parameters":
+        import copy
+
+        new = Parameters()
+        for key, par in self.items():
+            dup = Parameter.__new__(Parameter)
+            dup.__setstate__({k: copy.deepcopy(getattr(par, k), memo) for k in Parameter.__slots__})
+            dict.__setitem__(new, key, dup)
+        return new
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Parameters, (), None, None, iter(self.items()))
+
+    def valuesdict(self) -> dict[str, float | None]:
+        """Return ``{name: value}`` for every parameter, in order."""
+        return {k: p._value for k, p in self.items()}
+
+    # -- display ------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(p) for p in self.values())
+        return f"Parameters([{inner}])"
+
+    def _rows(self) -> list[list[str]]:
+        rows = [["name", "value", "stderr", "vary", "min", "max", "expr"]]
+        for name, p in self.items():
+            rows.append([
+                name,
+                "None" if p.value is None else f"{p.value:.7g}",
+                "None" if p.stderr is None else f"{p.stderr:.4g}",
+                str(p.vary),
+                f"{p.min:.7g}",
+                f"{p.max:.7g}",
+                p.expr or "",
+            ])
+        return rows
+
+    def pretty_repr(self) -> str:
+        """Return the table that :meth:`pretty_print` prints."""
+        rows = self._rows()
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+    def pretty_print(self) -> None:
+        """Print a table of name, value, stderr, vary, bounds and expression."""
+        print(self.pretty_repr())
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = self._rows()
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
+        return f"<table><tr>{head}</tr>{body}</table>"

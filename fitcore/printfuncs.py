@@ -1,0 +1,7 @@
+"""The manual's spelling: ``fitcore.printfuncs.report_errors`` and ``report_ci``."""
+
+from __future__ import annotations
+
+from .report import fit_report, report_errors
+
+__all__ = ["report_errors", "fit_report"]

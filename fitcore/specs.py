@@ -1,0 +1,162 @@
+"""What a plugin declares: EngineSpec and ProbFuncSpec (frozen, validated on creation)."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Literal, Mapping
+
+__all__ = ["EngineSpec", "ProbFuncSpec", "resolve"]
+
+_SPEC_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
+OBJECTIVES = ("residuals", "scalar")
+BOUNDS = ("transform", "native", "required_finite")
+#: options the core handles itself; an engine must not declare them
+CORE_OPTIONS = frozenset({"nan_policy", "iter_cb", "max_nfev", "Dfun", "col_deriv", "seed", "scale_covar"})
+
+
+def resolve(target: Any) -> Any:
+    """Return ``target``, importing it first when it is a ``"module:attr"`` string."""
+    if not isinstance(target, str):
+        return target
+    module, _, attr = target.partition(":")
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _check_name(kind: str, name: Any) -> None:
+    if not isinstance(name, str) or not _SPEC_NAME.match(name):
+        raise ValueError(f"{kind} name {name!r} must match [a-z][a-z0-9_.-]* (lower case, no spaces)")
+
+
+def _check_target(kind: str, name: str, target: Any) -> None:
+    if isinstance(target, str):
+        if not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$", target):
+            raise ValueError(f"{kind} {name!r}: {target!r} is not a 'module:attribute' string")
+    elif not callable(target):
+        raise TypeError(f"{kind} {name!r}: expected a callable or a 'module:attribute' string, got {target!r}")
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Declaration of one minimization engine.
+
+    Parameters
+    ----------
+    name : str
+        Selection name, e.g. ``'leastsq'``; lower case.
+    engine : callable or str
+        ``engine(problem, **options) -> EngineResult``, or a ``"module:attr"``
+        string imported on first use (so listing engines imports nothing heavy).
+    summary : str
+        One line describing the algorithm.
+    aliases : tuple of str
+        Other names selecting the same engine.
+    objective : {'residuals', 'scalar'}
+        Whether the engine minimizes a residual vector or the scalar chi-square.
+    bounds : {'transform', 'native', 'required_finite'}
+        ``'transform'``: the core maps bounds away (MINUIT transform) and the
+        engine sees an unbounded problem; ``'native'``: the engine enforces
+        ``problem.lower``/``problem.upper`` itself; ``'required_finite'``: native,
+        and every free parameter must have two finite bounds.
+    is_global, stochastic, provides_covariance : bool
+        Capabilities. ``stochastic`` engines receive ``problem.seed``;
+        ``provides_covariance`` engines may return ``EngineResult.covariance``.
+    supports_max_nfev, supports_abort : bool
+        Whether the engine honours ``problem.max_nfev`` itself and can be
+        stopped mid-fit. The core also enforces both as a backstop.
+    options : mapping
+        Every option the engine accepts, with its default (for documentation).
+        Any other option is refused before the fit starts.
+    precheck : callable or str, optional
+        ``precheck(options, lower, upper, names)`` raising
+        :class:`~fitcore.errors.EngineOptionError` or
+        :class:`~fitcore.errors.EngineCapabilityError` before any evaluation.
+    requires : tuple of str
+        Importable modules the engine needs; listing reports the engine as
+        unavailable when one is missing, without importing it.
+    install_hint : str
+        What to run to make an unavailable engine available.
+    details : callable or str, optional
+        Zero-argument callable returning a dict of extra facts for listings
+        (e.g. the algorithms compiled into a library). Called only on request.
+    """
+
+    name: str
+    engine: Callable[..., Any] | str
+    summary: str
+    aliases: tuple[str, ...] = ()
+    objective: Literal["residuals", "scalar"] = "residuals"
+    bounds: Literal["transform", "native", "required_finite"] = "transform"
+    is_global: bool = False
+    stochastic: bool = False
+    provides_covariance: bool = False
+    supports_max_nfev: bool = True
+    supports_abort: bool = True
+    options: Mapping[str, Any] = field(default_factory=dict)
+    precheck: Callable[..., None] | str | None = None
+    requires: tuple[str, ...] = ()
+    install_hint: str = ""
+    details: Callable[[], Mapping[str, Any]] | str | None = None
+
+    def __post_init__(self) -> None:
+        _check_name("engine", self.name)
+        _check_target("engine", self.name, self.engine)
+        if not isinstance(self.summary, str) or not self.summary.strip():
+            raise ValueError(f"engine {self.name!r}: summary must be a non-empty string")
+        object.__setattr__(self, "aliases", tuple(self.aliases))
+        for alias in self.aliases:
+            _check_name("engine alias", alias)
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"engine {self.name!r}: objective={self.objective!r}; expected one of {OBJECTIVES}")
+        if self.bounds not in BOUNDS:
+            raise ValueError(f"engine {self.name!r}: bounds={self.bounds!r}; expected one of {BOUNDS}")
+        for flag in ("is_global", "stochastic", "provides_covariance", "supports_max_nfev", "supports_abort"):
+            if not isinstance(getattr(self, flag), bool):
+                raise TypeError(f"engine {self.name!r}: {flag} must be True or False")
+        if not isinstance(self.options, Mapping) or not all(isinstance(k, str) for k in self.options):
+            raise TypeError(f"engine {self.name!r}: options must be a mapping of option name to default")
+        clash = CORE_OPTIONS & set(self.options)
+        if clash:
+            raise ValueError(f"engine {self.name!r}: options {sorted(clash)} are handled by fitcore's core")
+        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+        if self.precheck is not None:
+            _check_target("precheck of engine", self.name, self.precheck)
+        if self.details is not None:
+            _check_target("details of engine", self.name, self.details)
+        object.__setattr__(self, "requires", tuple(self.requires))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The name followed by the aliases."""
+        return (self.name, *self.aliases)
+
+
+@dataclass(frozen=True)
+class ProbFuncSpec:
+    """Declaration of one confidence-interval probability function.
+
+    Parameters
+    ----------
+    name : str
+        Selection name, e.g. ``'f_test'``.
+    func : callable or str
+        ``func(best, new) -> probability`` where ``best`` and ``new`` expose
+        ``ndata, nvarys, nfree, chisqr, redchi``; or a ``"module:attr"`` string.
+    summary : str
+        One line describing the statistic.
+    """
+
+    name: str
+    func: Callable[[Any, Any], float] | str
+    summary: str
+
+    def __post_init__(self) -> None:
+        _check_name("probability function", self.name)
+        _check_target("probability function", self.name, self.func)
+        if not isinstance(self.summary, str) or not self.summary.strip():
+            raise ValueError(f"probability function {self.name!r}: summary must be a non-empty string")

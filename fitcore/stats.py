@@ -1,0 +1,66 @@
+"""Built-in confidence-interval probability functions, registered as a plugin.
+
+They reach fitcore through the ``fitcore_prob_funcs`` hook and an entry point
+in the core's own ``pyproject.toml``, the same door a third party uses.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Protocol
+
+from scipy import stats
+
+from .hookspecs import hookimpl
+from .specs import ProbFuncSpec
+
+__all__ = ["FitStats", "f_test", "likelihood_ratio", "fitcore_prob_funcs"]
+
+
+class FitStats(Protocol):
+    """What a probability function reads of the best fit and of a constrained refit."""
+
+    ndata: int
+    nvarys: int
+    nfree: int
+    chisqr: float
+    redchi: float
+
+
+def _nfix(best: FitStats, new: FitStats) -> int:
+    nfix = best.nvarys - new.nvarys
+    if nfix < 1:
+        raise ValueError(f"the constrained fit must vary fewer parameters than the best fit "
+                         f"(best {best.nvarys}, new {new.nvarys})")
+    return nfix
+
+
+def f_test(best: FitStats, new: FitStats) -> float:
+    """F-test probability that ``new`` is worse than ``best`` (manual section 4.1).
+
+    ``F = (chi2_new / chi2_best - 1) * (N - P) / P_fix``, and the probability is
+    the F(P_fix, N - P) distribution's CDF at F.
+    """
+    nfix = _nfix(best, new)
+    dchi = max(new.chisqr / best.chisqr - 1.0, 0.0)
+    return float(stats.f.cdf(dchi * best.nfree / nfix, nfix, best.nfree))
+
+
+def likelihood_ratio(best: FitStats, new: FitStats) -> float:
+    """Wilks' likelihood-ratio probability.
+
+    The chi-square increase, in units of the best fit's reduced chi-square, is
+    distributed as chi-square with ``P_fix`` degrees of freedom.
+    """
+    nfix = _nfix(best, new)
+    delta = max(new.chisqr - best.chisqr, 0.0) / best.redchi
+    return float(stats.chi2.cdf(delta, nfix))
+
+
+@hookimpl
+def fitcore_prob_funcs() -> Iterable[ProbFuncSpec]:
+    """Register ``f_test`` and ``likelihood_ratio``."""
+    yield ProbFuncSpec("f_test", f_test, "F-test of the chi-square ratio (manual section 4.1)")
+    yield ProbFuncSpec("likelihood_ratio", likelihood_ratio,
+                       "Wilks: chi-square distribution of the scaled chi-square increase")
+
+

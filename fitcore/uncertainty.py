@@ -1,0 +1,153 @@
+"""Covariance, standard errors and correlations, the same for every engine.
+
+The covariance is estimated from the Jacobian of the residual with respect to
+the *external* (user-visible) values of the free parameters, computed at the
+solution by second-order finite differences, never through the bound
+transform. The transform's derivative vanishes at a bound, so a covariance
+back-transformed from internal coordinates collapses there; the external
+Jacobian gives the curvature of chi-square itself, as the same fit without the
+bound would. Next to a bound the stencil turns one-sided so that the model is
+never evaluated outside the bounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from .objective import Objective
+
+__all__ = ["Uncertainty", "external_jacobian", "covariance_from_jacobian", "estimate", "from_covariance", "propagate"]
+
+Array = NDArray[np.float64]
+_STEP = np.finfo(float).eps ** (1.0 / 3.0)
+
+
+@dataclass
+class Uncertainty:
+    """Result of the error-bar estimate."""
+
+    covar: Array | None
+    stderr: dict[str, float]
+    correl: dict[str, dict[str, float]]
+    reason: str | None  # why there are no error bars, None when there are
+    jacobian: Array | None
+    nfev: int
+
+
+def external_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array) -> Array:
+    """Jacobian ``d residual / d external value`` at ``v`` (second order, bound-aware)."""
+    n = v.size
+    jac = np.empty((r0.size, n))
+    for j in range(n):
+        h = _STEP * (abs(v[j]) if v[j] != 0.0 else 1.0)
+        lo_room, hi_room = v[j] - lower[j], upper[j] - v[j]
+        if lo_room >= h and hi_room >= h:
+            jac[:, j] = (_eval(obj, v, j, h) - _eval(obj, v, j, -h)) / (2.0 * h)
+        elif hi_room >= 2 * h or hi_room >= lo_room:  # one-sided, pointing inwards
+            h = min(h, hi_room / 2.0) if hi_room < 2 * h else h
+            jac[:, j] = (-3.0 * r0 + 4.0 * _eval(obj, v, j, h) - _eval(obj, v, j, 2 * h)) / (2.0 * h)
+        else:
+            h = min(h, lo_room / 2.0) if lo_room < 2 * h else h
+            jac[:, j] = (3.0 * r0 - 4.0 * _eval(obj, v, j, -h) + _eval(obj, v, j, -2 * h)) / (2.0 * h)
+    return jac
+
+
+def _eval(obj: "Objective", v: Array, j: int, h: float) -> Array:
+    w = v.copy()
+    w[j] += h
+    obj.set_external(w)
+    return obj._call(w).copy()
+
+
+def covariance_from_jacobian(jac: Array, names: list[str]) -> tuple[Array | None, str | None]:
+    """Return ``(J^T J)^-1`` via the SVD, or ``(None, reason)`` when it is singular."""
+    norms = np.linalg.norm(jac, axis=0)
+    dead = [names[j] for j in range(len(names)) if norms[j] == 0.0 or not np.isfinite(norms[j])]
+    if dead:
+        return None, (f"parameter(s) {', '.join(map(repr, dead))} have no effect on the residual "
+                      "(zero derivative); fix them or check the model")
+    # scale columns first so that parameters of very different magnitude do not fake singularity
+    js = jac / norms
+    _, s, vt = np.linalg.svd(js, full_matrices=False)
+    if s[-1] <= s[0] * max(jac.shape) * np.finfo(float).eps:
+        null = np.abs(vt[-1])
+        culprits = [names[j] for j in np.argsort(null)[::-1][:2] if null[j] > 0.1]
+        return None, (f"the covariance matrix is singular: parameters {', '.join(map(repr, culprits))} "
+                      "are (nearly) fully correlated; fix one of them or add a constraint")
+    inv = (vt.T / s**2) @ vt
+    return inv / np.outer(norms, norms), None
+
+
+def estimate(
+    obj: "Objective",
+    v: Array,
+    r0: Array,
+    chisqr: float,
+    nfree: int,
+    lower: Array,
+    upper: Array,
+    scale_covar: bool = True,
+) -> Uncertainty:
+    """Estimate covariance, stderr and correlations at external values ``v``.
+
+    The objective's parameters are left holding ``v`` (and the expressions'
+    values at ``v``) afterwards.
+    """
+    names = obj.names
+    if nfree <= 0:
+        return Uncertainty(None, {}, {}, f"no degrees of freedom left (nfree = {nfree}): "
+                           "need more data points than varied parameters", None, 0)
+    obj.counting = False
+    try:
+        jac = external_jacobian(obj, v, r0, lower, upper)
+    finally:
+        obj.counting = True
+        obj.set_external(v)
+    used = 2 * v.size
+    cov, reason = covariance_from_jacobian(jac, names)
+    if cov is None:
+        return Uncertainty(None, {}, {}, reason, jac, used)
+    if scale_covar:
+        cov = cov * (chisqr / nfree)
+    return from_covariance(cov, names, jac, used)
+
+
+def from_covariance(cov: Array, names: list[str], jac: Array | None = None, nfev: int = 0) -> Uncertainty:
+    """Standard errors and correlations from a covariance matrix (in ``names`` order)."""
+    diag = np.diag(cov)
+    if np.any(diag <= 0) or not np.all(np.isfinite(diag)):
+        return Uncertainty(None, {}, {}, "the covariance matrix has non-positive or non-finite variances", jac, nfev)
+    err = np.sqrt(diag)
+    stderr = dict(zip(names, err.tolist()))
+    corr = cov / np.outer(err, err)
+    correl = {a: {b: float(corr[i, k]) for k, b in enumerate(names) if k != i} for i, a in enumerate(names)}
+    return Uncertainty(cov, stderr, correl, None, jac, nfev)
+
+
+def propagate(obj: "Objective", v: Array, cov: Array) -> dict[str, float]:
+    """First-order stderr of every expression parameter from the free parameters' covariance."""
+    cons = obj.constraints
+    if cons is None:
+        return {}
+    names = list(cons.names())
+    grads = np.empty((len(names), v.size))
+    pars = [c.par for c in cons.ordered]
+    try:
+        for j in range(v.size):
+            h = _STEP * (abs(v[j]) if v[j] != 0.0 else 1.0)
+            vals = []
+            for sign in (1.0, -1.0):
+                w = v.copy()
+                w[j] += sign * h
+                obj.set_external(w)
+                vals.append(np.array([p._value for p in pars]))
+            grads[:, j] = (vals[0] - vals[1]) / (2.0 * h)
+    finally:
+        obj.set_external(v)
+    var = np.einsum("ij,jk,ik->i", grads, cov, grads)
+    return {n: float(np.sqrt(max(s, 0.0))) for n, s in zip(names, var)}

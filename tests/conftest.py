@@ -1,0 +1,32 @@
+"""Shared fixtures: generated data with known true values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+NIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nist_strd"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded generator, so every test sees the same noise."""
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def damped_sine(rng):
+    """x, data and true values of the manual's damped sine, with small noise."""
+    x = np.linspace(0.0, 15.0, 301)
+    truth = {"amp": 14.0, "shift": 0.21, "omega": 3.0, "decay": 0.01}
+    model = truth["amp"] * np.sin(truth["omega"] * x + truth["shift"]) * np.exp(-x * x * truth["decay"])
+    return x, model + rng.normal(scale=0.2, size=x.size), truth
+
+
+def sine_residual(params, x, data=None):
+    """The manual's damped-sine residual (data - model)."""
+    v = params
+    model = v["amp"].value * np.sin(x * v["omega"].value + v["shift"].value) * np.exp(-x * x * v["decay"].value)
+    return model if data is None else data - model
