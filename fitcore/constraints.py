@@ -13,9 +13,10 @@ evaluated by asteval itself.
 from __future__ import annotations
 
 import ast
+import copy
 import math
 import numbers
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
     from .parameters import Parameter, Parameters
 
-__all__ = ["make_interpreter", "Constraints", "UNSAFE_SYMBOLS"]
+__all__ = ["make_interpreter", "base_symtable", "parse", "Constraints", "UNSAFE_SYMBOLS"]
 
 #: Symbols removed from every constraint interpreter: they reach files, the
 #: interpreter or introspection, none of which an expression needs.
@@ -77,7 +78,30 @@ _ALLOWED = (
 )  # fmt: skip
 
 
-def make_interpreter(user_symbols: dict[str, Any] | None = None) -> "Interpreter":
+_TEMPLATE: dict[str, Any] | None = None
+_PARSED: dict[str, tuple[ast.Module, Any]] = {}
+_PARSED_MAX = 4096
+MAX_EXPR_LENGTH = 10_000  #: longest constraint expression accepted, in characters
+
+
+def base_symtable() -> dict[str, Any]:
+    """Return a fresh copy of the constraint symbol table (math, numpy, constants).
+
+    The template is built once per process; copying it is cheap, so every fit
+    gets its own table and concurrent fits share no state.
+    """
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        from asteval import make_symbol_table
+
+        table = make_symbol_table(use_numpy=True)
+        for name in UNSAFE_SYMBOLS:
+            table.pop(name, None)
+        _TEMPLATE = table
+    return dict(_TEMPLATE)
+
+
+def make_interpreter(symtable: dict[str, Any] | None = None) -> "Interpreter":
     """Return an asteval Interpreter for constraint expressions.
 
     It has the math functions and constants of the manual (``sqrt``, ``exp``,
@@ -86,10 +110,36 @@ def make_interpreter(user_symbols: dict[str, Any] | None = None) -> "Interpreter
     """
     from asteval import Interpreter
 
-    interp = Interpreter(user_symbols=user_symbols, use_numpy=True, max_statement_length=10_000)
+    interp = Interpreter(symtable=base_symtable() if symtable is None else symtable, use_numpy=True,
+                         max_statement_length=MAX_EXPR_LENGTH)
     for name in UNSAFE_SYMBOLS:
         interp.symtable.pop(name, None)
     return interp
+
+
+def parse(expr: str) -> tuple[ast.Module, Any]:
+    """Parse ``expr`` (cached per process) into its AST and, for plain arithmetic, compiled code.
+
+    Raises
+    ------
+    SyntaxError
+        When ``expr`` is not valid Python.
+    ValueError
+        When ``expr`` is longer than :data:`MAX_EXPR_LENGTH`.
+    """
+    hit = _PARSED.get(expr)
+    if hit is not None:
+        return hit
+    if len(expr) > MAX_EXPR_LENGTH:
+        raise ValueError(f"expression is {len(expr)} characters long; the limit is {MAX_EXPR_LENGTH}")
+    tree = ast.fix_missing_locations(ast.parse(expr))
+    code = None
+    if len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr):
+        code = _fast_code(copy.deepcopy(tree.body[0].value))
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[expr] = (tree, code)
+    return tree, code
 
 
 class _Guard(ast.NodeTransformer):
@@ -133,8 +183,12 @@ class Constraints:
     ----------
     params : Parameters
         The parameter set; every parameter with ``expr`` is compiled.
-    interp : asteval.Interpreter
-        The interpreter whose symbol table supplies functions and constants.
+    symtable : dict
+        Functions and constants the expressions may use; parameter values are
+        written into it at each evaluation.
+    interpreter : callable
+        Returns the asteval Interpreter (over ``symtable``) that evaluates
+        expressions beyond plain arithmetic; called only if one needs it.
 
     Raises
     ------
@@ -143,9 +197,11 @@ class Constraints:
         naming the parameter and the symbol or cycle.
     """
 
-    def __init__(self, params: "Parameters", interp: "Interpreter") -> None:
-        self.interp = interp
-        self.symtable: dict[str, Any] = interp.symtable
+    def __init__(self, params: "Parameters", symtable: dict[str, Any],
+                 interpreter: "Callable[[], Interpreter]") -> None:
+        self.symtable = symtable
+        self._interpreter = interpreter
+        self.interp: "Interpreter | None" = None
         compiled: dict[str, _Compiled] = {}
         inputs: set[str] = set()
         for name, par in params.items():
@@ -158,7 +214,7 @@ class Constraints:
                     name,
                     par.expr,
                 )
-            tree = self._parse(name, par.expr)
+            tree, code = self._parse(name, par.expr)
             symbols = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
             for sym in sorted(symbols):
                 if sym not in params and sym not in self.symtable:
@@ -171,18 +227,18 @@ class Constraints:
                     )
             deps = {s for s in symbols if s in params}
             inputs |= {s for s in deps if params[s].expr is None}
-            value = tree.body[0].value  # type: ignore[attr-defined]
-            compiled[name] = _Compiled(name, par, par.expr, tree, _fast_code(value), deps)
+            compiled[name] = _Compiled(name, par, par.expr, tree, code, deps)
         self.ordered: list[_Compiled] = self._order(compiled, params)
         self.inputs: list[tuple[str, "Parameter"]] = [(n, params[n]) for n in params if n in inputs]
-        self._slow = any(c.code is None for c in self.ordered)
+        if any(c.code is None for c in self.ordered):
+            self.interp = interpreter()
 
-    def _parse(self, name: str, expr: str) -> ast.Module:
+    def _parse(self, name: str, expr: str) -> tuple[ast.Module, Any]:
         try:
-            tree = self.interp.parse(expr)
+            tree, code = parse(expr)
         except SyntaxError as exc:
             raise ConstraintError(f"parameter {name!r}: invalid expression {expr!r}: {exc.msg}", name, expr) from None
-        except Exception as exc:  # asteval refuses e.g. over-long statements
+        except Exception as exc:  # over-long, or too deeply nested for the parser
             raise ConstraintError(f"parameter {name!r}: expression {expr!r} refused: {exc}", name, expr) from None
         if not isinstance(tree, ast.Module) or len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):
             raise ConstraintError(
@@ -191,7 +247,7 @@ class Constraints:
                 name,
                 expr,
             )
-        return tree
+        return tree, code
 
     @staticmethod
     def _order(compiled: dict[str, _Compiled], params: "Parameters") -> list[_Compiled]:
@@ -234,7 +290,7 @@ class Constraints:
                 if c.code is not None:
                     val = eval(c.code, _GLOBALS, st)
                 else:
-                    val = self.interp.run(c.tree, with_raise=True)
+                    val = self.interp.run(c.tree, with_raise=True)  # type: ignore[union-attr]
                 fval = float(val)
             except ConstraintError as exc:
                 raise ConstraintError(f"parameter {c.name!r}: {exc} in {c.expr!r}", c.name, c.expr) from None

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .bounds import BoundsTransform
-from .constraints import Constraints, make_interpreter
+from .constraints import Constraints, base_symtable, make_interpreter
 from .errors import (
     BoundsWarning,
     EngineCapabilityError,
@@ -43,7 +43,7 @@ _STATIONARY_COS = 1e-4
 class _Setup:
     """What prepare_fit() works out once per fit."""
 
-    def __init__(self, free: list[Parameter], constraints: Constraints) -> None:
+    def __init__(self, free: list[Parameter], constraints: Constraints | None) -> None:
         self.free = free
         self.names = [p.name for p in free]
         self.lower = np.array([p.min for p in free], dtype=float)
@@ -132,6 +132,7 @@ class Minimizer:
         self.scale_covar = scale_covar
         self.kws = kws
         self._asteval: Any = None
+        self._symtable: dict[str, Any] | None = None
         self._setup: _Setup | None = None
         self._reset_results()
 
@@ -167,12 +168,19 @@ class Minimizer:
     def asteval(self) -> Any:
         """The asteval Interpreter evaluating constraints; add functions to its ``symtable``."""
         if self._asteval is None:
-            self._asteval = make_interpreter()
+            self._asteval = make_interpreter(self._symtable)
+            self._symtable = self._asteval.symtable
         return self._asteval
+
+    def _symbols(self) -> dict[str, Any]:
+        if self._symtable is None:
+            self._symtable = base_symtable()
+        return self._symtable
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_asteval"] = None  # holds writers and modules; rebuilt on demand
+        state["_symtable"] = None
         state["_setup"] = None
         return state
 
@@ -195,7 +203,8 @@ class Minimizer:
                 raise TypeError(f"params must be a fitcore Parameters, not {type(params).__name__}")
             self.params = params
         params = self.params
-        constraints = Constraints(params, self.asteval)
+        has_expr = any(p.expr is not None for p in params.values())
+        constraints = Constraints(params, self._symbols(), lambda: self.asteval) if has_expr else None
         free = [p for p in params.values() if p.vary and p.expr is None]
         for p in params.values():
             if p.expr is None and p.value is None:
@@ -215,7 +224,8 @@ class Minimizer:
             raise ParameterError(
                 "no parameter is varied: set vary=True on at least one parameter without an expression"
             )
-        constraints.evaluate()
+        if constraints is not None:
+            constraints.evaluate()
         for p in params.values():
             p.init_value = p.value
         self._setup = _Setup(free, constraints)

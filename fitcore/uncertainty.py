@@ -2,8 +2,11 @@
 
 The covariance is estimated from the Jacobian of the residual with respect to
 the *external* (user-visible) values of the free parameters, computed at the
-solution by second-order finite differences, never through the bound
-transform. The transform's derivative vanishes at a bound, so a covariance
+solution by finite differences, never through the bound transform. Forward
+differences (one evaluation per parameter) come first; when the column-scaled
+Jacobian is ill-conditioned (condition number above :data:`REFINE_CONDITION`),
+where their error would be amplified into the covariance, it is recomputed with
+second-order differences (two evaluations per parameter). The transform's derivative vanishes at a bound, so a covariance
 back-transformed from internal coordinates collapses there; the external
 Jacobian gives the curvature of chi-square itself, as the same fit without the
 bound would. Next to a bound the stencil turns one-sided so that the model is
@@ -21,10 +24,15 @@ from numpy.typing import NDArray
 if TYPE_CHECKING:
     from .objective import Objective
 
-__all__ = ["Uncertainty", "external_jacobian", "covariance_from_jacobian", "estimate", "from_covariance", "propagate"]
+__all__ = ["Uncertainty", "external_jacobian", "covariance_from_jacobian", "estimate", "from_covariance", "propagate",
+           "forward_jacobian", "condition", "REFINE_CONDITION"]
 
 Array = NDArray[np.float64]
 _STEP = np.finfo(float).eps ** (1.0 / 3.0)
+_FSTEP = np.finfo(float).eps ** 0.5
+#: condition number of the column-scaled Jacobian above which the forward
+#: differences are replaced by second-order ones
+REFINE_CONDITION = 100.0
 
 
 @dataclass
@@ -37,6 +45,17 @@ class Uncertainty:
     reason: str | None  # why there are no error bars, None when there are
     jacobian: Array | None
     nfev: int
+
+
+def forward_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array) -> Array:
+    """Jacobian ``d residual / d external value`` at ``v`` by forward differences, stepping inwards."""
+    jac = np.empty((r0.size, v.size))
+    for j in range(v.size):
+        h = _FSTEP * (abs(v[j]) if v[j] != 0.0 else 1.0)
+        if upper[j] - v[j] < h:
+            h = -h
+        jac[:, j] = (_eval(obj, v, j, h) - r0) / h
+    return jac
 
 
 def external_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array) -> Array:
@@ -64,23 +83,54 @@ def _eval(obj: "Objective", v: Array, j: int, h: float) -> Array:
     return obj._call(w).copy()
 
 
+#: below this condition number the normal equations keep more than 8 digits and are used;
+#: above it the covariance comes from the SVD of the Jacobian itself
+_GRAM_CONDITION = 1.0e4
+
+
+def _scaled_gram(jac: Array) -> tuple[Array, Array, Array, Array]:
+    """Column norms, and eigenvalues/vectors of the Gram matrix of the column-scaled Jacobian."""
+    gram = jac.T @ jac
+    norms = np.sqrt(np.diag(gram))
+    safe = np.where(norms > 0, norms, 1.0)
+    lam, vec = np.linalg.eigh(gram / np.outer(safe, safe))
+    return norms, safe, lam, vec
+
+
+def condition(jac: Array) -> float:
+    """Condition number of the Jacobian after scaling its columns to unit norm."""
+    norms, _, lam, _ = _scaled_gram(jac)
+    if not np.all(np.isfinite(lam)) or np.any(norms == 0) or lam[0] <= 0:
+        return np.inf
+    return float(np.sqrt(lam[-1] / lam[0]))
+
+
 def covariance_from_jacobian(jac: Array, names: list[str]) -> tuple[Array | None, str | None]:
-    """Return ``(J^T J)^-1`` via the SVD, or ``(None, reason)`` when it is singular."""
-    norms = np.linalg.norm(jac, axis=0)
-    dead = [names[j] for j in range(len(names)) if norms[j] == 0.0 or not np.isfinite(norms[j])]
+    """Return ``(J^T J)^-1``, or ``(None, reason)`` when it is singular.
+
+    Columns are scaled to unit norm first, so parameters of very different
+    magnitude do not fake singularity. Well-conditioned Jacobians use the
+    normal equations; ill-conditioned ones the SVD.
+    """
+    if not np.all(np.isfinite(jac)):
+        bad = [names[j] for j in range(len(names)) if not np.all(np.isfinite(jac[:, j]))]
+        return None, f"the Jacobian is not finite for parameter(s) {', '.join(map(repr, bad))}"
+    norms, safe, lam, vec = _scaled_gram(jac)
+    dead = [names[j] for j in range(len(names)) if norms[j] == 0.0]
     if dead:
         return None, (f"parameter(s) {', '.join(map(repr, dead))} have no effect on the residual "
                       "(zero derivative); fix them or check the model")
-    # scale columns first so that parameters of very different magnitude do not fake singularity
-    js = jac / norms
-    _, s, vt = np.linalg.svd(js, full_matrices=False)
-    if s[-1] <= s[0] * max(jac.shape) * np.finfo(float).eps:
-        null = np.abs(vt[-1])
-        culprits = [names[j] for j in np.argsort(null)[::-1][:2] if null[j] > 0.1]
-        return None, (f"the covariance matrix is singular: parameters {', '.join(map(repr, culprits))} "
-                      "are (nearly) fully correlated; fix one of them or add a constraint")
-    inv = (vt.T / s**2) @ vt
-    return inv / np.outer(norms, norms), None
+    if lam[0] > 0 and lam[-1] / lam[0] < _GRAM_CONDITION**2:
+        inv = (vec / lam) @ vec.T
+    else:
+        _, s, vt = np.linalg.svd(jac / safe, full_matrices=False)
+        if s[-1] <= s[0] * max(jac.shape) * np.finfo(float).eps:
+            null = np.abs(vt[-1])
+            culprits = [names[j] for j in np.argsort(null)[::-1][:2] if null[j] > 0.1]
+            return None, (f"the covariance matrix is singular: parameters {', '.join(map(repr, culprits))} "
+                          "are (nearly) fully correlated; fix one of them or add a constraint")
+        inv = (vt.T / s**2) @ vt
+    return inv / np.outer(safe, safe), None
 
 
 def estimate(
@@ -104,11 +154,14 @@ def estimate(
                            "need more data points than varied parameters", None, 0)
     obj.counting = False
     try:
-        jac = external_jacobian(obj, v, r0, lower, upper)
+        jac = forward_jacobian(obj, v, r0, lower, upper)
+        used = v.size
+        if condition(jac) > REFINE_CONDITION:
+            jac = external_jacobian(obj, v, r0, lower, upper)
+            used += 2 * v.size
     finally:
         obj.counting = True
         obj.set_external(v)
-    used = 2 * v.size
     cov, reason = covariance_from_jacobian(jac, names)
     if cov is None:
         return Uncertainty(None, {}, {}, reason, jac, used)
