@@ -49,6 +49,7 @@ class _Setup:
         self.lower = np.array([p.min for p in free], dtype=float)
         self.upper = np.array([p.max for p in free], dtype=float)
         self.start = np.array([p.value for p in free], dtype=float)
+        self.bounded = bool(np.isfinite(self.lower).any() or np.isfinite(self.upper).any())
         self.constraints = constraints
 
 
@@ -103,7 +104,12 @@ class Minimizer:
     errorbars_reason : str or None
         Why ``errorbars`` is False.
     nfev_errorbars : int
-        Evaluations spent estimating the covariance (not in ``nfev``).
+        Evaluations spent at the solution estimating the covariance and polishing it
+        (not in ``nfev``).
+    polished : int
+        Gauss-Newton steps taken after the engine (each lowered chi-square); see
+        :mod:`fitcore.uncertainty`. Only fits the engine reports as converged and
+        that left their start are polished.
     """
 
     def __init__(
@@ -139,6 +145,7 @@ class Minimizer:
     def _reset_results(self) -> None:
         self.nfev = 0
         self.nfev_errorbars = 0
+        self.polished = 0
         self.success = False
         self.errorbars = False
         self.errorbars_reason: str | None = "no fit has been run"
@@ -295,7 +302,7 @@ class Minimizer:
         self.var_names, self.init_vals, self.nvarys = list(setup.names), setup.start.tolist(), len(setup.free)
         self.engine, self.engine_options = spec.name, dict(options)
         snapshot = [(p, tuple(getattr(p, a) for a in _STATE)) for p in self.params.values()]
-        transform = BoundsTransform(setup.lower, setup.upper) if spec.bounds == "transform" else None
+        transform = BoundsTransform(setup.lower, setup.upper) if spec.bounds == "transform" and setup.bounded else None
         obj = Objective(self.userfcn, self.params, setup.free, transform, setup.constraints, self.userargs,
                         self.userkws, nan_policy, core.get("iter_cb", self.iter_cb), max_nfev)
         try:
@@ -405,41 +412,52 @@ class Minimizer:
         obj.set_external(v)
         resid = obj.best_resid
         self.nfev = obj.nfev
-        self.residual = resid
         self.ndata = int(resid.size)
         self.nfree = self.ndata - self.nvarys
+        if result is not None:
+            self.ier, self.lmdif_message, self.nit = int(result.status), str(result.message), result.nit
+            self.engine_extras = dict(result.extras)
+        engine_v = v
+        # error bars first: the Gauss-Newton polish may move to a point of lower chi-square
+        v, resid = self._uncertainties(obj, setup, v, resid, result, scale_covar)
+        self.residual = resid
         self.chisqr = float(resid @ resid)
         self.redchi = self.chisqr / self.nfree if self.nfree > 0 else math.nan
         chi = max(self.chisqr, 1e-300)
         self.aic = self.ndata * math.log(chi / self.ndata) + 2 * self.nvarys
         self.bic = self.ndata * math.log(chi / self.ndata) + math.log(self.ndata) * self.nvarys
-        if result is not None:
-            self.ier, self.lmdif_message, self.nit = int(result.status), str(result.message), result.nit
-            self.engine_extras = dict(result.extras)
-        self._uncertainties(obj, setup, v, resid, result, scale_covar)
-        self._judge(setup, v, result, obj)
+        self._judge(setup, engine_v, result, obj)
 
     def _uncertainties(self, obj: Objective, setup: _Setup, v: Array, resid: Array,
-                       result: EngineResult | None, scale_covar: bool) -> None:
+                       result: EngineResult | None, scale_covar: bool) -> tuple[Array, Array]:
+        """Error bars at the solution; returns the (possibly polished) solution and its residual."""
         for p in self.params.values():
             p.stderr, p.correl = None, None
         if self.aborted:
             self.errorbars, self.errorbars_reason = False, "the fit was stopped before convergence"
-            return
+            return v, resid
         if result is not None and result.covariance is not None and self._spec_provides_covariance():
             unc = from_covariance(np.asarray(result.covariance, dtype=float), setup.names)
         else:
-            unc = estimate(obj, v, resid, self.chisqr, self.nfree, setup.lower, setup.upper, scale_covar)
+            # polish only what the engine reports as converged; never move a failed fit
+            polish = result is not None and bool(result.success) and not np.array_equal(v, setup.start)
+            unc = estimate(obj, v, resid, self.nfree, setup.lower, setup.upper, scale_covar, polish=polish)
+            if unc.polished:
+                v, resid = unc.v, unc.resid
+        self.polished = unc.polished
         self.nfev_errorbars, self._jac = unc.nfev, unc.jacobian
         self.covar, self.errorbars_reason = unc.covar, unc.reason
         self.errorbars = unc.covar is not None
         if unc.covar is None:
-            return
+            return v, resid
+        params = self.params
         for name in setup.names:
-            par = self.params[name]
+            par = params[name]
             par.stderr, par.correl = unc.stderr[name], unc.correl[name]
-        for name, err in propagate(obj, v, unc.covar).items():
-            self.params[name].stderr = err
+        if obj.constraints is not None:
+            for name, err in propagate(obj, v, unc.covar).items():
+                params[name].stderr = err
+        return v, resid
 
     def _spec_provides_covariance(self) -> bool:
         return bool(self.engine and get_engine(self.engine).spec.provides_covariance)
