@@ -38,6 +38,8 @@ Array = NDArray[np.float64]
 _STATE = ("_value", "stderr", "correl", "init_value")
 #: gradient cosine above which a fit that never left its start is not at a minimum
 _STATIONARY_COS = 1e-4
+#: a fit whose every value changed by less than this fraction "did not move"
+_MOVED_RTOL = 1e-6
 
 
 class _Setup:
@@ -469,10 +471,22 @@ class Minimizer:
             return
         self.success = bool(result.success)
         self.message = str(result.message)
-        if self.success and np.array_equal(v, setup.start):
+        if not self.success:
+            return
+        start = setup.start
+        if np.all(np.abs(v - start) <= _MOVED_RTOL * np.abs(start)):
+            # an engine may "converge" by shrinking its steps to nothing (e.g. after rejected trial steps)
             if self._jac is None or self._gradient_cosine(self._jac) > _STATIONARY_COS:
                 self.success = False
                 self.message = ("the fit did not move from its starting point, which is not a minimum "
+                                f"(engine said: {result.message})")
+        elif self._jac is not None:
+            norms = np.einsum("ij,ij->j", self._jac, self._jac)
+            dead = [n for n, d, a, b in zip(setup.names, norms.tolist(), v.tolist(), start.tolist()) if d == 0 and a != b]
+            if dead:
+                self.success = False
+                self.message = (f"parameter(s) {', '.join(map(repr, dead))} moved to where they have no effect on the "
+                                "residual (e.g. an exponential term vanished); that is not a minimum "
                                 f"(engine said: {result.message})")
 
     def _gradient_cosine(self, jac: Array) -> float:
