@@ -474,13 +474,13 @@ class Minimizer:
         if not self.success:
             return
         start = setup.start
-        if np.all(np.abs(v - start) <= _MOVED_RTOL * np.abs(start)):
+        if (np.abs(v - start) <= _MOVED_RTOL * np.abs(start)).all():
             # an engine may "converge" by shrinking its steps to nothing (e.g. after rejected trial steps)
             if self._jac is None or self._gradient_cosine(self._jac) > _STATIONARY_COS:
                 self.success = False
                 self.message = ("the fit did not move from its starting point, which is not a minimum "
                                 f"(engine said: {result.message})")
-        elif self._jac is not None:
+        elif self._jac is not None and not self.errorbars:  # a dead parameter leaves no error bars
             norms = np.einsum("ij,ij->j", self._jac, self._jac)
             dead = [n for n, d, a, b in zip(setup.names, norms.tolist(), v.tolist(), start.tolist()) if d == 0 and a != b]
             if dead:
