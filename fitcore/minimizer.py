@@ -442,7 +442,7 @@ class Minimizer:
             unc = from_covariance(np.asarray(result.covariance, dtype=float), setup.names)
         else:
             # polish only what the engine reports as converged; never move a failed fit
-            polish = result is not None and bool(result.success) and not np.array_equal(v, setup.start)
+            polish = result is not None and bool(result.success) and _moved(v, setup.start)
             unc = estimate(obj, v, resid, self.nfree, setup.lower, setup.upper, scale_covar, polish=polish)
             if unc.polished:
                 v, resid = unc.v, unc.resid
@@ -474,7 +474,7 @@ class Minimizer:
         if not self.success:
             return
         start = setup.start
-        if (np.abs(v - start) <= _MOVED_RTOL * np.abs(start)).all():
+        if not _moved(v, start):
             # an engine may "converge" by shrinking its steps to nothing (e.g. after rejected trial steps)
             if self._jac is None or self._gradient_cosine(self._jac) > _STATIONARY_COS:
                 self.success = False
@@ -498,6 +498,11 @@ class Minimizer:
         norms = np.linalg.norm(jac, axis=0)
         norms[norms == 0] = 1.0
         return float(np.max(np.abs(jac.T @ r) / (norms * rn)))
+
+
+def _moved(v: Array, start: Array) -> bool:
+    """Whether some value changed by more than ``_MOVED_RTOL`` of its start."""
+    return bool((np.abs(v - start) > _MOVED_RTOL * np.abs(start)).any())
 
 
 def minimize(
