@@ -128,11 +128,12 @@ def check(case: str) -> dict[str, float]:
             "scipy_nfev": r["scipy"][1](None)[2]["nfev"]}
 
 
-def measure(case: str, reps: int) -> dict[str, float]:
-    """Median wall time (seconds) of each runner over ``reps`` interleaved repetitions."""
+def measure(case: str, reps: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall and CPU time (seconds) of each runner over ``reps`` interleaved repetitions."""
     r = runners(case)
     names = list(r)
-    times: dict[str, list[float]] = {n: [] for n in names}
+    wall: dict[str, list[float]] = {n: [] for n in names}
+    cpu: dict[str, list[float]] = {n: [] for n in names}
     for _ in range(5):  # warm up caches and lazy imports
         for n in names:
             r[n][1](r[n][0]())
@@ -140,25 +141,36 @@ def measure(case: str, reps: int) -> dict[str, float]:
         order = names[i % len(names):] + names[:i % len(names)]
         for n in order:
             arg = r[n][0]()
+            c0 = time.process_time()
             t0 = time.perf_counter()
             r[n][1](arg)
-            times[n].append(time.perf_counter() - t0)
+            t1 = time.perf_counter()
+            cpu[n].append(time.process_time() - c0)
+            wall[n].append(t1 - t0)
         gc.collect()
-    return {n: statistics.median(v) for n, v in times.items()}
+    return ({n: statistics.median(v) for n, v in wall.items()}, {n: statistics.median(v) for n, v in cpu.items()})
 
 
 def main(argv: list[str]) -> None:
     reps = int(argv[1]) if len(argv) > 1 else 300
     warnings.simplefilter("ignore")
-    print(f"damped sine, {X.size} points, {reps} interleaved repetitions, medians")
-    print(f"{'case':4s} {'scipy ms':>9s} {'fitcore ms':>11s} {'lmfit ms':>9s} {'fitcore/scipy':>14s} "
-          f"{'lmfit/scipy':>12s}  nfev (scipy, fitcore fit + error bars)")
+    print(f"damped sine, {X.size} points, {reps} interleaved repetitions, medians "
+          f"(wall clock; CPU time of this process in brackets)")
+    print(f"{'case':4s} {'scipy ms':>16s} {'fitcore ms':>16s} {'lmfit ms':>16s} {'fitcore/scipy':>15s} "
+          f"{'lmfit/scipy':>15s}  nfev (scipy, fitcore fit + error bars)")
     for case in CASES:
         info = check(case)
-        med = measure(case, reps)
-        lm = med.get("lmfit", float("nan"))
-        print(f"{case:4s} {med['scipy'] * 1e3:9.3f} {med['fitcore'] * 1e3:11.3f} {lm * 1e3:9.3f} "
-              f"{med['fitcore'] / med['scipy']:14.2f} {lm / med['scipy']:12.2f}  "
+        wall, cpu = measure(case, reps)
+
+        def cell(d, n):
+            return f"{d.get(n, float('nan')) * 1e3:7.3f} [{cpu.get(n, float('nan')) * 1e3:6.3f}]"
+
+        def ratio(n):
+            return (f"{wall.get(n, float('nan')) / wall['scipy']:6.2f} "
+                    f"[{cpu.get(n, float('nan')) / cpu['scipy']:5.2f}]")
+
+        print(f"{case:4s} {cell(wall, 'scipy'):>16s} {cell(wall, 'fitcore'):>16s} {cell(wall, 'lmfit'):>16s} "
+              f"{ratio('fitcore'):>15s} {ratio('lmfit'):>15s}  "
               f"{info['scipy_nfev']}, {info['fitcore_nfev']} + {info['fitcore_errorbar_nfev']}")
 
 

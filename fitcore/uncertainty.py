@@ -106,18 +106,26 @@ def _eval(obj: "Objective", v: Array, j: int, h: float) -> Array:
 
 def forward_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array) -> Array:
     """Jacobian ``d residual / d external value`` at ``v`` by forward differences, stepping inwards."""
-    jac = np.empty((v.size, r0.size))  # rows are columns of the Jacobian: contiguous writes
-    for j, vj in enumerate(v.tolist()):
+    vs = v.tolist()
+    up = upper.tolist()
+    free, cons, call = obj.free, obj.constraints, obj._call
+    jt = np.empty((len(vs), r0.size))  # rows are columns of the Jacobian: contiguous writes
+    steps = []
+    for j, vj in enumerate(vs):
         h = _FSTEP * (abs(vj) if vj != 0.0 else 1.0)
-        if upper[j] - vj < h:
+        if up[j] - vj < h:
             h = -h
-        w = v.copy()
+        w = list(vs)
         w[j] = vj + h
-        h = w[j] - vj  # the step actually taken
-        obj.set_external(w)
-        np.subtract(obj._call(w), r0, out=jac[j])
-        jac[j] /= h
-    return jac.T
+        steps.append(w[j] - vj)  # the step actually taken
+        for par, val in zip(free, w):
+            par._value = val
+        if cons is not None:
+            cons.evaluate()
+        jt[j] = call(v)  # not counted: x is only used for best-so-far tracking
+    jt -= r0
+    jt /= np.array(steps)[:, None]
+    return jt.T
 
 
 def external_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array) -> Array:
@@ -361,7 +369,7 @@ def propagate(obj: "Objective", v: Array, cov: Array) -> dict[str, float]:
     pars = [c.par for c in ordered]
     free = obj.free
     vs = v.tolist()
-    grads = np.empty((len(pars), len(vs)))
+    grads: list[list[float]] = []  # grads[j][k]: d expression k / d free parameter j
     try:
         for j, vj in enumerate(vs):
             h = _STEP * (abs(vj) if vj != 0.0 else 1.0)
@@ -373,8 +381,10 @@ def propagate(obj: "Objective", v: Array, cov: Array) -> dict[str, float]:
                     par._value = val
                 cons.evaluate()
                 vals.append([p._value for p in pars])
-            grads[:, j] = (np.array(vals[0]) - np.array(vals[1])) / ((vj + h) - (vj - h))
+            width = (vj + h) - (vj - h)
+            grads.append([(a - b) / width for a, b in zip(*vals)])
     finally:
         obj.set_external(v)
-    var = ((grads @ cov) * grads).sum(axis=1).tolist()
+    g = np.array(grads)
+    var = ((cov @ g) * g).sum(axis=0).tolist()
     return {c.name: math.sqrt(s) if s > 0.0 else 0.0 for c, s in zip(ordered, var)}
