@@ -275,6 +275,7 @@ class Constraints:
         for name in params:
             if name in compiled:
                 visit(name, [])
+        visit = None  # type: ignore[assignment]  # break the closure's reference to itself (no cycle for the GC)
         return order
 
     def __len__(self) -> int:

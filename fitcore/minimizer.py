@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -213,7 +214,11 @@ class Minimizer:
             self.params = params
         params = self.params
         has_expr = any(p.expr is not None for p in params.values())
-        constraints = Constraints(params, self._symbols(), lambda: self.asteval) if has_expr else None
+        if has_expr:
+            me = weakref.ref(self)  # no Minimizer -> Constraints -> closure -> Minimizer cycle for the GC
+            constraints = Constraints(params, self._symbols(), lambda: me().asteval)  # type: ignore[union-attr]
+        else:
+            constraints = None
         free = [p for p in params.values() if p.vary and p.expr is None]
         for p in params.values():
             if p.expr is None and p.value is None:
