@@ -26,7 +26,7 @@ OPTIONS: dict[str, Any] = {
     "algorithm": "LN_BOBYQA",
     "local_algorithm": None,
     "xtol_rel": 1.0e-10,
-    "ftol_rel": 1.0e-15,
+    "ftol_rel": 1.0e-12,
     "xtol_abs": 0.0,
     "ftol_abs": 0.0,
     "maxeval": None,

@@ -44,7 +44,10 @@ class _Stage:
         self.best_f = np.inf
         self.best_x: np.ndarray | None = None
         self.calls = 0
+        self.reason = ""
+        self.retried = ""
         n = problem.nvar
+        self.lower, self.upper = problem.lower, problem.upper
         self.opt = opt = nlopt.opt(code(alg), n)
         opt.set_min_objective(self._objective)
         opt.set_lower_bounds(problem.lower)
@@ -67,6 +70,7 @@ class _Stage:
             self.opt.force_stop()
             return np.inf
         self.calls += 1
+        x = np.minimum(np.maximum(x, self.lower), self.upper)  # some algorithms overshoot a bound by an ulp
         try:
             if grad.size:
                 f, g = self.chi.value_and_gradient(x)
@@ -81,18 +85,25 @@ class _Stage:
             self.best_f, self.best_x = f, np.array(x, dtype=float)
         return f
 
-    def run(self, x0: np.ndarray) -> tuple[np.ndarray, int]:
+    def run(self, x0: np.ndarray, retry: bool = True) -> tuple[np.ndarray, int]:
         """Optimize from ``x0``; return the best point and nlopt's result code."""
         try:
-            x = np.asarray(self.opt.optimize(np.asarray(x0, dtype=float)), dtype=float)
+            x0 = np.clip(np.asarray(x0, dtype=float), self.lower, self.upper)  # nlopt refuses a start 1 ulp out
+            x = np.clip(np.asarray(self.opt.optimize(x0), dtype=float), self.lower, self.upper)
             status = int(self.opt.last_optimize_result())
         except Exception as exc:
             if self.pending is not None:
                 raise self.pending from None
             status = int(self.opt.last_optimize_result())
-            if status == nlopt.ROUNDOFF_LIMITED and self.best_x is not None:
-                return self.best_x, status
             reason = self.opt.get_errmsg() or str(exc).strip() or "nlopt gave no reason"
+            if status == nlopt.INVALID_ARGS and self.calls > 0 and self.best_x is not None and retry:
+                # nlopt's BOBYQA can fail its own bound check by roundoff once x reaches a bound
+                # mid-run; that is no fault of the arguments, so continue once from the best point
+                self.retried = f"restarted once from the best point after nlopt said: {reason}"
+                return self.run(self.best_x, retry=False)
+            if status in (nlopt.ROUNDOFF_LIMITED, nlopt.FAILURE) and self.best_x is not None:
+                self.reason = reason
+                return self.best_x, status
             raise EngineError(f"nlopt algorithm {self.alg} failed with {RESULTS.get(status, status)}: {reason}",
                               "nlopt") from None
         if self.pending is not None:  # an algorithm that swallowed the exception
@@ -157,10 +168,12 @@ def nlopt_engine(problem: Problem, **options: Any) -> EngineResult:
                               "nlopt_calls": stage.calls, "uses_gradient": uses_gradient(alg)}
     if sub:
         extras["local_algorithm"] = sub
+    if stage.retried:
+        extras["retried"] = stage.retried
     ok = status in _CONVERGED or (glob and status in (5, 6))
     message = f"nlopt {alg}: {RESULTS.get(status, status)}"
-    if status == nlopt.ROUNDOFF_LIMITED:
-        message += " (roundoff errors limited progress; the best point seen is returned)"
+    if status in (nlopt.ROUNDOFF_LIMITED, nlopt.FAILURE):
+        message += f" ({stage.reason}; the best point seen is returned)"
     if polish:
         pol_alg = local or _DEFAULT_LOCAL
         pol = _Stage(chi, pol_alg, problem, {**opts, "initial_step": None, "population": None},
@@ -173,5 +186,36 @@ def nlopt_engine(problem: Problem, **options: Any) -> EngineResult:
         message += f"; polished by {pol_alg}: {RESULTS.get(pstatus, pstatus)}"
         ok = ok and pstatus in _CONVERGED
         status = pstatus
-    return EngineResult(x=np.asarray(x, dtype=float).reshape(n), success=ok, message=message, status=status,
+    x = np.clip(np.asarray(x, dtype=float), problem.lower, problem.upper)
+    if ok and not _stationary(chi, x, problem):
+        ok = False
+        message += ("; but the chi-square gradient at the result is not small (the point is not a minimum): "
+                    "try another algorithm or tighter tolerances")
+    return EngineResult(x=x.reshape(n), success=ok, message=message, status=status,
                         extras=extras)
+
+
+#: largest cosine between the residual and a column of the Jacobian at an accepted minimum
+STATIONARY_COS = 1.0e-4
+#: relative distance from a bound within which a parameter counts as held by it
+_BOUND_ROOM = 1.0e-7
+
+
+def _stationary(chi: ChiSquare, x: np.ndarray, problem: Problem) -> bool:
+    """Whether ``x`` is a minimum as far as first derivatives tell (bounds taken into account).
+
+    Some algorithms (e.g. LD_SLSQP on some problems) report convergence far from
+    a minimum; this keeps ``success`` honest at the cost of one Jacobian.
+    """
+    r = chi.residual(x).copy()
+    rn = float(np.linalg.norm(r))
+    if rn == 0.0:
+        return True
+    jac = chi.jacobian(x)
+    g = jac.T @ r
+    norms = np.linalg.norm(jac, axis=0)
+    norms[norms == 0] = 1.0
+    cos = np.abs(g) / (norms * rn)
+    near = _BOUND_ROOM * np.maximum(np.abs(x), 1.0)
+    blocked = ((x - problem.lower <= near) & (g > 0)) | ((problem.upper - x <= near) & (g < 0))
+    return bool(np.all(cos[~blocked] <= STATIONARY_COS))
