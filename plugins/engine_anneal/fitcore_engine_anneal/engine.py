@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 from scipy.optimize import dual_annealing, minimize
+from threadpoolctl import threadpool_limits
 
 from fitcore import EngineResult, Problem
 from fitcore.errors import EngineOptionError
@@ -71,24 +72,31 @@ def anneal(problem: Problem, **options: Any) -> EngineResult:
     opts = {**OPTIONS, **options}
     polish = bool(opts.pop("polish"))
     chi = ChiSquare(problem)
-    bounds = list(zip(problem.lower.tolist(), problem.upper.tolist()))
-    local = {"method": "L-BFGS-B", "jac": chi.gradient, "bounds": bounds,
+    # search the unit box: parameters of very different magnitude (1e2 and 1e-4) then look alike to the
+    # visiting distribution and to the local searches, whose L-BFGS-B fails on a badly scaled chi-square
+    lo, width = problem.lower, problem.upper - problem.lower
+    unit = _UnitBox(chi, lo, width)
+    bounds = [(0.0, 1.0)] * problem.nvar
+    local = {"method": "L-BFGS-B", "jac": unit.gradient, "bounds": bounds,
              "options": {"maxiter": min(max(6 * problem.nvar, 100), 1000)}}
     opts["maxiter"] = int(opts["maxiter"])
     opts["maxfun"] = int(opts["maxfun"])
-    res = dual_annealing(chi.value, bounds, x0=problem.x0, minimizer_kwargs=local,
-                         **{_RNG_KEYWORD: problem.seed}, **opts)
-    x = np.clip(np.asarray(res.x, dtype=float), problem.lower, problem.upper)
+    with threadpool_limits(limits=1, user_api="blas"):  # small dense algebra only loses to BLAS threads
+        res = dual_annealing(unit.value, bounds, x0=unit.to_unit(problem.x0), minimizer_kwargs=local,
+                             **{_RNG_KEYWORD: problem.seed}, **opts)
+    u = np.clip(np.asarray(res.x, dtype=float), 0.0, 1.0)
     success, message = bool(res.success), "; ".join(res.message) if isinstance(res.message, list) else str(res.message)
     extras: dict[str, Any] = {"anneal_nfev": int(res.nfev), "anneal_nit": int(res.nit), "anneal_chisqr": float(res.fun)}
     if polish:
-        pol = minimize(chi.value_and_gradient, x, method="L-BFGS-B", jac=True, bounds=bounds, options=_POLISH)
+        with threadpool_limits(limits=1, user_api="blas"):
+            pol = minimize(unit.value_and_gradient, u, method="L-BFGS-B", jac=True, bounds=bounds, options=_POLISH)
         extras.update(polish_nfev=int(pol.nfev), polish_message=str(pol.message))
         if pol.fun <= res.fun:
-            x = np.asarray(pol.x, dtype=float)
-        converged = bool(pol.success) or _at_minimum(chi, x, problem)
+            u = np.clip(np.asarray(pol.x, dtype=float), 0.0, 1.0)
+        converged = bool(pol.success) or _at_minimum(chi, unit.to_x(u), problem)
         success = success and converged
         message = f"{message}; polish (L-BFGS-B): {pol.message}"
+    x = np.clip(unit.to_x(u), problem.lower, problem.upper)
     return EngineResult(x=x, success=success, message=message, status=0 if success else 1, nit=int(res.nit),
                         extras=extras)
 
@@ -99,3 +107,31 @@ def _at_minimum(chi: ChiSquare, x: np.ndarray, problem: Problem) -> bool:
     free = ~(((x <= problem.lower) & (g > 0)) | ((x >= problem.upper) & (g < 0)))
     scale = max(f, np.finfo(float).tiny)
     return bool(np.max(np.abs(g[free]) * np.maximum(np.abs(x[free]), 1.0), initial=0.0) <= 1e-6 * scale)
+
+
+class _UnitBox:
+    """The chi-square as a function of ``u`` in the unit box, ``x = lower + u * width``."""
+
+    def __init__(self, chi: ChiSquare, lower: np.ndarray, width: np.ndarray) -> None:
+        self.chi, self.lower, self.width = chi, lower, width
+
+    def to_x(self, u: np.ndarray) -> np.ndarray:
+        """Parameter values of unit-box point ``u``."""
+        return np.minimum(self.lower + u * self.width, self.lower + self.width)
+
+    def to_unit(self, x: np.ndarray) -> np.ndarray:
+        """Unit-box point of parameter values ``x``."""
+        return np.clip((x - self.lower) / self.width, 0.0, 1.0)
+
+    def value(self, u: np.ndarray) -> float:
+        """Chi-square at ``u``."""
+        return self.chi.value(self.to_x(u))
+
+    def gradient(self, u: np.ndarray) -> np.ndarray:
+        """Gradient with respect to ``u``."""
+        return self.chi.gradient(self.to_x(u)) * self.width
+
+    def value_and_gradient(self, u: np.ndarray) -> tuple[float, np.ndarray]:
+        """Chi-square and its gradient with respect to ``u``."""
+        f, g = self.chi.value_and_gradient(self.to_x(u))
+        return f, g * self.width
