@@ -41,7 +41,8 @@ def damped_sine():
     data = 14.0 * np.sin(3.0 * x + 0.21) * np.exp(-x * x * 0.01) + np.random.default_rng(12345).normal(0, 0.2, x.size)
 
     def residual(p):
-        return p["amp"].value * np.sin(x * p["omega"].value + p["shift"].value) * np.exp(-x * x * p["decay"].value) - data
+        v = {k: p[k].value for k in p}
+        return v["amp"] * np.sin(x * v["omega"] + v["shift"]) * np.exp(-x * x * v["decay"]) - data
 
     def params(start):
         p = fitcore.Parameters()

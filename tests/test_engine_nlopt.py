@@ -242,13 +242,14 @@ def _run(hide: bool) -> dict:
 
 
 def test_listing_never_imports_nlopt_and_missing_nlopt_gives_install_hint():
-    """Listing engines never imports nlopt; without nlopt the engine is unavailable and selecting it says how to fix it."""
+    """Listing never imports nlopt; without nlopt the engine is listed unavailable and selecting it gives the hint."""
     present = _run(hide=False)
     assert present["status"]["nlopt"] == "available"
     assert present["imported"] is False
     assert present["fit"] == "ran"
     missing = _run(hide=True)
-    assert missing["status"]["nlopt"] == "unavailable: requires nlopt; install NLopt's Python package: pip install nlopt"
+    hint = "install NLopt's Python package: pip install nlopt"
+    assert missing["status"]["nlopt"] == f"unavailable: requires nlopt; {hint}"
     assert missing["status"]["lbfgsb"] == "available"
     assert "requires nlopt" in missing["fit"] and "pip install nlopt" in missing["fit"]
 
