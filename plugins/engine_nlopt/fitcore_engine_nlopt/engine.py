@@ -148,8 +148,9 @@ def nlopt_engine(problem: Problem, **options: Any) -> EngineResult:
     -------
     fitcore.EngineResult
         ``status`` is nlopt's result code (of the polish, when there is one);
-        ``success`` is True for SUCCESS/STOPVAL/FTOL/XTOL_REACHED, and for a global
-        algorithm without polish also when it spent its evaluation or time budget.
+        ``success`` is True for SUCCESS/STOPVAL/FTOL/XTOL_REACHED (of the polish, when there
+        is one; for an unpolished global algorithm also MAXEVAL/MAXTIME_REACHED), and only
+        when the chi-square gradient at the result is negligible (see :func:`_stationary`).
     """
     opts = {**OPTIONS, **options}
     valid = available()
