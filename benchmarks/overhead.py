@@ -106,8 +106,9 @@ def runners(case: str):
     out = {"scipy": (lambda: None, scipy_run), "fitcore": (lambda: make(fitcore), fitcore_run)}
     if lmfit is not None:
         def lmfit_run(p):
+            # lmfit 1.3 spells the evaluation limit max_nfev (it ignores maxfev, with a warning)
             return lmfit.minimize(residual, p, args=(X, DATA), method="leastsq", xtol=XTOL, ftol=FTOL, gtol=GTOL,
-                                  maxfev=maxfev)
+                                  max_nfev=maxfev)
 
         out["lmfit"] = (lambda: make(lmfit), lmfit_run)
     return out
