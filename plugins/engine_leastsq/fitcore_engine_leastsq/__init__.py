@@ -21,6 +21,7 @@ MINPACK's own stencil: one coordinate of a recent point moved by
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Any, Iterable
 
@@ -43,6 +44,7 @@ OPTIONS: dict[str, Any] = {
     "diag": None,
 }
 _SUCCESS = (1, 2, 3, 4)
+_EPS = float(np.finfo(float).eps)
 
 
 def leastsq(problem: Problem, **options: Any) -> EngineResult:
@@ -72,7 +74,7 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
     # MINPACK's x is a view of its own work array: keep copies of the recent points
     recent: deque[np.ndarray] = deque(maxlen=n + 2)
     remember = recent.append
-    fd_step = float(np.sqrt(max(opts["epsfcn"] or 0.0, np.finfo(float).eps)))
+    fd_step = math.sqrt(max(opts["epsfcn"] or 0.0, _EPS))
     rejected = [0]
 
     def func(x: np.ndarray) -> np.ndarray:
