@@ -169,36 +169,41 @@ def _column(obj: "Objective", v: Array, r0: Array, j: int, h: float, lo: float, 
 class _Decomposition:
     """The column-scaled Jacobian decomposed once: condition, ``(J^T J)^-1`` and the Gauss-Newton step.
 
-    The normal equations' Gram matrix is ``n x n``; one LAPACK ``dsyevd`` call on
-    it (a few microseconds, against tens for ``numpy.linalg`` on small
-    matrices) gives everything for well-conditioned Jacobians.
+    The normal equations' Gram matrix is only ``n x n``: one BLAS product makes
+    it, one LAPACK ``dsyevd`` call decomposes it (a few microseconds, against
+    tens for ``numpy.linalg`` on small matrices), and everything else for a
+    well-conditioned Jacobian is a few dozen float operations done in plain
+    Python, cheaper than as many small numpy calls. Ill-conditioned Jacobians
+    use the SVD of the Jacobian itself.
     """
 
     __slots__ = ("jac", "norms", "safe", "lam", "vec", "cond", "_svd")
 
     def __init__(self, jac: Array) -> None:
         self.jac = jac
-        gram = jac.T @ jac
-        norms = np.sqrt(gram.diagonal())
-        self.norms = norms
-        nl = norms.tolist()
-        self.safe = safe = norms if 0.0 not in nl else np.where(norms > 0, norms, 1.0)
+        g = (jac.T @ jac).tolist()
+        n = len(g)
+        diag = [g[i][i] for i in range(n)]
+        self.norms = norms = [math.sqrt(d) if d > 0.0 else 0.0 for d in diag]
+        self.safe = safe = [x if x > 0.0 else 1.0 for x in norms]
         self._svd: tuple[Array, Array, Array] | None = None
-        if not math.isfinite(math.fsum(nl)):
-            self.lam = self.vec = None
+        self.lam: list[float] | None = None
+        self.vec: list[list[float]] | None = None
+        if not all(math.isfinite(d) for d in diag):
             self.cond = math.inf
             return
-        lam, vec, info = _syevd(gram / safe[:, None] / safe)
-        self.lam, self.vec = lam, vec
-        lo, hi = float(lam[0]), float(lam[-1])
-        if info != 0 or not lo > 0 or not math.isfinite(hi) or 0.0 in nl:
+        scaled = [[g[i][k] / (safe[i] * safe[k]) for k in range(n)] for i in range(n)]
+        lam, vec, info = _syevd(np.array(scaled))
+        self.lam, self.vec = lam.tolist(), vec.tolist()  # vec[i][k]: component i of eigenvector k
+        lo, hi = self.lam[0], self.lam[-1]
+        if info != 0 or not lo > 0.0 or not math.isfinite(hi) or 0.0 in norms:
             self.cond = math.inf
         else:
             self.cond = math.sqrt(hi / lo)
 
     def svd(self) -> tuple[Array, Array, Array]:
         if self._svd is None:
-            self._svd = np.linalg.svd(self.jac / self.safe, full_matrices=False)
+            self._svd = np.linalg.svd(self.jac / np.array(self.safe), full_matrices=False)
         return self._svd
 
     def well_conditioned(self) -> bool:
@@ -206,41 +211,51 @@ class _Decomposition:
 
     def dead(self) -> list[int]:
         """Indices of parameters with a zero Jacobian column."""
-        return [j for j, nj in enumerate(self.norms.tolist()) if nj == 0.0]
+        return [j for j, nj in enumerate(self.norms) if nj == 0.0]
 
-    def step(self, r: Array) -> tuple[Array, float]:
+    def step(self, r: Array) -> tuple[list[float], float]:
         """Gauss-Newton step ``-pinv(J) r`` and its predicted decrease of chi-square ``|J step|^2``."""
+        safe = self.safe
+        n = len(safe)
         if self.well_conditioned():
-            g = self.vec.T @ ((self.jac.T @ r) / self.safe)
-            gl = g / self.lam
-            return -(self.vec @ gl) / self.safe, float(g @ gl)
+            lam, vec = self.lam, self.vec
+            assert lam is not None and vec is not None
+            gs = [a / b for a, b in zip((self.jac.T @ r).tolist(), safe)]
+            c = [sum(vec[i][k] * gs[i] for i in range(n)) for k in range(n)]
+            gl = [ck / lk for ck, lk in zip(c, lam)]
+            step = [-sum(vec[i][k] * gl[k] for k in range(n)) / safe[i] for i in range(n)]
+            return step, sum(ck * gk for ck, gk in zip(c, gl))
         u, s, vt = self.svd()
         keep = s > s[0] * max(self.jac.shape) * _EPS
         coef = (u.T @ r)[keep]
-        return -(vt[keep].T @ (coef / s[keep])) / self.safe, float(coef @ coef)
+        return (-(vt[keep].T @ (coef / s[keep])) / np.array(safe)).tolist(), float(coef @ coef)
 
-    def inverse(self, names: list[str]) -> tuple[Array | None, str | None]:
-        """``(J^T J)^-1``, or ``(None, reason)`` when it is singular."""
+    def inverse(self, names: list[str]) -> tuple[list[list[float]] | None, str | None]:
+        """``(J^T J)^-1`` as nested lists, or ``(None, reason)`` when it is singular."""
         jac = self.jac
         if self.lam is None:
             bad = [names[j] for j in range(len(names)) if not np.isfinite(jac[:, j]).all()]
             return None, f"the Jacobian is not finite for parameter(s) {', '.join(map(repr, bad))}"
-        dead = [names[j] for j in range(len(names)) if self.norms[j] == 0.0]
+        dead = [names[j] for j in self.dead()]
         if dead:
             return None, (f"parameter(s) {', '.join(map(repr, dead))} have no effect on the residual "
                           "(zero derivative); fix them or check the model")
-        if self.well_conditioned():
-            inv = (self.vec / self.lam) @ self.vec.T
-        else:
-            _, s, vt = self.svd()
-            if s[-1] <= s[0] * max(jac.shape) * _EPS:
-                null = np.abs(vt[-1])
-                culprits = [names[j] for j in np.argsort(null)[::-1][:2] if null[j] > 0.1]
-                return None, (f"the covariance matrix is singular: parameters {', '.join(map(repr, culprits))} "
-                              "are (nearly) fully correlated; fix one of them or add a constraint")
-            inv = (vt.T / s**2) @ vt
         safe = self.safe
-        return inv / safe[:, None] / safe, None
+        n = len(safe)
+        if self.well_conditioned():
+            lam, vec = self.lam, self.vec
+            assert vec is not None
+            w = [[vec[i][k] / lam[k] for k in range(n)] for i in range(n)]
+            return [[sum(w[i][k] * vec[j][k] for k in range(n)) / (safe[i] * safe[j]) for j in range(n)]
+                    for i in range(n)], None
+        _, s, vt = self.svd()
+        if s[-1] <= s[0] * max(jac.shape) * _EPS:
+            null = np.abs(vt[-1])
+            culprits = [names[j] for j in np.argsort(null)[::-1][:2] if null[j] > 0.1]
+            return None, (f"the covariance matrix is singular: parameters {', '.join(map(repr, culprits))} "
+                          "are (nearly) fully correlated; fix one of them or add a constraint")
+        sa = np.array(safe)
+        return (((vt.T / s**2) @ vt) / sa[:, None] / sa).tolist(), None
 
 
 def condition(jac: Array) -> float:
@@ -255,7 +270,8 @@ def covariance_from_jacobian(jac: Array, names: list[str]) -> tuple[Array | None
     magnitude do not fake singularity. Well-conditioned Jacobians use the
     normal equations; ill-conditioned ones the SVD.
     """
-    return _Decomposition(jac).inverse(names)
+    inv, reason = _Decomposition(jac).inverse(names)
+    return (None if inv is None else np.array(inv)), reason
 
 
 def _jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array) -> tuple[_Decomposition, int]:
@@ -318,9 +334,9 @@ def estimate(
         while polish and polished < MAX_POLISH and dec.cond < math.inf:
             step, predicted = dec.step(r0)
             if not (predicted > POLISH_TOLERANCE * chi / nfree
-                    and (np.abs(step) > POLISH_RTOL * np.abs(v)).any()):
+                    and any(abs(a) > POLISH_RTOL * abs(b) for a, b in zip(step, v.tolist()))):
                 break
-            found, tried = _line_search(obj, v, step, chi, lower, upper)
+            found, tried = _line_search(obj, v, np.array(step), chi, lower, upper)
             used += tried
             if found is None:
                 break
@@ -337,23 +353,27 @@ def estimate(
     if cov is None:
         return Uncertainty(None, {}, {}, reason, dec.jac, used, v, r0, polished)
     if scale_covar:
-        cov = cov * (chi / nfree)
-    unc = from_covariance(cov, names, dec.jac, used)
+        scale = chi / nfree
+        cov = [[c * scale for c in row] for row in cov]
+    unc = _from_rows(cov, names, dec.jac, used)
     unc.v, unc.resid, unc.polished = v, r0, polished
     return unc
 
 
 def from_covariance(cov: Array, names: list[str], jac: Array | None = None, nfev: int = 0) -> Uncertainty:
     """Standard errors and correlations from a covariance matrix (in ``names`` order)."""
-    diag = cov.diagonal().tolist()
+    return _from_rows(np.asarray(cov, dtype=float).tolist(), names, jac, nfev)
+
+
+def _from_rows(cov: list[list[float]], names: list[str], jac: Array | None, nfev: int) -> Uncertainty:
+    diag = [row[i] for i, row in enumerate(cov)]
     if not all(0.0 < d < math.inf for d in diag):
         return Uncertainty(None, {}, {}, "the covariance matrix has non-positive or non-finite variances", jac, nfev)
     errs = [math.sqrt(d) for d in diag]
-    err = np.array(errs)
-    corr = (cov / err[:, None] / err).tolist()
     stderr = dict(zip(names, errs))
-    correl = {a: {b: c for b, c in zip(names, row) if b != a} for a, row in zip(names, corr)}
-    return Uncertainty(cov, stderr, correl, None, jac, nfev)
+    correl = {a: {b: c / (ea * eb) for b, c, eb in zip(names, row, errs) if b != a}
+              for a, row, ea in zip(names, cov, errs)}
+    return Uncertainty(np.array(cov), stderr, correl, None, jac, nfev)
 
 
 def propagate(obj: "Objective", v: Array, cov: Array) -> dict[str, float]:
