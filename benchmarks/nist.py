@@ -27,7 +27,8 @@ import nist_strd  # noqa: E402
 def table(engine: str) -> tuple[int, int, list[str]]:
     """Run the 54 fits with ``engine``; return (values >= 5, both >= 5, false successes) and print rows."""
     print(f"\n## engine {engine!r}\n")
-    print(f"| {'problem':9s} | {'difficulty':10s} | start | LRE values | LRE stderr | {'nfev':>6s} | {'+eb':>5s} | success |")
+    print(f"| {'problem':9s} | {'difficulty':10s} | start | LRE values | LRE stderr "
+          f"| {'nfev':>6s} | {'+eb':>5s} | success |")
     print("|-----------|------------|-------|------------|------------|--------|-------|---------|")
     nv = nb = 0
     false: list[str] = []

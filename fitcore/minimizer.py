@@ -489,7 +489,8 @@ class Minimizer:
                                 f"(engine said: {result.message})")
         elif self._jac is not None and not self.errorbars:  # a dead parameter leaves no error bars
             norms = np.einsum("ij,ij->j", self._jac, self._jac)
-            dead = [n for n, d, a, b in zip(setup.names, norms.tolist(), v.tolist(), start.tolist()) if d == 0 and a != b]
+            dead = [n for n, d, a, b in zip(setup.names, norms.tolist(), v.tolist(), start.tolist())
+                    if d == 0 and a != b]
             if dead:
                 self.success = False
                 self.message = (f"parameter(s) {', '.join(map(repr, dead))} moved to where they have no effect on the "
