@@ -417,7 +417,10 @@ class Minimizer:
             self.ier, self.lmdif_message, self.nit = int(result.status), str(result.message), result.nit
             self.engine_extras = dict(result.extras)
         self._uncertainties(obj, setup, v, resid, result, scale_covar)
-        self._judge(setup, v, result, obj)
+        # the engine may return its start while the best point seen is a finite-difference probe next to it
+        stayed = np.array_equal(v, setup.start) or (
+            result is not None and np.array_equal(np.asarray(result.x, dtype=float), problem.x0))
+        self._judge(result, obj, stayed)
 
     def _uncertainties(self, obj: Objective, setup: _Setup, v: Array, resid: Array,
                        result: EngineResult | None, scale_covar: bool) -> None:
@@ -444,14 +447,14 @@ class Minimizer:
     def _spec_provides_covariance(self) -> bool:
         return bool(self.engine and get_engine(self.engine).spec.provides_covariance)
 
-    def _judge(self, setup: _Setup, v: Array, result: EngineResult | None, obj: Objective) -> None:
+    def _judge(self, result: EngineResult | None, obj: Objective, stayed: bool) -> None:
         if result is None or self.aborted:
             self.success = False
             self.message = f"fit stopped: {obj.stop_reason}; parameters hold the best values seen"
             return
         self.success = bool(result.success)
         self.message = str(result.message)
-        if self.success and np.array_equal(v, setup.start):
+        if self.success and stayed:
             if self._jac is None or self._gradient_cosine(self._jac) > _STATIONARY_COS:
                 self.success = False
                 self.message = ("the fit did not move from its starting point, which is not a minimum "
