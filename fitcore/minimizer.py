@@ -443,6 +443,9 @@ class Minimizer:
             par.stderr, par.correl = unc.stderr[name], unc.correl[name]
         for name, err in propagate(obj, v, unc.covar).items():
             self.params[name].stderr = err
+        for par in self.params.values():  # a fixed value is exactly known (and the manual's 2.4 loop formats it)
+            if par.expr is None and not par.vary:
+                par.stderr = 0.0
 
     def _spec_provides_covariance(self) -> bool:
         return bool(self.engine and get_engine(self.engine).spec.provides_covariance)

@@ -149,13 +149,14 @@ def test_expression_stderr_is_first_order_propagation(line):
     assert p["ratio"].correl is None
 
 
-def test_fixed_parameters_get_no_stderr(line):
-    """A fixed parameter keeps stderr None and takes no part in the covariance."""
+def test_fixed_parameters_get_zero_stderr(line):
+    """A fixed parameter gets stderr 0 (known exactly) and takes no part in the covariance."""
     x, y, _, _, _ = line
     p = _line_params()
     p.add("offset", value=0.0, vary=False)
     m = minimize(_line_resid(x, y), p)
-    assert p["offset"].stderr is None and m.covar.shape == (2, 2) and "offset" not in p["a"].correl
+    assert p["offset"].stderr == 0.0 and p["offset"].correl is None
+    assert m.covar.shape == (2, 2) and "offset" not in p["a"].correl
 
 
 def test_stderr_scales_with_noise(rng):

@@ -206,7 +206,7 @@ def test_results_table(damped_sine):
     assert m.covar.shape == (3, 3) and np.allclose(m.covar, m.covar.T)
     assert np.allclose(np.sqrt(np.diag(m.covar)), [p[v].stderr for v in m.var_names], rtol=1e-12)
     assert m.engine == "leastsq"
-    assert p["decay"].stderr is None and p["decay"].value == 0.02
+    assert p["decay"].stderr == 0.0 and p["decay"].value == 0.02
     assert p["half_period"].value == pytest.approx(math.pi / p["omega"].value, rel=1e-14)
 
 

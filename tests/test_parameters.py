@@ -252,7 +252,8 @@ def test_pickle_round_trip_keeps_everything():
 def test_repr_is_readable():
     """repr shows name, value, fixed/expr, stderr and bounds."""
     p = _fitted()
-    assert repr(p["k"]) == "<Parameter 'k', 3.0, fixed>"
+    assert repr(p["k"]) == "<Parameter 'k', 3.0, fixed, +/- 0>"
+    assert repr(Parameter(2.0, vary=False, name="c")) == "<Parameter 'c', 2.0, fixed>"
     assert repr(p["half"]).startswith("<Parameter 'half', ") and "expr='t*log(2)'" in repr(p["half"])
     ra = repr(p["a"])
     assert "'a'" in ra and "+/- " in ra and "bounds=[0.0:inf]" in ra

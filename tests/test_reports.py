@@ -51,7 +51,7 @@ def test_report_errors_layout(fitted, capsys):
         assert float(err) == pytest.approx(p[name].stderr, abs=6e-6)
         assert tail == f" (initial= {p[name].init_value:f})"
     assert rows["ab"][2] == " == 'a*b'" and float(rows["ab"][1]) == pytest.approx(p["ab"].stderr, abs=6e-6)
-    assert rows["k"] == (3.0, "0", " (fixed)")
+    assert rows["k"] == (3.0, "0.00000", " (fixed)")
     assert lines[4] == "Correlations:"
     assert re.fullmatch(r"\s+C\(a, b\)\s+= 0\.601", lines[5]), lines[5]
     assert len(lines) == 6
