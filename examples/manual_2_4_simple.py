@@ -32,6 +32,6 @@ result = minimize(residual, params, args=(x, data))
 print(result.chisqr)
 print('Best-Fit Values:')
 for name, par in params.items():
-    print(' %s = %.4f +/- %.4f ' % (name, par.value, par.stderr))
+    print(' %s = %.4f +/- %.4f ' % (name, par.value, par.stderr))  # noqa: UP031 - as the manual prints
 print()
 print(fit_report(result, modelpars={'amp': 14.0, 'phase_shift': 0.21, 'omega': 3.0}))

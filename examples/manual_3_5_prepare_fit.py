@@ -28,7 +28,8 @@ myfit = Minimizer(my_residual, p_fit, fcn_args=(x,), fcn_kws={'data': data})
 
 myfit.prepare_fit()
 init = my_residual(p_fit, x)
-print(f"initial model: tau = {p_fit['tau'].value:.4f}, rms distance from data = {np.sqrt(np.mean((init - data) ** 2)):.4f}")
+rms = np.sqrt(np.mean((init - data) ** 2))
+print(f"initial model: tau = {p_fit['tau'].value:.4f}, rms distance from data = {rms:.4f}")
 
 myfit.leastsq()
 print(fit_report(myfit, modelpars={'amp': 3.0, 'rate': 0.4, 'tau': 2.5, 'offset': 0.5}))

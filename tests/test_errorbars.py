@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from conftest import sine_residual
 from scipy.optimize import leastsq as scipy_leastsq
 
-from conftest import sine_residual
 from fitcore import Parameters, minimize
 
 

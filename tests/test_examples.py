@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.py"))
-REPORT_LINE = re.compile(r"^\s+\w+:\s+-?\d+\.\d+ \+/- \d+\.\d+ \(initial= -?\d+\.\d+\)", re.M)
+REPORT_LINE = re.compile(r"^\s+\w+:\s+-?\d+\.\d+ \+/- \d+\.\d+ \(initial= -?\d+\.\d+\)", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")

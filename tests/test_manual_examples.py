@@ -190,7 +190,7 @@ def test_ch2_4_simple_example(capsys):
     print(result.chisqr)
     print("Best-Fit Values:")
     for name, par in params.items():
-        print(" %s = %.4f +/- %.4f " % (name, par.value, par.stderr))
+        print(" %s = %.4f +/- %.4f " % (name, par.value, par.stderr))  # noqa: UP031 - the manual's line
     out = capsys.readouterr().out.splitlines()
     assert float(out[0]) == pytest.approx(result.chisqr) and out[1] == "Best-Fit Values:"
     assert out[3] == " decay = 0.0070 +/- 0.0000 "

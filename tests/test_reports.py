@@ -39,7 +39,7 @@ def _parse(text):
 
 def test_report_errors_layout(fitted, capsys):
     """'name: value +/- stderr (initial= ...)' per parameter, then 'Correlations:' and C(a, b) = 0.601."""
-    fit, p = fitted
+    _, p = fitted
     report_errors(p)
     out = capsys.readouterr().out
     lines = out.splitlines()
@@ -118,7 +118,7 @@ def test_fit_report_has_statistics_variables_and_correlations(fitted):
     assert isinstance(text, str)
     sections = [ln for ln in text.splitlines() if ln.startswith("[[")]
     assert sections == ["[[Fit Statistics]]", "[[Variables]]", "[[Correlations]]"]
-    stats = dict(re.findall(r"^\s+([\w -]+?)\s+= (.+)$", text.split("[[Variables]]")[0], re.M))
+    stats = dict(re.findall(r"^\s+([\w -]+?)\s+= (.+)$", text.split("[[Variables]]")[0], re.MULTILINE))
     assert stats["engine"] == "leastsq" and stats["success"] == "True"
     assert int(stats["function evals"]) == fit.nfev and int(stats["data points"]) == 100
     assert int(stats["variables"]) == 2
