@@ -169,9 +169,12 @@ def estimate(
     cov, reason = covariance_from_jacobian(jac, names)
     if cov is None:
         return Uncertainty(None, {}, {}, reason, jac, used)
-    if scale_covar:
-        cov = cov * (chisqr / nfree)
-    return from_covariance(cov, names, jac, used)
+    unc = from_covariance(cov, names, jac, used)  # correlations do not depend on the scale
+    if scale_covar and unc.covar is not None:  # an exact fit (chisqr = 0) has zero error bars, not none
+        factor = chisqr / nfree
+        unc.covar = cov * factor
+        unc.stderr = {k: e * float(np.sqrt(factor)) for k, e in unc.stderr.items()}
+    return unc
 
 
 def from_covariance(cov: Array, names: list[str], jac: Array | None = None, nfev: int = 0) -> Uncertainty:

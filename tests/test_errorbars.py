@@ -170,3 +170,23 @@ def test_stderr_scales_with_noise(rng):
         minimize(_line_resid(x, y), p)
         errs.append(p["b"].stderr)
     assert errs[1] == pytest.approx(2 * errs[0], rel=1e-6)
+
+
+def test_exact_fit_has_zero_error_bars_and_defined_correlations():
+    """Noise-free data: chi-square 0 gives stderr 0 (not 'no error bars'), correl as without scaling."""
+    x = np.linspace(0, 10, 50)
+    y = 3.0 * np.exp(-x / 2.0)
+    resid = lambda q: q["a"].value * np.exp(-x / q["t"].value) - y  # noqa: E731
+    p = Parameters()
+    p.add("a", value=3.0)  # starting at the truth: the residual is exactly zero
+    p.add("t", value=2.0)
+    m = minimize(resid, p)
+    assert m.success and m.chisqr == 0.0
+    assert m.errorbars is True and m.errorbars_reason is None
+    assert p["a"].stderr == 0.0 and p["t"].stderr == 0.0
+    q = Parameters()
+    q.add("a", value=2.0)
+    q.add("t", value=1.5)
+    minimize(resid, q, xtol=1e-12, ftol=1e-12, scale_covar=False)
+    assert p["a"].correl["t"] == pytest.approx(q["a"].correl["t"], rel=1e-6)
+    assert q["a"].stderr > 1e-3
