@@ -176,7 +176,9 @@ def test_exact_fit_has_zero_error_bars_and_defined_correlations():
     """Noise-free data: chi-square 0 gives stderr 0 (not 'no error bars'), correl as without scaling."""
     x = np.linspace(0, 10, 50)
     y = 3.0 * np.exp(-x / 2.0)
-    resid = lambda q: q["a"].value * np.exp(-x / q["t"].value) - y  # noqa: E731
+    def resid(q):
+        return q["a"].value * np.exp(-x / q["t"].value) - y
+
     p = Parameters()
     p.add("a", value=3.0)  # starting at the truth: the residual is exactly zero
     p.add("t", value=2.0)
