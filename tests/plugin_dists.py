@@ -261,10 +261,15 @@ with warnings.catch_warnings(record=True) as caught:
         out["strict_error"] = {"type": type(exc).__name__, "plugin": exc.plugin,
                                "distribution": exc.distribution, "stage": exc.stage, "message": str(exc)}
         engines = None
+        import io
+        from fitcore.cli import main
+        out["strict_cli_status"] = main(["engines"], out=io.StringIO())
 out["warnings"] = [{"category": w.category.__name__, "message": str(w.message)} for w in caught]
 if engines is not None:
     out["engines"] = engines
     out["plugins"] = plugin_rows()
+    from fitcore.cli import engine_rows
+    out["engine_rows"] = engine_rows()
     x = np.linspace(0, 10, 21)
     data = 2.5 * x - 1.3
     for name in os.environ.get("PROBE_FIT", "leastsq,acme-nm").split(","):

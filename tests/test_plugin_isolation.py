@@ -74,6 +74,8 @@ def test_conflicting_name_is_one_warning_and_an_error_naming_both(runs):
     err = run["select"]["twin"]
     assert err["type"] == "EngineUnavailableError"
     assert "fc-twin-a" in err["message"] and "fc-twin-b" in err["message"]
+    row = next(r for r in run["engine_rows"] if r["name"] == "twin")
+    assert row["status"].startswith("conflict: claimed by fc-twin-a") and "fc-twin-b" in row["status"]
 
 
 def test_selecting_a_broken_plugin_raises_its_recorded_error(runs):
@@ -131,6 +133,7 @@ def test_strict_mode_raises_on_first_broken_plugin(runs):
     err = runs["strict"]["strict_error"]
     assert err["type"] == "PluginError"
     assert (err["plugin"], err["distribution"], err["stage"]) == ("badimport", "fc-bad-import", "import")
+    assert runs["strict"]["strict_cli_status"] == 2  # `fitcore engines` exits 2 with the error
 
 
 def test_strict_mode_is_silent_when_all_plugins_are_good(runs):
