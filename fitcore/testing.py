@@ -107,10 +107,10 @@ class _Problem:
             self.jac = -design
         else:
             self.x = np.linspace(0.0, 10.0, 60)
-            self.names = ("amp", "tau", "base")
-            self.truth = np.array([4.0, 2.5, 0.5])
+            self.names = ("amp", "rate", "base")
+            self.truth = np.array([4.0, 0.4, 0.5])
             self.start = np.array([2.0, 1.0, 0.0])
-            self.bounds = ((0.1, 10.0), (0.1, 10.0), (-2.0, 2.0))
+            self.bounds = ((0.1, 10.0), (0.01, 5.0), (-2.0, 2.0))
             self.data = self.model(self.truth) + rng.normal(scale=0.02, size=self.x.size)
             from scipy.optimize import least_squares
 
@@ -123,7 +123,7 @@ class _Problem:
     def model(self, v: np.ndarray) -> np.ndarray:
         if len(v) == 2:
             return v[0] * self.x + v[1]
-        return v[0] * np.exp(-self.x / v[1]) + v[2]
+        return v[0] * np.exp(-v[1] * self.x) + v[2]
 
     def residual(self, params: Parameters) -> np.ndarray:
         v = np.array([params[n].value for n in self.names])
