@@ -21,8 +21,8 @@ Engine checks (those marked * apply only when the spec declares the capability):
 spec valid; recovers known parameters of a linear and of a non-linear problem;
 does not mutate its inputs; returns a complete :class:`~fitcore.EngineResult`;
 lets ``nan_policy='raise'`` errors through and is not corrupted by non-finite
-residuals under ``'propagate'`` (an engine that raises on them gets a warning); stays within native bounds*; refuses infinite bounds
-when it requires finite ones*; honours ``max_nfev``; stops when ``iter_cb``
+residuals under ``'propagate'`` (an engine that raises on them gets a warning);
+stays within native bounds*; refuses infinite bounds when it requires finite ones*; honours ``max_nfev``; stops when ``iter_cb``
 asks; reproducible with a seed* (or deterministic); covariance matches the
 reference*. Probability-function checks: spec valid; value in [0, 1]; zero at
 the best fit; monotone in the chi-square increase.

@@ -13,7 +13,6 @@ from fitcore.testing import ConformanceError, check_engine, check_prob_func, par
 # Collected from whatever is installed, so engines added to plugins/ are covered automatically.
 SHIPPED_ENGINES = [e.name for e in fitcore.list_engines()]
 SHIPPED_PROB_FUNCS = [p.name for p in fitcore.list_prob_funcs()]
-fitcore.plugins.reset()
 
 
 @parametrize_with_checks(SHIPPED_ENGINES, prob_funcs=SHIPPED_PROB_FUNCS)
