@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from typing import Any, Sequence, TextIO
 
 from . import __version__, plugins
-from .errors import FitcoreError, PluginError, PluginWarning
+from .errors import FitcoreError, PluginWarning
 from .specs import EngineSpec
 
 __all__ = ["main", "engine_rows", "plugin_rows"]
@@ -104,8 +105,9 @@ def _engine_cells(row: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _plugin_cells(row: dict[str, Any]) -> dict[str, str]:
-    made = [f"engine {n}" for n in row["engines"]] + [f"prob_func {n}" for n in row["prob_funcs"]]
+def _plugin_cells(row: dict[str, Any], conflicts: dict[str, list[str]]) -> dict[str, str]:
+    made = [f"engine {n}" + (" (conflict)" if n in conflicts else "") for n in row["engines"]]
+    made += [f"prob_func {n}" for n in row["prob_funcs"]]
     status = row["status"]
     if row["status"] == "broken":
         status = f"broken ({row['stage']}): {row['error']}"
@@ -169,12 +171,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         warnings.simplefilter("always", PluginWarning)
         try:
             status = _run(args, out)
-        except PluginError as exc:  # FITCORE_STRICT_PLUGINS=1
+        except FitcoreError as exc:  # includes PluginError under FITCORE_STRICT_PLUGINS=1
             sys.stderr.write(f"fitcore: {exc}\n")
             return 2
-        except FitcoreError as exc:
-            sys.stderr.write(f"fitcore: {exc}\n")
-            return 2
+        except BrokenPipeError:  # `fitcore engines | head`: stop quietly
+            if out is sys.stdout:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     broken = [w for w in caught if issubclass(w.category, PluginWarning)]
     if broken and args.command != "plugins" and not getattr(args, "json", False):
         sys.stderr.write(f"fitcore: {len(broken)} plugin(s) broken; run `fitcore plugins` for details\n")
@@ -200,7 +203,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             json.dump(rows, out, indent=2)
             out.write("\n")
         else:
-            _table(_PLUGIN_COLUMNS, [_plugin_cells(r) for r in rows], out)
+            conflicts = plugins.list_conflicts()
+            _table(_PLUGIN_COLUMNS, [_plugin_cells(r, conflicts) for r in rows], out)
         return 0
     from . import testing
 
