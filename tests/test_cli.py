@@ -153,3 +153,13 @@ def test_console_script_and_python_m():
     assert all(p.returncode == 0 for p in procs), e_err
     assert v_out.strip().startswith("fitcore ") and "leastsq" in e_out
     assert np.all([col in e_out for col in ("NAME", "DISTRIBUTION", "STATUS")])
+
+
+def test_plugins_table_marks_conflicted_engines():
+    """An engine name two distributions claim is marked '(conflict)' in its first claimant's row."""
+    from fitcore.cli import _plugin_cells
+
+    row = {"distribution": "a", "version": "1", "plugin": "p", "engines": ["twin", "solo"], "prob_funcs": [],
+           "status": "active", "stage": None, "error": None}
+    cells = _plugin_cells(row, {"twin": ["a (p)", "b (q)"]})
+    assert cells["registered"] == "engine twin (conflict), engine solo" and cells["status"] == "active"
