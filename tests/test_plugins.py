@@ -259,3 +259,16 @@ def test_get_prob_func_forms():
         plugins.get_prob_func("f_tset")
     with pytest.raises(TypeError, match="prob_func must be"):
         plugins.get_prob_func(3)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "fragment"), [
+    ({"requires": "nlopt"}, TypeError, "tuple of module names"),
+    ({"requires": ("not a module",)}, ValueError, "not an importable module name"),
+    ({"install_hint": 3}, TypeError, "install_hint must be a string"),
+    ({"bounds": "clip"}, ValueError, "expected one of"),
+    ({"options": {"max_nfev": 10}}, ValueError, "handled by fitcore's core"),
+])
+def test_engine_spec_validates_on_creation(kwargs, error, fragment):
+    """An invalid EngineSpec is refused when the plugin creates it, saying which field is wrong."""
+    with pytest.raises(error, match=fragment):
+        EngineSpec("x", _line, "summary", **kwargs)
