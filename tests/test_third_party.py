@@ -16,7 +16,7 @@ import plugin_dists as pd
 SCRIPT = r"""
 import json, sys, warnings
 import numpy as np
-warnings.simplefilter("error")
+warnings.simplefilter("error", UserWarning)  # fitcore warnings, PluginWarning included
 import fitcore
 from fitcore.testing import check_prob_func
 
