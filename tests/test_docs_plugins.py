@@ -71,7 +71,9 @@ def guide(tmp_path_factory):
     procs = [(c, subprocess.Popen(_command(c, site), cwd=project, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)) for c in rest]
     script = "\n\n".join(snippets)
-    snippet_proc = pd.start_python(script, site, cwd=project)
+    elsewhere = root / "elsewhere"  # not the project dir, so fitcore_trf is imported from the installed site
+    elsewhere.mkdir()
+    snippet_proc = pd.start_python(script, site, cwd=elsewhere)
     results = {c: (p.wait(timeout=300), *p.communicate()) for c, p in procs}
     results["python blocks"] = (snippet_proc.wait(timeout=300), *snippet_proc.communicate())
     return {"project": project, "site": site, "results": results, "snippets": snippets, "commands": commands}
