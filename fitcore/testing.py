@@ -22,9 +22,9 @@ spec valid; recovers known parameters of a linear and of a non-linear problem;
 does not mutate its inputs; returns a complete :class:`~fitcore.EngineResult`;
 lets ``nan_policy='raise'`` errors through and is not corrupted by non-finite
 residuals under ``'propagate'`` (an engine that raises on them gets a warning);
-stays within native bounds*; refuses infinite bounds when it requires finite ones*; honours ``max_nfev``; stops when ``iter_cb``
-asks; reproducible with a seed* (or deterministic); covariance matches the
-reference*. Probability-function checks: spec valid; value in [0, 1]; zero at
+stays within native bounds*; refuses infinite bounds when it requires finite
+ones*; honours ``max_nfev``; stops when ``iter_cb`` asks; reproducible with a
+seed* (or deterministic); covariance matches the reference*. Probability-function checks: spec valid; value in [0, 1]; zero at
 the best fit; monotone in the chi-square increase.
 """
 
@@ -138,6 +138,12 @@ class _Problem:
         return p
 
 
+def _require(condition: Any, message: Callable[[], str]) -> None:
+    """Fail a check with ``message()`` (an explicit raise, so that ``python -O`` cannot skip it)."""
+    if not condition:
+        raise AssertionError(message())
+
+
 def _spec(name: str) -> EngineSpec:
     return get_engine(name).spec
 
@@ -169,9 +175,9 @@ def check_spec_valid(name: str) -> None:
     """The spec is a valid EngineSpec, its callables import, and the engine takes (problem, **options)."""
     info = get_engine(name)
     spec = info.spec
-    assert isinstance(spec, EngineSpec), f"the spec is a {type(spec).__name__}, not fitcore.EngineSpec"
+    _require(isinstance(spec, EngineSpec), lambda: f"the spec is a {type(spec).__name__}, not fitcore.EngineSpec")
     dataclasses.replace(spec)  # re-runs the validation
-    assert info.status == "available", f"engine is {info.status}"
+    _require(info.status == "available", lambda: f"engine is {info.status}")
     call = info.load()
     try:
         inspect.signature(call).bind(object(), **dict(spec.options))
@@ -181,9 +187,9 @@ def check_spec_valid(name: str) -> None:
     for label in ("precheck", "details"):
         target = getattr(spec, label)
         if target is not None:
-            assert callable(resolve(target)), f"{label} {target!r} does not resolve to a callable"
+            _require(callable(resolve(target)), lambda: f"{label} {target!r} does not resolve to a callable")
     if spec.details is not None:
-        assert isinstance(info.details(), Mapping), "details() must return a mapping"
+        _require(isinstance(info.details(), Mapping), lambda: "details() must return a mapping")
 
 
 def _recovers(name: str, kind: str) -> None:
@@ -199,7 +205,7 @@ def _recovers(name: str, kind: str) -> None:
                     f"{dict(zip(prob.names, prob.reference.round(6)))} by more than {PARAM_RTOL:.0%}")
     if not fit.success:
         errs.append(f"success is False ({fit.message})")
-    assert not errs, f"{kind} problem from {_fmt(prob.start)}: " + "; ".join(errs)
+    _require(not errs, lambda: f"{kind} problem from {_fmt(prob.start)}: " + "; ".join(errs))
 
 
 def check_recovers_linear(name: str) -> None:
@@ -249,30 +255,32 @@ def check_does_not_mutate_inputs(name: str) -> None:
     _, _, _, inputs = _direct(name)
     problem = inputs["problem"]
     for attr in ("x0", "lower", "upper"):
-        assert np.array_equal(getattr(problem, attr), inputs[attr]), (
-            f"the engine modified problem.{attr} in place: {_fmt(inputs[attr])} became "
+        _require(np.array_equal(getattr(problem, attr), inputs[attr]),
+                 lambda: f"the engine modified problem.{attr} in place: {_fmt(inputs[attr])} became "
             f"{_fmt(getattr(problem, attr))}; copy it first (x = problem.x0.copy())")
 
 
 def check_result_fields_complete(name: str) -> None:
     """Returns an EngineResult with x (nvar, finite), bool success, str message, int status, valid extras."""
     spec, res, prob, _ = _direct(name)
-    assert isinstance(res, EngineResult), f"engine returned {type(res).__name__}, not fitcore.EngineResult"
+    _require(isinstance(res, EngineResult), lambda: f"engine returned {type(res).__name__}, not fitcore.EngineResult")
     x = np.asarray(res.x, dtype=float)
-    assert x.shape == (2,), f"EngineResult.x has shape {x.shape}; expected (nvar,) = (2,)"
-    assert np.all(np.isfinite(x)), f"EngineResult.x is not finite: {x}"
-    assert np.allclose(x, prob.reference, rtol=PARAM_RTOL, atol=1e-6), (
-        f"EngineResult.x {_fmt(x)} is not the linear problem's answer {_fmt(prob.reference)}")
-    assert isinstance(res.success, (bool, np.bool_)), f"success is {type(res.success).__name__}, not bool"
-    assert isinstance(res.message, str) and res.message.strip(), f"message must be a non-empty str: {res.message!r}"
-    assert isinstance(res.status, (int, np.integer)), f"status is {type(res.status).__name__}, not int"
-    assert res.nit is None or (isinstance(res.nit, (int, np.integer)) and res.nit >= 0), f"nit={res.nit!r}"
-    assert isinstance(res.extras, Mapping), f"extras is {type(res.extras).__name__}, not a mapping"
+    _require(x.shape == (2,), lambda: f"EngineResult.x has shape {x.shape}; expected (nvar,) = (2,)")
+    _require(np.all(np.isfinite(x)), lambda: f"EngineResult.x is not finite: {x}")
+    _require(np.allclose(x, prob.reference, rtol=PARAM_RTOL, atol=1e-6),
+             lambda: f"EngineResult.x {_fmt(x)} is not the linear problem's answer {_fmt(prob.reference)}")
+    _require(isinstance(res.success, (bool, np.bool_)), lambda: f"success is {type(res.success).__name__}, not bool")
+    _require(isinstance(res.message, str) and res.message.strip(),
+             lambda: f"message must be a non-empty str: {res.message!r}")
+    _require(isinstance(res.status, (int, np.integer)), lambda: f"status is {type(res.status).__name__}, not int")
+    _require(res.nit is None or (isinstance(res.nit, (int, np.integer)) and res.nit >= 0), lambda: f"nit={res.nit!r}")
+    _require(isinstance(res.extras, Mapping), lambda: f"extras is {type(res.extras).__name__}, not a mapping")
     if res.covariance is not None:
-        assert spec.provides_covariance, "returned a covariance but the spec says provides_covariance=False"
+        _require(spec.provides_covariance, lambda: "returned a covariance but the spec says provides_covariance=False")
         cov = np.asarray(res.covariance, dtype=float)
-        assert cov.shape == (2, 2), f"covariance has shape {cov.shape}; expected (2, 2)"
-        assert np.all(np.isfinite(cov)) and np.allclose(cov, cov.T), "covariance must be finite and symmetric"
+        _require(cov.shape == (2, 2), lambda: f"covariance has shape {cov.shape}; expected (2, 2)")
+        _require(np.all(np.isfinite(cov)) and np.allclose(cov, cov.T),
+                 lambda: "covariance must be finite and symmetric")
 
 
 def _nan_at(prob: _Problem, calls: tuple[int, ...]) -> Callable[[Parameters], np.ndarray]:
@@ -308,7 +316,7 @@ def check_nonfinite_raise(name: str) -> None:
         raise AssertionError("a NaN residual at evaluation 4 did not stop the fit with NonFiniteResidualError; "
                              "the engine swallowed the exception")
     after = {n: params[n].value for n in prob.names}
-    assert after == before, f"parameters were not restored after the error: {before} became {after}"
+    _require(after == before, lambda: f"parameters were not restored after the error: {before} became {after}")
 
 
 def check_nonfinite_propagate(name: str) -> None:
@@ -332,14 +340,14 @@ def check_nonfinite_propagate(name: str) -> None:
             fitter.minimize(engine=name, **kws)
     except Exception as exc:
         after = {n: params[n].value for n in prob.names}
-        assert after == before, f"the fit raised {type(exc).__name__} and left the parameters at {after}"
+        _require(after == before, lambda: f"the fit raised {type(exc).__name__} and left the parameters at {after}")
         warnings.warn(f"engine {name!r} does not cope with NaN residuals under nan_policy='propagate': "
                       f"NaNs at evaluations 5, 10 and 15 made it raise {type(exc).__name__}: {exc}",
                       ConformanceWarning, stacklevel=2)
         return
     vals = _values(fitter, prob)
-    assert np.all(np.isfinite(vals)), f"parameters ended non-finite: {dict(zip(prob.names, vals))}"
-    assert math.isfinite(fitter.chisqr), f"chisqr is {fitter.chisqr}"
+    _require(np.all(np.isfinite(vals)), lambda: f"parameters ended non-finite: {dict(zip(prob.names, vals))}")
+    _require(math.isfinite(fitter.chisqr), lambda: f"chisqr is {fitter.chisqr}")
 
 
 def check_within_native_bounds(name: str) -> None:
@@ -352,10 +360,11 @@ def check_within_native_bounds(name: str) -> None:
     hi = np.array([params[n].max for n in prob.names])
     outside = calls[np.any((calls < lo) | (calls > hi), axis=1)]
     bounds = {n: (float(a), float(b)) for n, a, b in zip(prob.names, lo, hi)}
-    assert outside.size == 0, (f"{len(outside)} evaluations outside the bounds {bounds}, "
+    _require(outside.size == 0, lambda: f"{len(outside)} evaluations outside the bounds {bounds}, "
                                f"e.g. {dict(zip(prob.names, outside[0].tolist()))}")
     slope = fit.params["slope"].value
-    assert abs(slope - 2.0) < 1e-3, f"the optimum lies beyond slope <= 2, but the fit ended at slope={slope:.6g}"
+    _require(abs(slope - 2.0) < 1e-3,
+             lambda: f"the optimum lies beyond slope <= 2, but the fit ended at slope={slope:.6g}")
 
 
 def check_refuses_infinite_bounds(name: str) -> None:
@@ -365,10 +374,10 @@ def check_refuses_infinite_bounds(name: str) -> None:
     try:
         _fit(name, prob, params)
     except EngineCapabilityError as exc:
-        assert "offset" in str(exc), f"the error does not name the unbounded parameter 'offset': {exc}"
+        _require("offset" in str(exc), lambda: f"the error does not name the unbounded parameter 'offset': {exc}")
     else:
         raise AssertionError("a fit with an unbounded parameter was accepted although bounds='required_finite'")
-    assert not prob.calls, f"the residual was evaluated {len(prob.calls)} times before the refusal"
+    _require(not prob.calls, lambda: f"the residual was evaluated {len(prob.calls)} times before the refusal")
 
 
 def _best_seen(prob: _Problem) -> float:
@@ -379,22 +388,27 @@ def check_honours_max_nfev(name: str) -> None:
     """With max_nfev=7 the residual is called at most 7 times; the result is aborted and holds the best values."""
     prob = _Problem("nonlinear")
     fit = _fit(name, prob, max_nfev=7)
-    assert len(prob.calls) <= 7, (f"the residual was called {len(prob.calls)} times with max_nfev=7: the engine "
+    _require(len(prob.calls) <= 7,
+             lambda: f"the residual was called {len(prob.calls)} times with max_nfev=7: the engine "
                                   "caught fitcore's StopFit exception instead of letting it propagate")
-    assert fit.aborted and not fit.success, f"aborted={fit.aborted}, success={fit.success} after max_nfev"
-    assert fit.nfev <= 7, f"nfev={fit.nfev} with max_nfev=7"
-    assert math.isclose(fit.chisqr, _best_seen(prob), rel_tol=1e-12), (
-        f"after the stop the parameters give chi-square {fit.chisqr:.6g}, not the best seen {_best_seen(prob):.6g}")
+    _require(fit.aborted and not fit.success, lambda: f"aborted={fit.aborted}, success={fit.success} after max_nfev")
+    _require(fit.nfev <= 7, lambda: f"nfev={fit.nfev} with max_nfev=7")
+    _require(math.isclose(fit.chisqr, _best_seen(prob), rel_tol=1e-12),
+             lambda: f"after the stop the parameters give chi-square {fit.chisqr:.6g}, "
+                     f"not the best seen {_best_seen(prob):.6g}")
 
 
 def check_aborts_when_asked(name: str) -> None:
     """An iter_cb returning True at evaluation 4 stops the fit right there, keeping the best values seen."""
     prob = _Problem("nonlinear")
     fit = _fit(name, prob, iter_cb=lambda params, it, resid, *a, **k: it >= 4)
-    assert len(prob.calls) == 4, (f"the residual was called {len(prob.calls)} times though iter_cb asked to stop "
+    _require(len(prob.calls) == 4,
+             lambda: f"the residual was called {len(prob.calls)} times though iter_cb asked to stop "
                                   "at 4: the engine must let fitcore's StopFit exception propagate")
-    assert fit.aborted and not fit.success, f"aborted={fit.aborted}, success={fit.success} after iter_cb stop"
-    assert math.isclose(fit.chisqr, _best_seen(prob), rel_tol=1e-12), "parameters do not hold the best values seen"
+    _require(fit.aborted and not fit.success,
+             lambda: f"aborted={fit.aborted}, success={fit.success} after iter_cb stop")
+    _require(math.isclose(fit.chisqr, _best_seen(prob), rel_tol=1e-12),
+             lambda: "parameters do not hold the best values seen")
 
 
 def check_reproducible_with_seed(name: str) -> None:
@@ -405,10 +419,10 @@ def check_reproducible_with_seed(name: str) -> None:
         fit = _fit(name, prob, seed=2024)
         runs.append((_values(fit, prob), np.array(prob.calls)))
     (v1, c1), (v2, c2) = runs
-    assert c1.shape == c2.shape and np.array_equal(c1, c2), (
-        f"same seed, different evaluation sequences ({len(c1)} vs {len(c2)} evaluations); "
+    _require(c1.shape == c2.shape and np.array_equal(c1, c2),
+             lambda: f"same seed, different evaluation sequences ({len(c1)} vs {len(c2)} evaluations); "
         "draw every random number from problem.seed")
-    assert np.array_equal(v1, v2), f"same seed, different results: {_fmt(v1)} vs {_fmt(v2)}"
+    _require(np.array_equal(v1, v2), lambda: f"same seed, different results: {_fmt(v1)} vs {_fmt(v2)}")
 
 
 def check_deterministic(name: str) -> None:
@@ -418,8 +432,8 @@ def check_deterministic(name: str) -> None:
         prob = _Problem("nonlinear")
         fit = _fit(name, prob)
         runs.append((_values(fit, prob), len(prob.calls)))
-    assert runs[0][1] == runs[1][1] and np.array_equal(runs[0][0], runs[1][0]), (
-        f"declared stochastic=False but two fits differ: {_fmt(runs[0][0])} ({runs[0][1]} calls) vs "
+    _require(runs[0][1] == runs[1][1] and np.array_equal(runs[0][0], runs[1][0]),
+             lambda: f"declared stochastic=False but two fits differ: {_fmt(runs[0][0])} ({runs[0][1]} calls) vs "
         f"{_fmt(runs[1][0])} ({runs[1][1]} calls)")
 
 
@@ -427,12 +441,12 @@ def check_covariance_matches_reference(name: str) -> None:
     """The engine's covariance of a linear fit equals inv(J^T J) * chisqr / nfree within 5%."""
     prob = _Problem("linear")
     fit = _fit(name, prob)
-    assert fit.covar is not None, f"no covariance: {fit.errorbars_reason}"
+    _require(fit.covar is not None, lambda: f"no covariance: {fit.errorbars_reason}")
     nfree = prob.x.size - 2
     ref = np.linalg.inv(prob.jac.T @ prob.jac) * fit.chisqr / nfree
     scale = np.sqrt(np.outer(np.diag(ref), np.diag(ref)))
     err = np.max(np.abs(np.asarray(fit.covar) - ref) / scale)
-    assert err <= COVAR_RTOL, (f"covariance {np.asarray(fit.covar).tolist()} differs from the reference "
+    _require(err <= COVAR_RTOL, lambda: f"covariance {np.asarray(fit.covar).tolist()} differs from the reference "
                                f"{ref.tolist()} by {err:.2%} (allowed {COVAR_RTOL:.0%})")
 
 
@@ -486,9 +500,9 @@ def _curve(name: str, nfix: int) -> tuple[np.ndarray, list[float]]:
 def check_prob_spec_valid(name: str) -> None:
     """The spec is a valid ProbFuncSpec and its function imports and is callable."""
     info = _prob_info(name)
-    assert isinstance(info.spec, ProbFuncSpec), f"the spec is a {type(info.spec).__name__}, not ProbFuncSpec"
+    _require(isinstance(info.spec, ProbFuncSpec), lambda: f"the spec is a {type(info.spec).__name__}, not ProbFuncSpec")
     dataclasses.replace(info.spec)
-    assert callable(info.load()), f"{info.spec.func!r} does not resolve to a callable"
+    _require(callable(info.load()), lambda: f"{info.spec.func!r} does not resolve to a callable")
 
 
 def check_prob_in_unit_interval(name: str) -> None:
@@ -496,15 +510,15 @@ def check_prob_in_unit_interval(name: str) -> None:
     for nfix in (1, 2, 3):
         increases, probs = _curve(name, nfix)
         for d, p in zip(increases, probs):
-            assert isinstance(p, (float, np.floating)), f"returned {type(p).__name__}, not float"
-            assert 0.0 <= p <= 1.0, f"probability {p} outside [0, 1] (chi-square increase {d}, {nfix} fixed)"
+            _require(isinstance(p, (float, np.floating)), lambda: f"returned {type(p).__name__}, not float")
+            _require(0.0 <= p <= 1.0, lambda: f"probability {p} outside [0, 1] (chi-square increase {d}, {nfix} fixed)")
 
 
 def check_prob_zero_at_best_fit(name: str) -> None:
     """Is zero when the constrained fit is as good as the best fit."""
     for nfix in (1, 2):
         _, probs = _curve(name, nfix)
-        assert abs(probs[0]) <= 1e-12, f"probability {probs[0]} at zero chi-square increase ({nfix} fixed)"
+        _require(abs(probs[0]) <= 1e-12, lambda: f"probability {probs[0]} at zero chi-square increase ({nfix} fixed)")
 
 
 def check_prob_monotone(name: str) -> None:
@@ -512,8 +526,9 @@ def check_prob_monotone(name: str) -> None:
     for nfix in (1, 2):
         increases, probs = _curve(name, nfix)
         drops = [(increases[i], increases[i + 1]) for i in range(len(probs) - 1) if probs[i + 1] < probs[i] - 1e-12]
-        assert not drops, f"probability decreases between chi-square increases {drops[0]} ({nfix} fixed)"
-        assert probs[-1] > 0.99, f"probability only {probs[-1]} for a chi-square increase of 1000 ({nfix} fixed)"
+        _require(not drops, lambda: f"probability decreases between chi-square increases {drops[0]} ({nfix} fixed)")
+        _require(probs[-1] > 0.99,
+                 lambda: f"probability only {probs[-1]} for a chi-square increase of 1000 ({nfix} fixed)")
 
 
 def prob_func_checks(name: str) -> list[Callable[[str], None]]:
