@@ -24,8 +24,10 @@ lets ``nan_policy='raise'`` errors through and is not corrupted by non-finite
 residuals under ``'propagate'`` (an engine that raises on them gets a warning);
 stays within native bounds*; refuses infinite bounds when it requires finite
 ones*; honours ``max_nfev``; stops when ``iter_cb`` asks; reproducible with a
-seed* (or deterministic); covariance matches the reference*. Probability-function checks: spec valid; value in [0, 1]; zero at
-the best fit; monotone in the chi-square increase.
+seed* (or deterministic); covariance matches the reference*.
+
+Probability-function checks: spec valid; value in [0, 1]; zero at the best
+fit; monotone in the chi-square increase.
 """
 
 from __future__ import annotations
