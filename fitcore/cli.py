@@ -4,8 +4,8 @@
     a table of the installed engines and their capabilities;
 ``fitcore plugins``
     every distribution in the ``fitcore`` entry-point group and what became of it;
-``fitcore check NAME``
-    the conformance kit (:mod:`fitcore.testing`) on one engine or probability function.
+``fitcore check NAME... | --all``
+    the conformance kit (:mod:`fitcore.testing`) on engines or probability functions.
 
 ``--json`` gives machine-readable output. Listing never imports an engine or
 its dependencies; only ``check`` runs anything.
@@ -150,8 +150,9 @@ def _parser() -> argparse.ArgumentParser:
     plg = sub.add_parser("plugins", help="list every plugin distribution and its status")
     plg.add_argument("--json", action="store_true", help="print JSON instead of a table")
     chk = sub.add_parser("check", help="run the conformance kit on an engine or probability function")
-    chk.add_argument("name", help="engine or probability-function name")
-    chk.add_argument("--prob-func", action="store_true", help="NAME is a probability function")
+    chk.add_argument("names", nargs="*", metavar="NAME", help="engine (or, with --prob-func, function) names")
+    chk.add_argument("--prob-func", action="store_true", help="the names are probability functions")
+    chk.add_argument("--all", action="store_true", help="check every installed engine and probability function")
     return parser
 
 
@@ -208,9 +209,20 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     from . import testing
 
-    results = (testing.check_prob_func if args.prob_func else testing.check_engine)(args.name, raise_on_failure=False)
-    for res in results:
-        out.write(f"{res.status.upper():4}  {res.check}" + (f": {res.message}" if res.message else "") + "\n")
-    failed = [r for r in results if r.status == "fail"]
-    out.write(f"{args.name}: {len(results) - len(failed)} of {len(results)} checks passed\n")
-    return 1 if failed else 0
+    if args.all == bool(args.names):
+        sys.stderr.write("fitcore check: give engine names, or --all\n")
+        return 2
+    if args.all:
+        todo = [(e.name, testing.check_engine) for e in plugins.list_engines()]
+        todo += [(p.name, testing.check_prob_func) for p in plugins.list_prob_funcs()]
+    else:
+        todo = [(n, testing.check_prob_func if args.prob_func else testing.check_engine) for n in args.names]
+    failed_any = False
+    for name, kit in todo:
+        results = kit(name, raise_on_failure=False)
+        for res in results:
+            out.write(f"{res.status.upper():4}  {res.check}" + (f": {res.message}" if res.message else "") + "\n")
+        failed = [r for r in results if r.status == "fail"]
+        failed_any = failed_any or bool(failed)
+        out.write(f"{name}: {len(results) - len(failed)} of {len(results)} checks passed\n")
+    return 1 if failed_any else 0

@@ -120,13 +120,11 @@ def test_blocked_plugins_are_shown(monkeypatch):
     assert out.splitlines()[1:] == []
 
 
-def test_check_subcommand_passes_shipped_engine_and_prob_func():
-    """`fitcore check leastsq` and `fitcore check f_test --prob-func` pass every check, exit 0."""
-    status, out = run("check", "leastsq")
-    assert status == 0 and "FAIL" not in out and "recovers_nonlinear" in out
-    assert out.strip().splitlines()[-1].startswith("leastsq: ") and "checks passed" in out
-    status, out = run("check", "f_test", "--prob-func")
-    assert status == 0 and out.strip().endswith("f_test: 4 of 4 checks passed")
+def test_check_subcommand_passes_shipped_prob_funcs():
+    """`fitcore check f_test likelihood_ratio --prob-func` passes every check, exit 0."""
+    status, out = run("check", "f_test", "likelihood_ratio", "--prob-func")
+    assert "f_test: 4 of 4 checks passed" in out
+    assert status == 0 and out.strip().endswith("likelihood_ratio: 4 of 4 checks passed")
 
 
 def test_check_subcommand_fails_a_bad_engine():
@@ -135,6 +133,20 @@ def test_check_subcommand_fails_a_bad_engine():
     status, out = run("check", "globe")
     assert status == 1
     assert "FAIL  recovers_linear:" in out and "of 13 checks passed" in out
+
+
+def test_check_all_covers_every_installed_plugin():
+    """`fitcore check --all` runs the kit on every engine and probability function and exits 0."""
+    status, out = run("check", "--all")
+    summaries = [ln.split(":")[0] for ln in out.splitlines() if ln.endswith("checks passed")]
+    assert status == 0 and "FAIL" not in out
+    assert summaries == [e.name for e in plugins.list_engines()] + [p.name for p in plugins.list_prob_funcs()]
+
+
+def test_check_needs_names_or_all(capsys):
+    """`fitcore check` with neither names nor --all (or both) is a usage error."""
+    assert main(["check"]) == 2 and main(["check", "--all", "leastsq"]) == 2
+    assert "give engine names, or --all" in capsys.readouterr().err
 
 
 def test_check_unknown_engine_is_a_clear_error(capsys):
