@@ -42,6 +42,8 @@ from .errors import (
     ResidualError,
     UncertaintyWarning,
 )
+from .ci_report import ci_report, report_ci
+from .confidence import conf_interval, conf_interval2d
 from .hookspecs import hookimpl, hookspec
 from .minimizer import Minimizer, minimize
 from .parameters import Parameter, Parameters
@@ -62,6 +64,10 @@ __all__ = [
     "minimize",
     "fit_report",
     "report_errors",
+    "conf_interval",
+    "conf_interval2d",
+    "ci_report",
+    "report_ci",
     "printfuncs",
     "list_engines",
     "list_prob_funcs",
