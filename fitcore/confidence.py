@@ -191,9 +191,9 @@ def conf_interval2d(
         refit failed (with a warning).
     """
     fitdef = _fitdef(minimizer)
-    names = _check_names(minimizer, [x_name, y_name])
     if x_name == y_name:
         raise ValueError(f"x_name and y_name are both {x_name!r}; give two different parameters")
+    names = _check_names(minimizer, [x_name, y_name])
     for label, n in (("nx", nx), ("ny", ny)):
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise ValueError(f"{label}={n!r}; expected a positive integer number of grid points")
