@@ -29,8 +29,10 @@ __all__ = ["FitStats", "FitDef", "Refitter", "Note", "SideTask", "SideResult", "
 
 Array = NDArray[np.float64]
 
-#: a limit is accepted when the next root-finder step would move it by less than this fraction of its half-width
-RTOL = 2e-4
+#: a limit is accepted when the next interpolation step would move it by less than this fraction of its
+#: half-width (the accepted value's own error is far smaller: the steps converge superlinearly), or when a
+#: bracket around it is this narrow
+RTOL = 1e-3
 #: largest growth of the search distance per refit while no point beyond the level is known
 MAX_GROWTH = 4.0
 #: relative step used to find limits when the fit has no error bars
@@ -278,6 +280,7 @@ class SideTask:
         """Distance where u reaches ``target``, or ``(None, why)``."""
         last: float | None = None
         inside = 0
+        bisected = False
         while True:
             pts = self._pts
             above = [p for p in pts if p[1] >= target]
@@ -285,13 +288,16 @@ class SideTask:
             lo = max((p for p in pts if p[1] < target and (hi is None or p[0] < hi[0])), key=lambda p: p[0])
             if hi is not None and hi[1] == target:
                 return hi[0], None
+            bisected = False
             if hi is not None:
+                if hi[0] - lo[0] <= RTOL * hi[0]:
+                    return _secant(lo, hi, target), None
                 inside += 1
                 d = _inverse_interp([p for p in pts if p[0] <= hi[0]], target, [lo, hi])
                 if not lo[0] < d < hi[0]:
                     d = _secant(lo, hi, target)
                 if not lo[0] < d < hi[0] or inside > 6 and inside % 2:
-                    d = 0.5 * (lo[0] + hi[0])
+                    d, bisected = 0.5 * (lo[0] + hi[0]), True
             else:
                 if lo[0] >= self._bound:
                     return None, Note("bound", lo[2], lo[3])
@@ -305,7 +311,7 @@ class SideTask:
                         d = lo[0] * MAX_GROWTH
                     d = min(d, lo[0] * MAX_GROWTH)
                 d = min(d, self._bound)
-            if last is not None and abs(d - last) <= RTOL * d:
+            if last is not None and not bisected and abs(d - last) <= RTOL * d:
                 return d, None
             if self._nrefit >= self.maxiter:
                 return None, Note("maxiter", lo[2], lo[3], f"maxiter={self.maxiter} refits spent")
