@@ -345,39 +345,49 @@ def _run(tasks: list[Any], executor: Executor | None, chunksize: int | None,
          progress: bool | Callable[[int, int], None] | None) -> list[Any]:
     """Run tasks (callables) in order, serially or in chunks on ``executor``."""
     total = len(tasks)
+    if executor is not None:
+        if chunksize is None:
+            chunksize = max(1, math.ceil(total / _TASKS))
+        elif not isinstance(chunksize, (int, np.integer)) or isinstance(chunksize, bool) or chunksize < 1:
+            raise ValueError(f"chunksize={chunksize!r}; expected a positive integer")
     tick, close = _progress(progress, total)
     try:
         if executor is None:
+            cache: dict[Any, Refitter] = {}
             out = []
             for task in tasks:
-                out.append(task())
+                out.extend(_run_chunk([task], cache))
                 tick(1)
             return out
-        if chunksize is None:
-            chunksize = max(1, math.ceil(total / _TASKS))
-        elif not isinstance(chunksize, (int, np.integer)) or chunksize < 1:
-            raise ValueError(f"chunksize={chunksize!r}; expected a positive integer")
         chunks = [tasks[i:i + chunksize] for i in range(0, total, chunksize)]
         futures = {executor.submit(_run_chunk, chunk): len(chunk) for chunk in chunks}
-        for fut in as_completed(futures):
-            fut.result()  # raise the first failure now
-            tick(futures[fut])
+        try:
+            for fut in as_completed(futures):
+                fut.result()  # raise the first failure now
+                tick(futures[fut])
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
         return [r for fut in futures for r in fut.result()]
     finally:
         close()
 
 
-def _run_chunk(tasks: list[Any]) -> list[Any]:
-    """Run a chunk of tasks in a worker, sharing one Refitter per fixed set."""
-    cache: dict[Any, Refitter] = {}
+def _run_chunk(tasks: list[Any], cache: dict[Any, Refitter] | None = None) -> list[Any]:
+    """Run tasks sharing one Refitter per fixed set (tasks of a chunk share their FitDef)."""
+    cache = {} if cache is None else cache
     out = []
     for task in tasks:
-        key = (id(task.fitdef), task.name if isinstance(task, SideTask) else task.names)
+        fixed = (task.name,) if isinstance(task, SideTask) else tuple(task.names)
+        key = (id(task.fitdef), fixed)
         if key not in cache:
-            cache[key] = Refitter(task.fitdef, [task.name] if isinstance(task, SideTask) else list(task.names))
+            cache[key] = Refitter(task.fitdef, list(fixed))
         task.refitter = cache[key]
-        out.append(task())
-        task.refitter = None
+        try:
+            out.append(task())
+        finally:
+            task.refitter = None
     return out
 
 
