@@ -52,6 +52,17 @@ from .problem import EngineResult, Problem
 from .report import fit_report, report_errors
 from .specs import EngineSpec, ProbFuncSpec
 
+
+
+def __getattr__(name: str) -> object:
+    """Import ``fitcore.plot`` (matplotlib) only when it is first used."""
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module 'fitcore' has no attribute {name!r}")
+
+
 try:
     __version__ = version("fitcore")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree

@@ -411,3 +411,19 @@ def test_verbose_prints_each_parameter(capsys):
     conf_interval(fit_hyp(), sigmas=(0.95,), verbose=True)
     out = capsys.readouterr().out
     assert out.count("refits") == 2 and out.startswith("a: 95.00%: [")
+
+
+def test_conf_interval2d_failed_refits_are_nan_with_one_warning():
+    """Grid points whose evaluation raises are nan, the rest computed, with one warning counting them."""
+    def residual(p):
+        if p["b"].value > 2.0:
+            raise FloatingPointError("model undefined here")
+        return hyp_model([p["a"].value, p["b"].value])
+
+    p = fitcore.Parameters()
+    p.add_many(("a", 0.1), ("b", 1))
+    mi = fitcore.minimize(residual, p)
+    b0 = mi.params["b"].value
+    with pytest.warns(ConfidenceWarning, match=r"3 of 6 refits failed.*b=2.001: FloatingPointError"):
+        x, y, grid = conf_interval2d(mi, "a", "b", 3, 2, limits=((0.0999, 0.1001), (b0 - 0.01, 2.001)))
+    assert np.all(np.isnan(grid[1])) and np.all(np.isfinite(grid[0])) and np.all(grid[0] > 0)
