@@ -19,6 +19,7 @@ Run: ``.venv/bin/pip install -e '.[bench]' && .venv/bin/python benchmarks/confid
 
 from __future__ import annotations
 
+import functools
 import statistics
 import sys
 import time
@@ -95,6 +96,30 @@ def run_iminuit(errordef=1.0):
     return out
 
 
+def evaluations():
+    """Model evaluations each tool spends (counted in a separate, untimed run)."""
+    counts = {}
+    originals = (residual_fitcore, residual_lmfit, chi2)
+    g = globals()
+    for key, fname in (("fitcore", "residual_fitcore"), ("lmfit", "residual_lmfit"), ("iminuit", "chi2")):
+        calls = [0]
+        inner = g[fname]
+
+        @functools.wraps(inner)
+        def counted(*args, inner=inner, calls=calls, **kws):
+            calls[0] += 1
+            return inner(*args, **kws)
+
+        g[fname] = counted
+        try:
+            {"fitcore": run_fitcore, "lmfit": run_lmfit, "iminuit": run_iminuit}[key]()
+        finally:
+            g[fname] = inner
+        counts[key] = calls[0]
+    assert (residual_fitcore, residual_lmfit, chi2) == originals
+    return counts
+
+
 def agreement(ours, ref):
     """Largest |difference| of the limits in units of the reference half-width."""
     worst = 0.0
@@ -127,10 +152,11 @@ def main(rounds: int = 15) -> None:
         fit = fitcore.minimize(residual_fitcore, p)
         lr = run_fitcore("likelihood_ratio")
         minos = run_iminuit(errordef=fit.redchi / SIGMA**2)
+        counts = evaluations()
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     print(f"two-exponential fit + 1 and 2 sigma intervals for 4 parameters, median of {rounds} interleaved rounds")
     for k in runners:
-        print(f"  {k:8s} {med[k]:8.2f} ms")
+        print(f"  {k:8s} {med[k]:8.2f} ms   {counts[k]:5d} model evaluations")
     print(f"  fitcore / iminuit = {med['fitcore'] / med['iminuit']:.2f}   (target <= 2)")
     print(f"  fitcore / lmfit   = {med['fitcore'] / med['lmfit']:.3f}")
     print(f"  F-test limits vs lmfit: max |diff| = {agreement(ours, ref):.2e} of the half-width (target <= 5e-3)")

@@ -89,6 +89,7 @@ class FitDef:
     def of(cls, fit: Minimizer) -> "FitDef":
         """Snapshot ``fit`` (its Parameters are copied, never referenced)."""
         core = {k: v for k, v in fit.core_options.items() if k != "iter_cb"}
+        core.setdefault("scale_covar", fit.scale_covar)
         best = FitStats(fit.ndata, fit.nvarys, fit.nfree, fit.chisqr, fit.redchi)
         assert fit.engine is not None
         return cls(fit.userfcn, fit.params.copy(), fit.userargs, dict(fit.userkws), fit.nan_policy, fit.max_nfev,
@@ -167,6 +168,8 @@ class Refitter:
             par._value = val
         self.minimizer.minimize(engine=self.fitdef.engine, **self.options)
         self.nfev += self.minimizer.nfev
+        if self.minimizer.aborted:  # its chi-square is not the profile's: do not use it
+            raise RuntimeError(f"the refit did not finish: {self.minimizer.message}")
         return float(self.minimizer.chisqr), np.array([p._value for p in self.free], dtype=float)
 
     def _evaluate(self) -> float:

@@ -21,6 +21,7 @@ and give the same numbers as the serial run.
 from __future__ import annotations
 
 import math
+import pickle
 import warnings
 from concurrent.futures import Executor, as_completed
 from typing import Any, Callable, Iterable, Sequence
@@ -365,9 +366,13 @@ def _run(tasks: list[Any], executor: Executor | None, chunksize: int | None,
             for fut in as_completed(futures):
                 fut.result()  # raise the first failure now
                 tick(futures[fut])
-        except BaseException:
+        except BaseException as exc:
             for fut in futures:
                 fut.cancel()
+            if isinstance(exc, (pickle.PicklingError, AttributeError, TypeError)) and "pickl" in str(exc):
+                exc.add_note("conf_interval(executor=...) sends the residual function, its arguments and the "
+                             "Parameters to the workers: they must be picklable (define the function at module "
+                             "level, or use dask, whose cloudpickle also sends closures)")
             raise
         return [r for fut in futures for r in fut.result()]
     finally:

@@ -427,3 +427,13 @@ def test_conf_interval2d_failed_refits_are_nan_with_one_warning():
     with pytest.warns(ConfidenceWarning, match=r"3 of 6 refits failed.*b=2.001: FloatingPointError"):
         x, y, grid = conf_interval2d(mi, "a", "b", 3, 2, limits=((0.0999, 0.1001), (b0 - 0.01, 2.001)))
     assert np.all(np.isnan(grid[1])) and np.all(np.isfinite(grid[0])) and np.all(grid[0] > 0)
+
+
+def test_refits_stopped_by_max_nfev_are_not_used():
+    """A refit cut short by max_nfev does not give a limit: nan with a warning saying why."""
+    mi = fitcore.Minimizer(residual_exp, fit_exp().params)
+    mi.leastsq()
+    mi.max_nfev = 3  # later refits get this budget
+    with pytest.warns(ConfidenceWarning, match="did not finish: fit stopped: max_nfev=3"):
+        ci = conf_interval(mi, p_names="a1", sigmas=(0.68,))
+    assert all(math.isnan(v) for p, v in ci["a1"] if p > 0)
