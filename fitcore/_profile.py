@@ -16,8 +16,9 @@ serial and parallel runs give identical results.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,7 +26,7 @@ from numpy.typing import NDArray
 from .minimizer import Minimizer
 from .parameters import Parameters
 
-__all__ = ["FitStats", "FitDef", "Refitter", "Note", "SideTask", "SideResult", "RowTask", "RowResult"]
+__all__ = ["FitDef", "FitStats", "Note", "Refitter", "RowResult", "RowTask", "SideResult", "SideTask"]
 
 Array = NDArray[np.float64]
 
@@ -50,7 +51,7 @@ class FitStats:
     redchi: float
 
     @classmethod
-    def constrained(cls, best: "FitStats", nfix: int, chisqr: float) -> "FitStats":
+    def constrained(cls, best: FitStats, nfix: int, chisqr: float) -> FitStats:
         """Statistics of a refit of ``best`` with ``nfix`` parameters fixed that reached ``chisqr``."""
         nvarys = best.nvarys - nfix
         nfree = best.ndata - nvarys
@@ -86,7 +87,7 @@ class FitDef:
     covar: Array | None
 
     @classmethod
-    def of(cls, fit: Minimizer) -> "FitDef":
+    def of(cls, fit: Minimizer) -> FitDef:
         """Snapshot ``fit`` (its Parameters are copied, never referenced)."""
         core = {k: v for k, v in fit.core_options.items() if k != "iter_cb"}
         core.setdefault("scale_covar", fit.scale_covar)
@@ -320,7 +321,7 @@ class SideTask:
                 return None, Note("maxiter", lo[2], lo[3], f"maxiter={self.maxiter} refits spent")
             try:
                 self._solve(d)
-            except Exception as exc:  # a refit failed far from the best fit: the profile ends here
+            except Exception as exc:  # noqa: BLE001 - a refit failed far from the best fit: the profile ends here
                 value = self._p0 + self.sign * d
                 return None, Note("error", value, math.nan, f"{type(exc).__name__}: {exc}")
             last = d
@@ -415,7 +416,7 @@ class RowTask:
                     start = rf.predict([xs[i], self.y])
                 try:
                     c, q = rf.refit([xs[i], self.y], start)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - the point becomes nan, reported with a warning
                     errors.append(f"{self.names[0]}={xs[i]:.7g}, {self.names[1]}={self.y:.7g}: "
                                   f"{type(exc).__name__}: {exc}")
                     prev = []

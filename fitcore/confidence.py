@@ -23,8 +23,9 @@ from __future__ import annotations
 import math
 import pickle
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, as_completed
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray

@@ -12,7 +12,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,8 +40,8 @@ def _pyplot() -> Any:
 
 
 def contour_ci2d(x: np.ndarray, y: np.ndarray, grid: np.ndarray, best: tuple[float, float] | None = None,
-                 x_name: str = "", y_name: str = "", ax: "Axes | None" = None,
-                 levels: Sequence[float] = SIGMA_LEVELS, filled: bool = True) -> "Axes":
+                 x_name: str = "", y_name: str = "", ax: Axes | None = None,
+                 levels: Sequence[float] = SIGMA_LEVELS, filled: bool = True) -> Axes:
     """Draw a probability grid from :func:`fitcore.conf_interval2d`.
 
     Parameters
@@ -81,10 +82,10 @@ def contour_ci2d(x: np.ndarray, y: np.ndarray, grid: np.ndarray, best: tuple[flo
     return ax
 
 
-def conf_interval2d(minimizer: "Minimizer", x_name: str, y_name: str, nx: int = 10, ny: int = 10,
+def conf_interval2d(minimizer: Minimizer, x_name: str, y_name: str, nx: int = 10, ny: int = 10,
                     limits: Any = None, prob_func: str | Callable[[Any, Any], float] | None = None, *,
-                    ax: "Axes | None" = None, levels: Sequence[float] = SIGMA_LEVELS, filled: bool = True,
-                    executor: "Executor | None" = None, progress: Any = False) -> "Axes":
+                    ax: Axes | None = None, levels: Sequence[float] = SIGMA_LEVELS, filled: bool = True,
+                    executor: Executor | None = None, progress: Any = False) -> Axes:
     """Compute :func:`fitcore.conf_interval2d` and draw it with the best fit marked.
 
     The arguments are those of :func:`fitcore.conf_interval2d` and :func:`contour_ci2d`.
@@ -103,7 +104,7 @@ def conf_interval2d(minimizer: "Minimizer", x_name: str, y_name: str, nx: int = 
 
 
 def profile_traces(trace: Mapping[str, Mapping[str, np.ndarray]], p_names: Sequence[str] | None = None,
-                   ci: Mapping[str, Sequence[tuple[float, float]]] | None = None) -> "Figure":
+                   ci: Mapping[str, Sequence[tuple[float, float]]] | None = None) -> Figure:
     """Draw each parameter's profile: probability against the fixed value.
 
     Parameters
@@ -141,7 +142,7 @@ def profile_traces(trace: Mapping[str, Mapping[str, np.ndarray]], p_names: Seque
 
 
 def trace_scatter(trace: Mapping[str, Mapping[str, np.ndarray]], x_name: str, y_name: str,
-                  ax: "Axes | None" = None) -> "Axes":
+                  ax: Axes | None = None) -> Axes:
     """The manual's plot of profile traces: ``x`` fixed vs refitted ``y`` (and the reverse), coloured by probability.
 
     Returns

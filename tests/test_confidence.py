@@ -425,7 +425,7 @@ def test_conf_interval2d_failed_refits_are_nan_with_one_warning():
     mi = fitcore.minimize(residual, p)
     b0 = mi.params["b"].value
     with pytest.warns(ConfidenceWarning, match=r"3 of 6 refits failed.*b=2.001: FloatingPointError"):
-        x, y, grid = conf_interval2d(mi, "a", "b", 3, 2, limits=((0.0999, 0.1001), (b0 - 0.01, 2.001)))
+        _, _, grid = conf_interval2d(mi, "a", "b", 3, 2, limits=((0.0999, 0.1001), (b0 - 0.01, 2.001)))
     assert np.all(np.isnan(grid[1])) and np.all(np.isfinite(grid[0])) and np.all(grid[0] > 0)
 
 

@@ -81,6 +81,5 @@ def test_bad_progress_and_chunksize_are_errors(serial):
     mi = serial[0]
     with pytest.raises(TypeError, match="progress must be"):
         fitcore.conf_interval(mi, p_names="a1", progress="yes")
-    with ProcessPoolExecutor(max_workers=1) as pool:
-        with pytest.raises(ValueError, match="chunksize=0"):
-            fitcore.conf_interval(mi, p_names="a1", executor=pool, chunksize=0)
+    with ProcessPoolExecutor(max_workers=1) as pool, pytest.raises(ValueError, match="chunksize=0"):
+        fitcore.conf_interval(mi, p_names="a1", executor=pool, chunksize=0)

@@ -9,10 +9,10 @@ import pytest
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-import fitcore  # noqa: E402
-import fitcore.plot  # noqa: E402
+import fitcore
+import fitcore.plot
 
 X = np.linspace(0.3, 10, 100)
 Y = 3 * np.exp(-X / 2) - 5 * np.exp(-X / 10) + 0.2 * np.random.default_rng(0).normal(size=X.size)
