@@ -249,6 +249,7 @@ class SideTask:
         self._rf, self._p0, self._chi0 = rf, p0, fd.best.chisqr
         self._pts: list[Point] = [(0.0, 0.0, p0, self._chi0, rf.best_free)]
         self._nrefit = 0
+        nfev0 = rf.nfev
         self._lower: Note | None = None
         limits: list[float] = []
         notes: list[Note] = []
@@ -267,7 +268,7 @@ class SideTask:
             notes.append(self._lower)
         points = [(pt[2], pt[3], pt[4]) for pt in self._pts[1:]]
         del self._rf
-        return SideResult(self.name, s, limits, notes, points, rf.free_names, self._nrefit, rf.nfev)
+        return SideResult(self.name, s, limits, notes, points, rf.free_names, self._nrefit, rf.nfev - nfev0)
 
     def _solve(self, d: float) -> None:
         value = self._bound_value if d == self._bound else self._p0 + self.sign * d
@@ -401,6 +402,7 @@ class RowTask:
         rf = self.refitter if self.refitter is not None else Refitter(self.fitdef, list(self.names))
         xs = self.xs
         nx = xs.size
+        nfev0 = rf.nfev
         chi = np.full(nx, np.nan)
         errors: list[str] = []
         i0 = int(np.argmin(np.abs(xs - self.fitdef.value(self.names[0]))))
@@ -425,4 +427,4 @@ class RowTask:
                 if i == i0:
                     first = [q]
                 prev = (prev + [q])[-2:]
-        return RowResult(self.index, chi, errors, rf.nfev)
+        return RowResult(self.index, chi, errors, rf.nfev - nfev0)
