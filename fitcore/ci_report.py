@@ -30,8 +30,8 @@ def ci_report(ci: Mapping[str, Sequence[tuple[float, float]]], width: int = 10) 
     Examples
     --------
     >>> print(ci_report({'a': [(0.95, 0.9), (0.0, 1.0), (0.95, 1.1)]}))
-              95.00%     0.00%    95.00%
-    a        0.90000   1.00000   1.10000
+          95.00%     0.00%    95.00%
+    a    0.90000   1.00000   1.10000
     """
     if not ci:
         return ""

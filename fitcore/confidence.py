@@ -120,7 +120,7 @@ def conf_interval(
     >>> mi = fitcore.minimize(lambda p: 1 / (p['a'].value * x) + p['b'].value - y, p)
     >>> ci = fitcore.conf_interval(mi, sigmas=(0.95,))
     >>> [round(v, 3) for _, v in ci['b']]
-    [1.973, 1.997, 2.021]
+    [1.964, 1.986, 2.007]
     """
     fitdef = _fitdef(minimizer)
     names = _check_names(minimizer, p_names)
