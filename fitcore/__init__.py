@@ -54,7 +54,6 @@ from .report import fit_report, report_errors
 from .specs import EngineSpec, ProbFuncSpec
 
 
-
 def __getattr__(name: str) -> object:
     """Import ``fitcore.plot`` (matplotlib) only when it is first used."""
     if name == "plot":
