@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .constraints import base_symtable
 from .minimizer import Minimizer
 from .parameters import Parameters
 
@@ -85,6 +86,7 @@ class FitDef:
     var_names: list[str]
     best: FitStats
     covar: Array | None
+    symbols: dict[str, Any] = field(default_factory=dict)  # user additions to ``Minimizer.asteval.symtable``
 
     @classmethod
     def of(cls, fit: Minimizer) -> FitDef:
@@ -93,9 +95,14 @@ class FitDef:
         core.setdefault("scale_covar", fit.scale_covar)
         best = FitStats(fit.ndata, fit.nvarys, fit.nfree, fit.chisqr, fit.redchi)
         assert fit.engine is not None
+        symbols: dict[str, Any] = {}
+        if fit._symtable is not None:
+            base = base_symtable()
+            symbols = {k: v for k, v in fit._symtable.items()
+                       if k not in fit.params and (k not in base or base[k] is not v)}
         return cls(fit.userfcn, fit.params.copy(), fit.userargs, dict(fit.userkws), fit.nan_policy, fit.max_nfev,
                    fit.engine, dict(fit.engine_options), core, list(fit.var_names), best,
-                   None if fit.covar is None else np.array(fit.covar, dtype=float))
+                   None if fit.covar is None else np.array(fit.covar, dtype=float), symbols)
 
     def value(self, name: str) -> float:
         """Best-fit value of ``name``."""
@@ -150,6 +157,8 @@ class Refitter:
         self.minimizer = Minimizer(fitdef.function, self.params, fcn_args=fitdef.args, fcn_kws=fitdef.kws,
                                    nan_policy=fitdef.nan_policy, max_nfev=fitdef.max_nfev)
         self.minimizer._calc_covar = False
+        if fitdef.symbols:
+            self.minimizer._symtable = {**base_symtable(), **fitdef.symbols}
 
     def predict(self, fixed_values: Sequence[float]) -> Array:
         """Linear prediction of the free parameters' values from the covariance."""

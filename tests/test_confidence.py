@@ -437,3 +437,26 @@ def test_refits_stopped_by_max_nfev_are_not_used():
     with pytest.warns(ConfidenceWarning, match="did not finish: fit stopped: max_nfev=3"):
         ci = conf_interval(mi, p_names="a1", sigmas=(0.68,))
     assert all(math.isnan(v) for p, v in ci["a1"] if p > 0)
+
+
+def test_constraint_with_a_function_added_to_the_asteval_symtable():
+    """A constraint calling a user function added to Minimizer.asteval.symtable (manual 5.3) refits fine."""
+    def twice(v):
+        return 2 * v
+
+    def residual(p):
+        return hyp_model([p["a"].value, p["b2"].value / 2])
+
+    p = fitcore.Parameters()
+    p.add_many(("a", 0.1), ("b", 1), ("b2", None, False, None, None, "twice(b)"))
+    mi = fitcore.Minimizer(residual, p)
+    mi.asteval.symtable["twice"] = twice
+    mi.leastsq()
+    ref = conf_interval(fit_hyp(), sigmas=(0.95,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfidenceWarning)
+        ci = conf_interval(mi, sigmas=(0.95,))
+    for name in ("a", "b"):
+        half = ref[name][2][1] - ref[name][1][1]
+        for (_, v), (_, w) in zip(ci[name], ref[name]):
+            assert abs(v - w) < 1e-3 * half
