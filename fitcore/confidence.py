@@ -177,7 +177,8 @@ def conf_interval2d(
         Number of points along x and y.
     limits : ((x_from, x_to), (y_from, y_to)), optional
         Grid ranges (``numpy.linspace(from, to, n)``). Default: 5 standard
-        errors each way of the best fit, cut at the parameters' bounds.
+        errors each way of the best fit (25% of the value without error
+        bars), cut at the parameters' bounds.
     prob_func : None, str or callable
         As in :func:`conf_interval`.
     executor, chunksize, progress
