@@ -98,6 +98,9 @@ class Minimizer:
         Their starting values.
     engine : str
         Name of the engine that made the fit.
+    engine_options, core_options : dict
+        The engine's options and fitcore's own options (``nan_policy``, ``Dfun``, ...)
+        of that fit; :func:`fitcore.conf_interval` refits with them.
     aborted : bool
         True when ``iter_cb`` or ``max_nfev`` stopped the fit; the parameters
         then hold the best values seen.
@@ -135,6 +138,8 @@ class Minimizer:
         self._asteval: Any = None
         self._symtable: dict[str, Any] | None = None
         self._setup: _Setup | None = None
+        #: False skips the covariance step (profile refits in :mod:`fitcore.confidence` need only chi-square)
+        self._calc_covar = True
         self._reset_results()
 
     def _reset_results(self) -> None:
@@ -159,6 +164,7 @@ class Minimizer:
         self.init_vals: list[float] = []
         self.engine: str | None = None
         self.engine_options: dict[str, Any] = {}
+        self.core_options: dict[str, Any] = {}
         self.engine_extras: dict[str, Any] = {}
         self.aborted = False
         self.nit: int | None = None
@@ -294,7 +300,7 @@ class Minimizer:
         call = info.load()
         self._reset_results()
         self.var_names, self.init_vals, self.nvarys = list(setup.names), setup.start.tolist(), len(setup.free)
-        self.engine, self.engine_options = spec.name, dict(options)
+        self.engine, self.engine_options, self.core_options = spec.name, dict(options), dict(core)
         snapshot = [(p, tuple(getattr(p, a) for a in _STATE)) for p in self.params.values()]
         transform = BoundsTransform(setup.lower, setup.upper) if spec.bounds == "transform" else None
         obj = Objective(self.userfcn, self.params, setup.free, transform, setup.constraints, self.userargs,
@@ -430,6 +436,9 @@ class Minimizer:
             p.stderr, p.correl = None, None
         if self.aborted:
             self.errorbars, self.errorbars_reason = False, "the fit was stopped before convergence"
+            return
+        if not self._calc_covar:
+            self.errorbars, self.errorbars_reason = False, "error bars were not requested"
             return
         if result is not None and result.covariance is not None and self._spec_provides_covariance():
             unc = from_covariance(np.asarray(result.covariance, dtype=float), setup.names)
