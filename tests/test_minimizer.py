@@ -424,8 +424,8 @@ _HIDDEN = textwrap.dedent("""
     for method in ('lbfgsb', 'anneal'):
         try:
             getattr(m, method)()
-        except fitcore.EngineNotFoundError as exc:
-            print(method, 'ERR', exc)
+        except fitcore.EngineError as exc:
+            print(method, 'ERR', type(exc).__name__, exc)
         else:
             print(method, 'RAN')
     print('a', p['a'].value)
@@ -433,7 +433,7 @@ _HIDDEN = textwrap.dedent("""
 
 
 def test_lbfgsb_and_anneal_raise_a_clear_error_while_not_installed():
-    """With only the core and leastsq loaded, .lbfgsb()/.anneal() raise naming installed engines."""
+    """With only the core and leastsq loaded, .lbfgsb()/.anneal() raise saying why, before any evaluation."""
     env = dict(os.environ, FITCORE_LOAD_PLUGINS="fitcore,fitcore-engine-leastsq")
     out = subprocess.run([sys.executable, "-c", _HIDDEN], env=env, capture_output=True, text=True, timeout=120,
                          check=False)
@@ -441,8 +441,8 @@ def test_lbfgsb_and_anneal_raise_a_clear_error_while_not_installed():
     lines = out.stdout.splitlines()
     assert lines[0] == "['leastsq']"
     for line, method in zip(lines[1:3], ("lbfgsb", "anneal")):
-        assert line.startswith(f"{method} ERR unknown engine '{method}'.")
-        assert "Installed engines: leastsq." in line
+        assert line.startswith(f"{method} ERR EngineUnavailableError engine '{method}'")
+        assert "blocked" in line and "FITCORE_LOAD_PLUGINS" in line
     assert lines[3] == "a 1.0"
 
 
