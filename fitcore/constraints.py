@@ -206,7 +206,7 @@ def check_expression(expr: str) -> frozenset[str]:
     try:
         tree, _ = parse(expr)
     except ConstraintError as exc:
-        raise ConstraintError(f"expression {expr!r}: {exc}", None, expr) from None
+        raise ConstraintError(f"expression {expr!r} {exc}", None, expr) from None
     except SyntaxError as exc:
         raise ConstraintError(f"invalid expression {expr!r}: {exc.msg}", None, expr) from None
     except Exception as exc:
