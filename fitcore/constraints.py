@@ -71,10 +71,16 @@ SAFE_SYMBOLS = frozenset("""
 """.split())
 
 MAX_INT_BITS = 20_000  #: largest integer an expression may build (about 6,000 digits; floats end at 1024 bits)
-MAX_SEQ_LEN = 10_000  #: largest string/list an expression may build by repetition
-MAX_DEPTH = 100  #: deepest nesting of an expression's syntax tree
+MAX_SEQ_LEN = 1_000  #: largest list or tuple an expression may build by repetition
+MAX_DEPTH = 200  #: deepest nesting of an expression's syntax tree
 MAX_FACTORIAL = 1_000  #: largest argument of factorial()
 _INT64 = 2**63
+
+
+def _show(expr: Any, limit: int = 80) -> str:
+    """``repr(expr)``, shortened for error messages (expressions may be up to 10,000 characters)."""
+    text = repr(expr)
+    return text if len(text) <= limit else text[: limit - 5] + "...'" + f" ({len(expr)} characters)"
 
 
 def _refuse(message: str) -> ConstraintError:
@@ -206,13 +212,13 @@ def check_expression(expr: str) -> frozenset[str]:
     try:
         tree, _ = parse(expr)
     except ConstraintError as exc:
-        raise ConstraintError(f"expression {expr!r} {exc}", None, expr) from None
+        raise ConstraintError(f"expression {_show(expr)} {exc}", None, expr) from None
     except SyntaxError as exc:
-        raise ConstraintError(f"invalid expression {expr!r}: {exc.msg}", None, expr) from None
+        raise ConstraintError(f"invalid expression {_show(expr)}: {exc.msg}", None, expr) from None
     except Exception as exc:
-        raise ConstraintError(f"expression {expr!r} refused: {exc}", None, expr) from None
+        raise ConstraintError(f"expression {_show(expr)} refused: {exc}", None, expr) from None
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):
-        raise ConstraintError(f"{expr!r} is not a single expression", None, expr)
+        raise ConstraintError(f"{_show(expr)} is not a single expression", None, expr)
     return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
 
 
@@ -420,7 +426,7 @@ class Constraints:
                 continue
             if par.vary:
                 raise ConstraintError(
-                    f"parameter {name!r} has expr={par.expr!r} and vary=True: an expression parameter is "
+                    f"parameter {name!r} has expr={_show(par.expr)} and vary=True: an expression parameter is "
                     "computed, not fitted; set vary=False or remove the expression",
                     name,
                     par.expr,
@@ -431,7 +437,7 @@ class Constraints:
                 if sym not in params and sym not in self.symtable:
                     known = list(params) + [k for k in self.symtable if not k.startswith("_")]
                     raise ConstraintError(
-                        f"parameter {name!r}: unknown name {sym!r} in expression {par.expr!r}."
+                        f"parameter {name!r}: unknown name {sym!r} in expression {_show(par.expr)}."
                         f"{did_you_mean(sym, known)} Parameters are: {', '.join(params)}",
                         name,
                         par.expr,
@@ -448,14 +454,14 @@ class Constraints:
         try:
             tree, code = parse(expr)
         except SyntaxError as exc:
-            raise ConstraintError(f"parameter {name!r}: invalid expression {expr!r}: {exc.msg}", name, expr) from None
+            raise ConstraintError(f"parameter {name!r}: invalid expression {_show(expr)}: {exc.msg}", name, expr) from None
         except ConstraintError as exc:  # unsafe syntax: the message starts with "refused:"
-            raise ConstraintError(f"parameter {name!r}: expression {expr!r} {exc}", name, expr) from None
+            raise ConstraintError(f"parameter {name!r}: expression {_show(expr)} {exc}", name, expr) from None
         except Exception as exc:  # over-long, or too deeply nested for the parser
-            raise ConstraintError(f"parameter {name!r}: expression {expr!r} refused: {exc}", name, expr) from None
+            raise ConstraintError(f"parameter {name!r}: expression {_show(expr)} refused: {exc}", name, expr) from None
         if not isinstance(tree, ast.Module) or len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):
             raise ConstraintError(
-                f"parameter {name!r}: {expr!r} is not a single expression (statements, assignments and "
+                f"parameter {name!r}: {_show(expr)} is not a single expression (statements, assignments and "
                 "definitions belong in Minimizer.asteval, not in a constraint)",
                 name,
                 expr,
@@ -474,7 +480,7 @@ class Constraints:
                 cycle = path[path.index(name):] + [name]
                 what = "refers to itself" if len(cycle) == 2 else "is in a cycle " + " -> ".join(cycle)
                 raise ConstraintError(
-                    f"parameter {name!r} {what}: {compiled[name].expr!r}; expressions must form no cycle",
+                    f"parameter {name!r} {what}: {_show(compiled[name].expr)}; expressions must form no cycle",
                     name,
                     compiled[name].expr,
                 )
@@ -506,17 +512,17 @@ class Constraints:
                     val = self._interpret(c)
                 fval = float(val)
             except ConstraintError as exc:
-                raise ConstraintError(f"parameter {c.name!r}: {exc} in {c.expr!r}", c.name, c.expr) from None
+                raise ConstraintError(f"parameter {c.name!r}: {exc} in {_show(c.expr)}", c.name, c.expr) from None
             except Exception as exc:
                 raise ConstraintError(
-                    f"parameter {c.name!r}: evaluating {c.expr!r} failed with {type(exc).__name__}: {exc} "
+                    f"parameter {c.name!r}: evaluating {_show(c.expr)} failed with {type(exc).__name__}: {exc} "
                     f"(inputs: {self._input_values()})",
                     c.name,
                     c.expr,
                 ) from None
             if not math.isfinite(fval):
                 raise ConstraintError(
-                    f"parameter {c.name!r}: {c.expr!r} evaluated to {fval} (inputs: {self._input_values()})",
+                    f"parameter {c.name!r}: {_show(c.expr)} evaluated to {fval} (inputs: {self._input_values()})",
                     c.name,
                     c.expr,
                 )

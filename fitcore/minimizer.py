@@ -211,6 +211,8 @@ class Minimizer:
                 raise ParameterError(f"parameter {p.name!r} has no value; give it value=... or expr=...", p.name)
         for p in free:
             assert p.value is not None
+            if not p.min < p.max:  # only reachable by bypassing Parameter's own checks (slots, pickles)
+                raise ParameterError(f"parameter {p.name!r}: min ({p.min}) must be less than max ({p.max})", p.name)
             if p.value < p.min or p.value > p.max:
                 moved = min(max(p.value, p.min), p.max)
                 warnings.warn(
@@ -286,19 +288,20 @@ class Minimizer:
             raise EngineOptionError(
                 f"engine {spec.name!r} is deterministic and takes no seed; remove seed=", spec.name, "seed"
             )
-        self.prepare_fit()
-        setup = self._setup
-        assert setup is not None
-        self._check_capabilities(info, setup, options)
-        call = info.load()
-        self._reset_results()
-        self.var_names, self.init_vals, self.nvarys = list(setup.names), setup.start.tolist(), len(setup.free)
-        self.engine, self.engine_options = spec.name, dict(options)
+        # taken before prepare_fit, which already writes init values, clipped starts and expressions
         snapshot = [(p, tuple(getattr(p, a) for a in _STATE)) for p in self.params.values()]
-        transform = BoundsTransform(setup.lower, setup.upper) if spec.bounds == "transform" else None
-        obj = Objective(self.userfcn, self.params, setup.free, transform, setup.constraints, self.userargs,
-                        self.userkws, nan_policy, core.get("iter_cb", self.iter_cb), max_nfev)
         try:
+            self.prepare_fit()
+            setup = self._setup
+            assert setup is not None
+            self._check_capabilities(info, setup, options)
+            call = info.load()
+            self._reset_results()
+            self.var_names, self.init_vals, self.nvarys = list(setup.names), setup.start.tolist(), len(setup.free)
+            self.engine, self.engine_options = spec.name, dict(options)
+            transform = BoundsTransform(setup.lower, setup.upper) if spec.bounds == "transform" else None
+            obj = Objective(self.userfcn, self.params, setup.free, transform, setup.constraints, self.userargs,
+                            self.userkws, nan_policy, core.get("iter_cb", self.iter_cb), max_nfev)
             problem = self._problem(obj, setup, transform, core, max_nfev)
             result = self._run(call, problem, options, obj, info)
             self._finish(obj, setup, problem, result, core.get("scale_covar", self.scale_covar))
@@ -400,7 +403,14 @@ class Minimizer:
                     obj.counting = True
                 if float(r @ r) <= obj.best_chisqr or x is None:
                     x, obj.best_x, obj.best_resid, obj.best_chisqr = rx, rx, r.copy(), float(r @ r)
-        assert x is not None and obj.best_resid is not None
+        if x is None:  # no evaluation had a finite chi-square (nan_policy='propagate'): report the start
+            obj.counting = False
+            try:
+                obj.best_resid = obj.residual(problem.x0).copy()
+            finally:
+                obj.counting = True
+            x = obj.best_x = np.array(problem.x0, dtype=float)
+        assert obj.best_resid is not None
         v = obj.external(x)
         obj.set_external(v)
         resid = obj.best_resid

@@ -26,7 +26,7 @@ import json
 import math
 from typing import IO, TYPE_CHECKING, Any
 
-from .constraints import check_expression
+from .constraints import _show, check_expression
 from .errors import ConstraintError, ParameterError
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def loads(text: str | bytes) -> "Parameters":
             if not isinstance(expr, str):
                 raise ParameterError(f"{where} expr must be a string or null, not {type(expr).__name__}", name)
             if vary:
-                raise ConstraintError(f"{where} has expr={expr!r} and vary=true; an expression parameter is "
+                raise ConstraintError(f"{where} has expr={_show(expr)} and vary=true; an expression parameter is "
                                       "computed, not fitted", name, expr)
             try:
                 check_expression(expr)
