@@ -436,6 +436,9 @@ class Minimizer:
         if self.aborted:
             self.errorbars, self.errorbars_reason = False, "the fit was stopped before convergence"
             return
+        if not math.isfinite(self.chisqr):
+            self.errorbars, self.errorbars_reason = False, "the residual at the solution is not finite"
+            return
         if result is not None and result.covariance is not None and self._spec_provides_covariance():
             unc = from_covariance(np.asarray(result.covariance, dtype=float), setup.names)
         else:
@@ -461,6 +464,10 @@ class Minimizer:
             return
         self.success = bool(result.success)
         self.message = str(result.message)
+        if not math.isfinite(self.chisqr):  # possible with nan_policy='propagate'
+            self.success = False
+            self.message = f"the residual at the solution is not finite (engine said: {result.message})"
+            return
         if self.success and np.array_equal(v, setup.start):
             if self._jac is None or self._gradient_cosine(self._jac) > _STATIONARY_COS:
                 self.success = False
