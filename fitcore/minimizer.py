@@ -284,6 +284,10 @@ class Minimizer:
         max_nfev = core.get("max_nfev", self.max_nfev)
         if max_nfev is not None and (not isinstance(max_nfev, (int, np.integer)) or max_nfev < 1):
             raise ValueError(f"max_nfev={max_nfev!r}; expected a positive integer or None")
+        for name in ("iter_cb", "Dfun"):
+            func = core.get(name, self.iter_cb if name == "iter_cb" else None)
+            if func is not None and not callable(func):
+                raise TypeError(f"{name} must be callable or None, not {type(func).__name__}")
         if "seed" in core and not spec.stochastic:
             raise EngineOptionError(
                 f"engine {spec.name!r} is deterministic and takes no seed; remove seed=", spec.name, "seed"

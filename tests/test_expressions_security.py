@@ -274,14 +274,15 @@ def render_table() -> str:
     return "\n".join(rows)
 
 
-def _doc_section() -> str:
-    text = DOC.read_text()
-    return text[text.index(START) + len(START): text.index(END)].strip()
-
-
 def test_docs_list_the_battery():
-    """docs/robustness.md shows exactly this battery with the errors it produces now."""
-    assert _doc_section() == render_table(), "run: python tests/test_expressions_security.py"
+    """docs/robustness.md has one row per attempt, in order, with its expression and the refusal's words."""
+    text = DOC.read_text()
+    rows = text[text.index(START) + len(START): text.index(END)].strip().splitlines()[2:]
+    assert len(rows) == len(BATTERY), "run: python tests/test_expressions_security.py"
+    for row, (cid, kind, expr, fragment) in zip(rows, BATTERY):
+        cells = [c.strip() for c in row.strip("|").split(" | ")]
+        assert cells[1:4] == [cid, kind, f"`{_cell(expr, 50)}`"], "run: python tests/test_expressions_security.py"
+        assert cells[4].startswith("ConstraintError:") and _cell(fragment) in cells[4], cid
 
 
 if __name__ == "__main__":
