@@ -338,6 +338,7 @@ class Minimizer:
             upper = np.full(x0.size, np.inf)
         else:
             x0, lower, upper = setup.start.copy(), setup.lower.copy(), setup.upper.copy()
+            obj.bounds = (lower.copy(), upper.copy())
         r0 = obj.prime(x0)
         dfun = core.get("Dfun")
         jacobian = self._user_jacobian(obj, dfun, bool(core.get("col_deriv", False))) if dfun else None
@@ -446,7 +447,12 @@ class Minimizer:
         if result is not None and result.covariance is not None and self._spec_provides_covariance():
             unc = from_covariance(np.asarray(result.covariance, dtype=float), setup.names)
         else:
-            unc = estimate(obj, v, resid, self.chisqr, self.nfree, setup.lower, setup.upper, scale_covar)
+            try:
+                unc = estimate(obj, v, resid, self.chisqr, self.nfree, setup.lower, setup.upper, scale_covar)
+            except np.linalg.LinAlgError as exc:  # a finished fit is not lost because its error bars failed
+                obj.set_external(v)
+                self.errorbars, self.errorbars_reason = False, f"the covariance could not be computed: {exc}"
+                return
         self.nfev_errorbars, self._jac = unc.nfev, unc.jacobian
         self.covar, self.errorbars_reason = unc.covar, unc.reason
         self.errorbars = unc.covar is not None

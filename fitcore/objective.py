@@ -21,10 +21,20 @@ if TYPE_CHECKING:
     from .constraints import Constraints
     from .parameters import Parameter, Parameters
 
-__all__ = ["Objective", "StopFit", "NAN_POLICIES"]
+__all__ = ["Objective", "StopFit", "NAN_POLICIES", "inward_step"]
 
 Array = NDArray[np.float64]
 NAN_POLICIES = ("raise", "propagate", "omit")
+
+
+def inward_step(h: float, x: float, lower: float, upper: float) -> float:
+    """A difference step of size up to ``h`` from ``x`` that stays within ``[lower, upper]``."""
+    up, down = upper - x, x - lower
+    if up >= h:
+        return h
+    if down >= h:
+        return -h
+    return up if up >= down else -down  # the interval is narrower than h: use the larger side
 
 
 class StopFit(Exception):
@@ -94,6 +104,8 @@ class Objective:
         self.user_error: BaseException | None = None
         self.counting = True  # False while the core estimates error bars
         self._first: tuple[Array, Array] | None = None
+        #: bounds in engine coordinates for engines that see real bounds; keeps difference steps inside
+        self.bounds: tuple[Array, Array] | None = None
 
     # -- writing values ---------------------------------------------------------------------
     def set_external(self, values: Array) -> None:
@@ -250,6 +262,8 @@ class Objective:
         jac = np.empty((r0.size, x.size))
         for j in range(x.size):
             h = eps * max(abs(x[j]), 1.0)
+            if self.bounds is not None:
+                h = inward_step(h, x[j], self.bounds[0][j], self.bounds[1][j])
             xp = x.copy()
             xp[j] += h
             jac[:, j] = (self.residual(xp) - r0) / h

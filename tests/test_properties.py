@@ -110,6 +110,16 @@ def test_bounds_respected_at_every_evaluation(info):
     check()
 
 
+NARROW = [((0.0, 1.4e-8, 0.0), 0.0), ((1e-9, 2e-9, 1.5e-9), 1.0), ((-3.0, -3.0 + 1e-10, -3.0), 5.0)]
+
+
+@pytest.mark.parametrize("info", [e for e in ENGINES if e.status == "available"], ids=lambda e: e.name)
+@pytest.mark.parametrize("spec,truth", NARROW, ids=["width-1e-8", "nanometre-scale", "width-1e-10"])
+def test_bounds_narrower_than_a_difference_step(info, spec, truth):
+    """Bounds narrower than sqrt(eps)*max(|x|, 1) are still respected by every difference step."""
+    _bounds_case(info, [spec], [truth])
+
+
 @st.composite
 def expression_graphs(draw):
     """A random DAG of expression parameters over free ones, inserted in a random order."""
