@@ -70,6 +70,9 @@ SAFE_SYMBOLS = frozenset("""
     logical_and logical_or logical_not logical_xor all any
 """.split())
 
+#: numpy functions that, handed Python big integers, compute in object mode with unbounded growth
+#: (``square(square(...(10**300)))``); only these are wrapped, the others cost nothing extra
+_GROWING = frozenset({"square", "multiply", "power"})
 MAX_INT_BITS = 20_000  #: largest integer an expression may build (about 6,000 digits; floats end at 1024 bits)
 MAX_SEQ_LEN = 1_000  #: largest list or tuple an expression may build by repetition
 MAX_DEPTH = 200  #: deepest nesting of an expression's syntax tree
@@ -138,21 +141,27 @@ def _tame(arg: Any) -> Any:
 
 
 def _numeric(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a numpy function so Python big integers never reach its object-dtype loops."""
+    """Wrap a numpy function so Python big integers never reach its object-dtype loops.
 
-    def guarded(*args: Any, **kws: Any) -> Any:
-        for a in args:
-            if type(a) is not float:
-                args = tuple(map(_tame, args))
-                break
-        if kws:
-            kws = {k: _tame(v) for k, v in kws.items()}
-        out = func(*args, **kws)
+    Calls with plain float arguments (parameter values) go straight through.
+    """
+    name = getattr(func, "__name__", "function")
+
+    def checked(args: tuple[Any, ...], kws: dict[str, Any]) -> Any:
+        out = func(*map(_tame, args), **{k: _tame(v) for k, v in kws.items()})
         if type(out) is np.ndarray and out.dtype.kind == "O":
-            raise _refuse(f"{getattr(func, '__name__', 'function')}() built an array of Python objects")
+            raise _refuse(f"{name}() built an array of Python objects")
         return out
 
-    guarded.__name__ = getattr(func, "__name__", "guarded")
+    def guarded(*args: Any, **kws: Any) -> Any:
+        if kws:
+            return checked(args, kws)
+        for a in args:
+            if type(a) is not float:
+                return checked(args, kws)
+        return func(*args)
+
+    guarded.__name__ = name
     guarded.__doc__ = getattr(func, "__doc__", None)
     guarded.__wrapped__ = func  # type: ignore[attr-defined]
     return guarded
@@ -282,8 +291,9 @@ def base_symtable() -> dict[str, Any]:
     """Return a fresh copy of the constraint symbol table (numeric functions and constants).
 
     Only the names in :data:`SAFE_SYMBOLS` are kept from asteval's table;
-    numpy functions are wrapped so that Python big integers never reach their
-    object loops, and ``factorial`` and ``pow`` are bounded. The template is
+    the numpy functions that could grow Python big integers without bound
+    (``square``, ``multiply``, ``power``) are wrapped so that big integers
+    never reach their object loops, and ``factorial`` and ``pow`` are bounded. The template is
     built once per process; copying it is cheap, so every fit gets its own
     table and concurrent fits share no state.
     """
@@ -295,7 +305,7 @@ def base_symtable() -> dict[str, Any]:
         table: dict[str, Any] = {}
         for name in sorted(SAFE_SYMBOLS & set(full)):
             val = full[name]
-            if callable(val) and getattr(val, "__module__", "") == "numpy" or isinstance(val, np.ufunc):
+            if name in _GROWING:
                 val = _numeric(val)
             table[name] = val
         table["factorial"] = safe_factorial
