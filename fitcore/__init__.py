@@ -23,6 +23,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import plugins, printfuncs
+from .chisquare import ChiSquare
 from .errors import (
     BoundsWarning,
     ConfidenceWarning,
@@ -73,6 +74,7 @@ __all__ = [
     "ProbFuncSpec",
     "Problem",
     "EngineResult",
+    "ChiSquare",
     "FitcoreError",
     "ParameterError",
     "ConstraintError",

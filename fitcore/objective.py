@@ -21,20 +21,10 @@ if TYPE_CHECKING:
     from .constraints import Constraints
     from .parameters import Parameter, Parameters
 
-__all__ = ["Objective", "StopFit", "NAN_POLICIES", "inward_step"]
+__all__ = ["Objective", "StopFit", "NAN_POLICIES"]
 
 Array = NDArray[np.float64]
 NAN_POLICIES = ("raise", "propagate", "omit")
-
-
-def inward_step(h: float, x: float, lower: float, upper: float) -> float:
-    """A difference step of size up to ``h`` from ``x`` that stays within ``[lower, upper]``."""
-    up, down = upper - x, x - lower
-    if up >= h:
-        return h
-    if down >= h:
-        return -h
-    return up if up >= down else -down  # the interval is narrower than h: use the larger side
 
 
 class StopFit(Exception):
@@ -104,8 +94,6 @@ class Objective:
         self.user_error: BaseException | None = None
         self.counting = True  # False while the core estimates error bars
         self._first: tuple[Array, Array] | None = None
-        #: bounds in engine coordinates for engines that see real bounds; keeps difference steps inside
-        self.bounds: tuple[Array, Array] | None = None
 
     # -- writing values ---------------------------------------------------------------------
     def set_external(self, values: Array) -> None:
@@ -248,30 +236,3 @@ class Objective:
 
     def _values(self) -> dict[str, Any]:
         return {name: par._value for name, par in self.params.items()}
-
-    # -- derivatives for engines ------------------------------------------------------------
-    def forward_jacobian(self, x: Array, r0: Array | None = None) -> Array:
-        """Forward-difference Jacobian of the residual at ``x`` (engine coordinates).
-
-        ``r0`` is the residual at ``x`` when the caller has it already.
-        """
-        x = np.asarray(x, dtype=float)
-        if r0 is None:
-            r0 = self.residual(x)
-        eps = np.sqrt(np.finfo(float).eps)
-        jac = np.empty((r0.size, x.size))
-        for j in range(x.size):
-            h = eps * max(abs(x[j]), 1.0)
-            if self.bounds is not None:
-                h = inward_step(h, x[j], self.bounds[0][j], self.bounds[1][j])
-            xp = x.copy()
-            xp[j] += h
-            jac[:, j] = (self.residual(xp) - r0) / h
-        return jac
-
-    def gradient(self, x: Array, jacobian: Callable[[Array], Array] | None = None) -> Array:
-        """Gradient of the chi-square at ``x``: ``2 J^T r``."""
-        x = np.asarray(x, dtype=float)
-        r = self.residual(x).copy()
-        jac = jacobian(x) if jacobian is not None else self.forward_jacobian(x, r)
-        return 2.0 * jac.T @ r

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from .objective import inward_step
+
+from .chisquare import inward_step
 
 if TYPE_CHECKING:
     from .objective import Objective
