@@ -262,6 +262,8 @@ def _validate(tree: ast.Module) -> None:
                 raise _refuse("only named functions may be called, as in sqrt(x)")
             if any(k.arg is None for k in node.keywords):
                 raise _refuse("**keyword unpacking is not allowed")
+            if any(k.arg == "out" for k in node.keywords):
+                raise _refuse("out= (writing into an existing array) is not allowed")
         elif isinstance(node, (ast.List, ast.Tuple)):
             if in_seq:
                 raise _refuse("a list or tuple inside a list or tuple is not allowed")

@@ -183,7 +183,33 @@ class Minimizer:
         state["_asteval"] = None  # holds writers and modules; rebuilt on demand
         state["_symtable"] = None
         state["_setup"] = None
+        state["_user_symbols"] = self._user_symbols()
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        user = state.pop("_user_symbols", None) or {}
+        self.__dict__.update(state)
+        if user:
+            self._symtable = base_symtable()
+            self._symtable.update(user)
+
+    def _user_symbols(self) -> dict[str, Any]:
+        """Symbols the user added to the interpreter that can travel with a pickle (e.g. module functions)."""
+        if self._symtable is None:
+            return {}
+        import pickle
+
+        base = base_symtable()
+        user = {}
+        for key, val in self._symtable.items():
+            if key in self.params or (key in base and base[key] is val):
+                continue
+            try:
+                pickle.dumps(val)
+            except Exception:  # asteval procedures and closures stay behind; a refit names what is missing
+                continue
+            user[key] = val
+        return user
 
     # -- preparation -------------------------------------------------------------------------
     def prepare_fit(self, params: Parameters | None = None) -> None:

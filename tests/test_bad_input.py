@@ -264,3 +264,36 @@ if __name__ == "__main__":
     text = DOC.read_text()
     DOC.write_text(text[: text.index(START) + len(START)] + "\n" + render_table() + "\n" + text[text.index(END):])
     print(f"wrote {len(CASES)} rows to {DOC}", file=sys.stderr)
+
+
+ENGINES = fitcore.list_engines()
+
+
+@pytest.mark.parametrize("info", ENGINES, ids=[e.name for e in ENGINES])
+def test_every_engine_refuses_unknown_options_before_evaluating(info):
+    """An option the engine does not declare is refused, naming the engine's options, with no evaluation."""
+    fcn = Counter()
+    p = two()
+    for par in p.values():
+        par.set(min=-10.0, max=10.0)
+    with pytest.raises(fitcore.EngineOptionError, match="has no option 'no_such_option'") as caught:
+        fitcore.minimize(fcn, p, engine=info.name, no_such_option=1)
+    assert caught.value.engine == info.name and fcn.calls == 0
+    for option in info.spec.options:
+        assert option in str(caught.value)
+
+
+@pytest.mark.parametrize("info", ENGINES, ids=[e.name for e in ENGINES])
+def test_engines_needing_finite_bounds_refuse_infinite_ones(info):
+    """An engine declaring bounds='required_finite' refuses an unbounded parameter before any evaluation."""
+    fcn = Counter()
+    p = two()
+    p["a"].set(min=-10.0, max=10.0)  # 'b' stays unbounded
+    kws = {"seed": 1} if info.spec.stochastic else {}
+    if info.spec.bounds != "required_finite":
+        fit(fcn, p, engine=info.name, max_nfev=5, **kws)  # accepted: the engine handles infinite bounds
+        assert fcn.calls > 0
+        return
+    with pytest.raises(fitcore.EngineCapabilityError, match="'b' \\(min=-inf, max=inf\\)"):
+        fit(fcn, p, engine=info.name, **kws)
+    assert fcn.calls == 0

@@ -57,6 +57,7 @@ BATTERY: list[tuple[str, str, str, str]] = [
     ("def", "escape", "def f(): pass", "not a single expression"),
     ("starred", "escape", "max(*(a, b))", "a starred argument"),
     ("kw-unpack", "escape", "max(a, **b)", "keyword unpacking"),
+    ("out-keyword", "escape", "sqrt(a, out=b)", "out= (writing into an existing array)"),
     ("dict-display", "escape", "{1: a}", "a dict display"),
     ("set-display", "escape", "{a, b}", "a set display"),
     ("bytes", "escape", "b'abc'", "bytes constants are not allowed"),

@@ -173,6 +173,25 @@ def test_pickle_minimizer_after_fit_and_refit():
     assert copy.params["period"].value == pytest.approx(p["period"].value, rel=1e-6)
 
 
+def lorentzian(x, amp, cen, wid):
+    """A user function for constraint expressions (module level, so it pickles)."""
+    return amp / (1 + ((x - cen) / wid) ** 2)
+
+
+def test_pickled_minimizer_keeps_user_functions():
+    """Functions the user added to Minimizer.asteval.symtable travel with the pickle; refits use them."""
+    p, _ = fitted()
+    p.add("peak", expr="lorentzian(1.0, amp, 1.0, tau)")
+    fit = fitcore.Minimizer(residual, p, fcn_args=(X, DATA))
+    fit.asteval.symtable["lorentzian"] = lorentzian
+    fit.asteval.symtable["table"] = np.array([1.0, 2.0])
+    assert fit.leastsq()
+    copy = pickle.loads(pickle.dumps(fit))
+    assert copy.asteval.symtable["lorentzian"] is lorentzian
+    assert np.array_equal(copy.asteval.symtable["table"], [1.0, 2.0])
+    assert copy.leastsq() and copy.params["peak"].value == pytest.approx(p["amp"].value, rel=1e-9)
+
+
 def test_pickle_fit_report():
     """fit_report text round-trips through pickle, and a report of an unpickled fit is identical."""
     _, fit = fitted()
