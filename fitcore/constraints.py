@@ -6,8 +6,8 @@ expression that uses only arithmetic, comparisons, conditionals and calls of
 plain names is then compiled once to a Python code object and evaluated with
 no builtins and guarded power/shift/repeat operators: about ten times faster
 than walking the tree, and it cannot reach attributes or dunder names because
-such nodes are refused before compilation. Anything else asteval accepts is
-evaluated by asteval itself.
+such nodes are refused before compilation. Expressions with subscripts are
+evaluated by asteval itself, whose ``**``, ``<<`` and ``*`` carry the same guards.
 
 Expressions may come from files written by other people, so every expression
 is checked against a whitelist of syntax before anything else happens (see
