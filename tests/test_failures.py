@@ -252,3 +252,19 @@ def test_omit_with_all_points_nonfinite_is_a_clear_error():
     with pytest.raises(fitcore.ResidualError, match="no finite values"):
         fitcore.minimize(fcn, p, nan_policy="omit")
     assert p["a"].value == 1.0
+
+
+def test_iter_cb_that_raises_restores():
+    """An exception from iter_cb is the user's: it propagates unchanged and nothing is changed."""
+    info = fitcore.plugins.get_engine("leastsq")
+    p = make_params(info)
+    before = state(p)
+    err = Boom("callback failed")
+
+    def callback(params, it, resid, *args, **kws):
+        if it == 3:
+            raise err
+
+    with pytest.raises(Boom) as caught:
+        fitcore.minimize(Recorder(), p, args=(X, DATA), iter_cb=callback)
+    assert caught.value is err and state(p) == before

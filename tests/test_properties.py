@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+import pickle
 
 import numpy as np
 import pytest
@@ -51,9 +52,10 @@ def parameter_sets(draw) -> fitcore.Parameters:
 
 @SETTINGS
 @given(parameter_sets())
-def test_json_round_trip_is_exact(params):
-    """loads(dumps(p)) reproduces every slot of every parameter, in order."""
+def test_json_and_pickle_round_trips_are_exact(params):
+    """loads(dumps(p)) and pickle reproduce every slot of every parameter, in order."""
     assert full_state(fitcore.Parameters().loads(params.dumps())) == full_state(params)
+    assert full_state(pickle.loads(pickle.dumps(params))) == full_state(params)
 
 
 @st.composite
