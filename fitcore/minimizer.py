@@ -240,6 +240,14 @@ class Minimizer:
         constraints = Constraints(params, self._symbols(), lambda: self.asteval) if has_expr else None
         free = [p for p in params.values() if p.vary and p.expr is None]
         for p in params.values():
+            if p.expr is not None and (p.min != -math.inf or p.max != math.inf):
+                warnings.warn(
+                    f"parameter {p.name!r} has expr={p.expr!r} and bounds [{p.min}, {p.max}]: an expression "
+                    "parameter's value is computed, and its bounds are not enforced; bound the parameters "
+                    "the expression uses instead",
+                    BoundsWarning,
+                    stacklevel=3,
+                )
             if p.expr is None and p.value is None:
                 raise ParameterError(f"parameter {p.name!r} has no value; give it value=... or expr=...", p.name)
         for p in free:

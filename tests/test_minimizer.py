@@ -468,3 +468,20 @@ def test_bad_constructor_arguments():
         Minimizer(3.0, Parameters())
     with pytest.raises(TypeError, match="Parameters"):
         Minimizer(lambda p: np.zeros(2), {"a": 1.0})
+
+
+def test_bounds_on_an_expression_parameter_are_reported_not_ignored():
+    """Bounds on an expression parameter raise a BoundsWarning naming it, since they cannot be enforced."""
+    import warnings as _w
+
+    from fitcore import BoundsWarning
+
+    p = Parameters()
+    p.add("a", value=2.0)
+    p.add("b", expr="a*2", max=1.0)
+    with _w.catch_warnings(record=True) as caught:
+        _w.simplefilter("always")
+        Minimizer(lambda q: np.array([q["a"].value - 2.45, q["b"].value - 4.9, 0.0]), p).leastsq()
+    hits = [w for w in caught if issubclass(w.category, BoundsWarning)]
+    assert len(hits) == 1 and "'b'" in str(hits[0].message) and "not enforced" in str(hits[0].message)
+    assert p["b"].value == pytest.approx(4.9, rel=1e-6)
