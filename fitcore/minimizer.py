@@ -102,6 +102,9 @@ class Minimizer:
         Their starting values.
     engine : str
         Name of the engine that made the fit.
+    engine_options, core_options : dict
+        The engine's options and fitcore's own options (``nan_policy``, ``Dfun``, ...)
+        of that fit; :func:`fitcore.conf_interval` refits with them.
     aborted : bool
         True when ``iter_cb`` or ``max_nfev`` stopped the fit; the parameters
         then hold the best values seen.
@@ -144,6 +147,8 @@ class Minimizer:
         self._asteval: Any = None
         self._symtable: dict[str, Any] | None = None
         self._setup: _Setup | None = None
+        #: False skips the covariance step (profile refits in :mod:`fitcore.confidence` need only chi-square)
+        self._calc_covar = True
         self._reset_results()
 
     def _reset_results(self) -> None:
@@ -169,6 +174,7 @@ class Minimizer:
         self.init_vals: list[float] = []
         self.engine: str | None = None
         self.engine_options: dict[str, Any] = {}
+        self.core_options: dict[str, Any] = {}
         self.engine_extras: dict[str, Any] = {}
         self.aborted = False
         self.nit: int | None = None
@@ -193,7 +199,33 @@ class Minimizer:
         state["_asteval"] = None  # holds writers and modules; rebuilt on demand
         state["_symtable"] = None
         state["_setup"] = None
+        state["_user_symbols"] = self._user_symbols()
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        user = state.pop("_user_symbols", None) or {}
+        self.__dict__.update(state)
+        if user:
+            self._symtable = base_symtable()
+            self._symtable.update(user)
+
+    def _user_symbols(self) -> dict[str, Any]:
+        """Symbols the user added to the interpreter that can travel with a pickle (e.g. module functions)."""
+        if self._symtable is None:
+            return {}
+        import pickle
+
+        base = base_symtable()
+        user = {}
+        for key, val in self._symtable.items():
+            if key in self.params or (key in base and base[key] is val):
+                continue
+            try:
+                pickle.dumps(val)
+            except Exception:  # asteval procedures and closures stay behind; a refit names what is missing
+                continue
+            user[key] = val
+        return user
 
     # -- preparation -------------------------------------------------------------------------
     def prepare_fit(self, params: Parameters | None = None) -> None:
@@ -222,10 +254,20 @@ class Minimizer:
             constraints = None
         free = [p for p in params.values() if p.vary and p.expr is None]
         for p in params.values():
+            if p.expr is not None and (p.min != -math.inf or p.max != math.inf):
+                warnings.warn(
+                    f"parameter {p.name!r} has expr={p.expr!r} and bounds [{p.min}, {p.max}]: an expression "
+                    "parameter's value is computed, and its bounds are not enforced; bound the parameters "
+                    "the expression uses instead",
+                    BoundsWarning,
+                    stacklevel=3,
+                )
             if p.expr is None and p.value is None:
                 raise ParameterError(f"parameter {p.name!r} has no value; give it value=... or expr=...", p.name)
         for p in free:
             assert p.value is not None
+            if not p.min < p.max:  # only reachable by bypassing Parameter's own checks (slots, pickles)
+                raise ParameterError(f"parameter {p.name!r}: min ({p.min}) must be less than max ({p.max})", p.name)
             if p.value < p.min or p.value > p.max:
                 moved = min(max(p.value, p.min), p.max)
                 warnings.warn(
@@ -297,23 +339,29 @@ class Minimizer:
         max_nfev = core.get("max_nfev", self.max_nfev)
         if max_nfev is not None and (not isinstance(max_nfev, (int, np.integer)) or max_nfev < 1):
             raise ValueError(f"max_nfev={max_nfev!r}; expected a positive integer or None")
+        for name in ("iter_cb", "Dfun"):
+            func = core.get(name, self.iter_cb if name == "iter_cb" else None)
+            if func is not None and not callable(func):
+                raise TypeError(f"{name} must be callable or None, not {type(func).__name__}")
         if "seed" in core and not spec.stochastic:
             raise EngineOptionError(
                 f"engine {spec.name!r} is deterministic and takes no seed; remove seed=", spec.name, "seed"
             )
-        self.prepare_fit()
-        setup = self._setup
-        assert setup is not None
-        self._check_capabilities(info, setup, options)
-        call = info.load()
-        self._reset_results()
-        self.var_names, self.init_vals, self.nvarys = list(setup.names), setup.start.tolist(), len(setup.free)
-        self.engine, self.engine_options = spec.name, dict(options)
+        # taken before prepare_fit, which already writes init values, clipped starts and expressions
         snapshot = [(p, tuple(getattr(p, a) for a in _STATE)) for p in self.params.values()]
-        transform = BoundsTransform(setup.lower, setup.upper) if spec.bounds == "transform" and setup.bounded else None
-        obj = Objective(self.userfcn, self.params, setup.free, transform, setup.constraints, self.userargs,
-                        self.userkws, nan_policy, core.get("iter_cb", self.iter_cb), max_nfev)
         try:
+            self.prepare_fit()
+            setup = self._setup
+            assert setup is not None
+            self._check_capabilities(info, setup, options)
+            call = info.load()
+            self._reset_results()
+            self.var_names, self.init_vals, self.nvarys = list(setup.names), setup.start.tolist(), len(setup.free)
+            self.engine, self.engine_options, self.core_options = spec.name, dict(options), dict(core)
+            transform = (BoundsTransform(setup.lower, setup.upper)
+                         if spec.bounds == "transform" and setup.bounded else None)
+            obj = Objective(self.userfcn, self.params, setup.free, transform, setup.constraints, self.userargs,
+                            self.userkws, nan_policy, core.get("iter_cb", self.iter_cb), max_nfev)
             problem = self._problem(obj, setup, transform, core, max_nfev)
             result = self._run(call, problem, options, obj, info)
             self._finish(obj, setup, problem, result, core.get("scale_covar", self.scale_covar))
@@ -416,41 +464,64 @@ class Minimizer:
                     obj.counting = True
                 if float(r @ r) <= obj.best_chisqr or x is None:
                     x, obj.best_x, obj.best_resid, obj.best_chisqr = rx, rx, r.copy(), float(r @ r)
-        assert x is not None and obj.best_resid is not None
+        if x is None:  # no evaluation had a finite chi-square (nan_policy='propagate'): report the start
+            obj.counting = False
+            try:
+                obj.best_resid = obj.residual(problem.x0).copy()
+            finally:
+                obj.counting = True
+            x = obj.best_x = np.array(problem.x0, dtype=float)
+        assert obj.best_resid is not None
         v = obj.external(x)
         obj.set_external(v)
         resid = obj.best_resid
         self.nfev = obj.nfev
         self.ndata = int(resid.size)
         self.nfree = self.ndata - self.nvarys
+        self.chisqr = float(resid @ resid)
         if result is not None:
             self.ier, self.lmdif_message, self.nit = int(result.status), str(result.message), result.nit
             self.engine_extras = dict(result.extras)
+        # the engine may return its start while the best point seen is a finite-difference probe next to it
+        stayed = not _moved(v, setup.start) or (
+            result is not None and np.array_equal(np.asarray(result.x, dtype=float), problem.x0))
         engine_v = v
         # error bars first: the Gauss-Newton polish may move to a point of lower chi-square
-        v, resid = self._uncertainties(obj, setup, v, resid, result, scale_covar)
+        v, resid = self._uncertainties(obj, setup, v, resid, result, scale_covar, polish=not stayed)
         self.residual = resid
         self.chisqr = float(resid @ resid)
         self.redchi = self.chisqr / self.nfree if self.nfree > 0 else math.nan
         chi = max(self.chisqr, 1e-300)
         self.aic = self.ndata * math.log(chi / self.ndata) + 2 * self.nvarys
         self.bic = self.ndata * math.log(chi / self.ndata) + math.log(self.ndata) * self.nvarys
-        self._judge(setup, engine_v, result, obj)
+        self._judge(result, obj, stayed, setup, engine_v)
 
     def _uncertainties(self, obj: Objective, setup: _Setup, v: Array, resid: Array,
-                       result: EngineResult | None, scale_covar: bool) -> tuple[Array, Array]:
+                       result: EngineResult | None, scale_covar: bool, polish: bool) -> tuple[Array, Array]:
         """Error bars at the solution; returns the (possibly polished) solution and its residual."""
         for p in self.params.values():
             p.stderr, p.correl = None, None
         if self.aborted:
             self.errorbars, self.errorbars_reason = False, "the fit was stopped before convergence"
             return v, resid
+        if not self._calc_covar:
+            self.errorbars, self.errorbars_reason = False, "error bars were not requested"
+            return v, resid
+        if not math.isfinite(self.chisqr):
+            self.errorbars, self.errorbars_reason = False, "the residual at the solution is not finite"
+            return v, resid
         if result is not None and result.covariance is not None and self._spec_provides_covariance():
             unc = from_covariance(np.asarray(result.covariance, dtype=float), setup.names)
         else:
-            # polish only what the engine reports as converged; never move a failed fit
-            polish = result is not None and bool(result.success) and _moved(v, setup.start)
-            unc = estimate(obj, v, resid, self.nfree, setup.lower, setup.upper, scale_covar, polish=polish)
+            # polish only what the engine reports as converged and that left its start
+            polish = polish and result is not None and bool(result.success)
+            try:
+                unc = estimate(obj, v, resid, self.chisqr, self.nfree, setup.lower, setup.upper, scale_covar,
+                               polish=polish)
+            except np.linalg.LinAlgError as exc:  # a finished fit is not lost because its error bars failed
+                obj.set_external(v)
+                self.errorbars, self.errorbars_reason = False, f"the covariance could not be computed: {exc}"
+                return v, resid
             if unc.polished:
                 v, resid = unc.v, unc.resid
         self.polished = unc.polished
@@ -466,30 +537,34 @@ class Minimizer:
         if obj.constraints is not None:
             for name, err in propagate(obj, v, unc.covar).items():
                 params[name].stderr = err
+        for par in params.values():  # a fixed value is exactly known (and the manual's 2.4 loop formats it)
+            if par.expr is None and not par.vary:
+                par.stderr = 0.0
         return v, resid
 
     def _spec_provides_covariance(self) -> bool:
         return bool(self.engine and get_engine(self.engine).spec.provides_covariance)
 
-    def _judge(self, setup: _Setup, v: Array, result: EngineResult | None, obj: Objective) -> None:
+    def _judge(self, result: EngineResult | None, obj: Objective, stayed: bool, setup: _Setup, v: Array) -> None:
         if result is None or self.aborted:
             self.success = False
             self.message = f"fit stopped: {obj.stop_reason}; parameters hold the best values seen"
             return
         self.success = bool(result.success)
         self.message = str(result.message)
-        if not self.success:
+        if not math.isfinite(self.chisqr):  # possible with nan_policy='propagate'
+            self.success = False
+            self.message = f"the residual at the solution is not finite (engine said: {result.message})"
             return
-        start = setup.start
-        if not _moved(v, start):
-            # an engine may "converge" by shrinking its steps to nothing (e.g. after rejected trial steps)
+        if self.success and stayed:
+            # an engine may also "converge" by shrinking its steps to nothing (e.g. after rejected trial steps)
             if self._jac is None or self._gradient_cosine(self._jac) > _STATIONARY_COS:
                 self.success = False
                 self.message = ("the fit did not move from its starting point, which is not a minimum "
                                 f"(engine said: {result.message})")
-        elif self._jac is not None and not self.errorbars:  # a dead parameter leaves no error bars
+        elif self.success and self._jac is not None and not self.errorbars:  # a dead parameter leaves none
             norms = np.einsum("ij,ij->j", self._jac, self._jac)
-            dead = [n for n, d, a, b in zip(setup.names, norms.tolist(), v.tolist(), start.tolist())
+            dead = [n for n, d, a, b in zip(setup.names, norms.tolist(), v.tolist(), setup.start.tolist())
                     if d == 0 and a != b]
             if dead:
                 self.success = False

@@ -28,7 +28,7 @@ Array = NDArray[np.float64]
 _F64 = np.dtype(np.float64)
 _INF = float("inf")
 _dot = np.dot
-_sin, _sqrt = math.sin, math.sqrt
+_sin, _hypot = math.sin, math.hypot
 NAN_POLICIES = ("raise", "propagate", "omit")
 
 
@@ -124,10 +124,11 @@ class Objective:
     def _external_list(self, x: Array) -> list[float]:
         """The bound transform of :class:`~fitcore.bounds.BoundsTransform`, as plain floats.
 
-        The same formulas, evaluated per parameter with :mod:`math`: for the few
-        parameters of a fit this is several times faster than numpy's fancy
-        indexing, and it is the only path the objective uses, so values are
-        consistent across the fit.
+        The same formulas, evaluated per parameter with :mod:`math` (equal to
+        rounding: ``math.hypot`` and numpy's may differ in the last bit): for
+        the few parameters of a fit this is several times faster than numpy's
+        fancy indexing, and it is the only path the objective uses, so values
+        are consistent across the fit. Values never cross their bounds.
         """
         out = x.tolist()
         for j, kind, a, b, c in self._bounded:
@@ -135,10 +136,10 @@ class Objective:
             if kind == 0:  # two bounds: a = min, b = half range, c = max
                 v = a + (_sin(xj) + 1.0) * b
                 out[j] = v if v < c else c
-            elif kind == 1:  # min only
-                out[j] = a - 1.0 + _sqrt(xj * xj + 1.0)
-            else:  # max only
-                out[j] = a + 1.0 - _sqrt(xj * xj + 1.0)
+            else:  # one bound (kind 1: min, 2: max): sqrt(x^2 + 1) - 1 without cancellation
+                t = abs(xj)
+                d = t * (t / (_hypot(t, 1.0) + 1.0))
+                out[j] = a + d if kind == 1 else a - d
         return out
 
     # -- evaluation -------------------------------------------------------------------------
@@ -209,6 +210,13 @@ class Objective:
             r = r[self._mask]
         if r.shape[0] != self.ndata:
             if self.ndata is None:
+                if r.shape[0] == 0:
+                    raise ResidualError(
+                        "the residual function returned no finite values to fit" if self._mask is not None
+                        else "the residual function returned an empty array; it must return one value per data point",
+                        self.nfev,
+                        self._values(),
+                    )
                 self.ndata = r.shape[0]
             else:
                 raise ResidualError(

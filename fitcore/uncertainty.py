@@ -46,6 +46,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.linalg import lapack
 
+from .chisquare import inward_step
 from .errors import NonFiniteResidualError
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Uncertainty", "external_jacobian", "accurate_jacobian", "forward_jacobian", "covariance_from_jacobian",
            "estimate", "from_covariance", "propagate", "condition", "REFINE_CONDITION", "POLISH_TOLERANCE",
-           "MAX_POLISH"]
+           "MAX_POLISH", "SINGULAR_RTOL"]
 
 Array = NDArray[np.float64]
 _syevd = lapack.dsyevd
@@ -72,6 +73,9 @@ POLISH_RTOL = 1.0e-7
 #: most Gauss-Newton polishing steps after the engine (the convergence is linear on large residuals)
 MAX_POLISH = 40
 _HALVINGS = 4
+#: singular values of the column-scaled Jacobian below this fraction of the largest are finite-difference
+#: noise (central differences resolve ~1e-11; the hardest NIST StRD problem, Bennett5, is at 1.7e-5)
+SINGULAR_RTOL = 1.0e-9
 #: below this condition number the normal equations keep more than 8 digits and are used;
 #: above it the covariance comes from the SVD of the Jacobian itself
 _GRAM_CONDITION = 1.0e4
@@ -111,10 +115,9 @@ def forward_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper:
     free, cons, call = obj.free, obj.constraints, obj._call
     jt = np.empty((len(vs), r0.size))  # rows are columns of the Jacobian: contiguous writes
     steps = []
+    lo = lower.tolist()
     for j, vj in enumerate(vs):
-        h = _FSTEP * (abs(vj) if vj != 0.0 else 1.0)
-        if up[j] - vj < h:
-            h = -h
+        h = inward_step(_FSTEP * (abs(vj) if vj != 0.0 else 1.0), vj, lo[j], up[j])
         w = list(vs)
         w[j] = vj + h
         steps.append(w[j] - vj)  # the step actually taken
@@ -181,7 +184,8 @@ class _Decomposition:
 
     def __init__(self, jac: Array) -> None:
         self.jac = jac
-        g = (jac.T @ jac).tolist()
+        with np.errstate(over="ignore", invalid="ignore"):
+            g = (jac.T @ jac).tolist()
         n = len(g)
         diag = [g[i][i] for i in range(n)]
         self.norms = norms = [math.sqrt(d) if d > 0.0 else 0.0 for d in diag]
@@ -249,7 +253,7 @@ class _Decomposition:
             return [[sum(w[i][k] * vec[j][k] for k in range(n)) / (safe[i] * safe[j]) for j in range(n)]
                     for i in range(n)], None
         _, s, vt = self.svd()
-        if s[-1] <= s[0] * max(jac.shape) * _EPS:
+        if s[-1] <= s[0] * max(SINGULAR_RTOL, max(jac.shape) * _EPS):
             null = np.abs(vt[-1])
             culprits = [names[j] for j in np.argsort(null)[::-1][:2] if null[j] > 0.1]
             return None, (f"the covariance matrix is singular: parameters {', '.join(map(repr, culprits))} "
@@ -309,15 +313,16 @@ def estimate(
     obj: "Objective",
     v: Array,
     r0: Array,
+    chisqr: float,
     nfree: int,
     lower: Array,
     upper: Array,
     scale_covar: bool = True,
-    polish: bool = True,
+    polish: bool = False,
 ) -> Uncertainty:
     """Estimate covariance, stderr and correlations at external values ``v``.
 
-    With ``polish``, Gauss-Newton steps from the accurate Jacobian are tried
+    ``chisqr`` is ``r0 @ r0``. With ``polish``, Gauss-Newton steps from the accurate Jacobian are tried
     first (see the module notes); the returned ``v``/``resid`` are the point
     the error bars belong to. The objective's parameters are left holding
     that point (and the expressions' values there) afterwards.
@@ -330,8 +335,8 @@ def estimate(
     polished = 0
     try:
         dec, used = _jacobian(obj, v, r0, lower, upper)
-        chi = float(r0 @ r0)
-        while polish and polished < MAX_POLISH and dec.cond < math.inf:
+        chi = chisqr
+        while polish and polished < MAX_POLISH and dec.cond < math.inf and chi > 0.0:
             step, predicted = dec.step(r0)
             if not (predicted > POLISH_TOLERANCE * chi / nfree
                     and any(abs(a) > POLISH_RTOL * abs(b) for a, b in zip(step, v.tolist()))):
@@ -352,10 +357,12 @@ def estimate(
     cov, reason = dec.inverse(names)
     if cov is None:
         return Uncertainty(None, {}, {}, reason, dec.jac, used, v, r0, polished)
-    if scale_covar:
-        scale = chi / nfree
-        cov = [[c * scale for c in row] for row in cov]
-    unc = _from_rows(cov, names, dec.jac, used)
+    unc = _from_rows(cov, names, dec.jac, used)  # correlations do not depend on the scale
+    if scale_covar and unc.covar is not None:  # an exact fit (chisqr = 0) has zero error bars, not none
+        factor = chi / nfree
+        unc.covar = unc.covar * factor
+        root = math.sqrt(factor)
+        unc.stderr = {k: e * root for k, e in unc.stderr.items()}
     unc.v, unc.resid, unc.polished = v, r0, polished
     return unc
 
