@@ -12,7 +12,7 @@ from __future__ import annotations
 import keyword
 import math
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from .errors import ParameterError
 

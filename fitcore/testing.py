@@ -44,7 +44,7 @@ import numpy as np
 from .errors import EngineCapabilityError, FitcoreWarning, NonFiniteResidualError, PluginWarning
 from .minimizer import Minimizer
 from .parameters import Parameters
-from .plugins import EngineInfo, ProbFuncInfo, get_engine, get_prob_func, list_prob_funcs
+from .plugins import ProbFuncInfo, get_engine, get_prob_func, list_prob_funcs
 from .problem import EngineResult, Problem
 from .specs import EngineSpec, ProbFuncSpec, resolve
 
@@ -342,7 +342,7 @@ def check_nonfinite_propagate(name: str) -> None:
             fitter.minimize(engine=name, **kws)
     except Exception as exc:
         after = {n: params[n].value for n in prob.names}
-        _require(after == before, lambda: f"the fit raised {type(exc).__name__} and left the parameters at {after}")
+        _require(after == before, lambda exc=exc: f"the fit raised {type(exc).__name__} and left the parameters at {after}")
         warnings.warn(f"engine {name!r} does not cope with NaN residuals under nan_policy='propagate': "
                       f"NaNs at evaluations 5, 10 and 15 made it raise {type(exc).__name__}: {exc}",
                       ConformanceWarning, stacklevel=2)
@@ -376,7 +376,7 @@ def check_refuses_infinite_bounds(name: str) -> None:
     try:
         _fit(name, prob, params)
     except EngineCapabilityError as exc:
-        _require("offset" in str(exc), lambda: f"the error does not name the unbounded parameter 'offset': {exc}")
+        _require("offset" in str(exc), lambda exc=exc: f"the error does not name the unbounded parameter 'offset': {exc}")
     else:
         raise AssertionError("a fit with an unbounded parameter was accepted although bounds='required_finite'")
     _require(not prob.calls, lambda: f"the residual was evaluated {len(prob.calls)} times before the refusal")

@@ -52,7 +52,7 @@ from .errors import NonFiniteResidualError
 if TYPE_CHECKING:
     from .objective import Objective
 
-__all__ = ["Uncertainty", "external_jacobian", "accurate_jacobian", "forward_jacobian", "covariance_from_jacobian",
+__all__ = ["Uncertainty", "accurate_jacobian", "forward_jacobian", "covariance_from_jacobian",
            "estimate", "from_covariance", "propagate", "condition", "REFINE_CONDITION", "POLISH_TOLERANCE",
            "MAX_POLISH", "SINGULAR_RTOL"]
 
@@ -131,23 +131,19 @@ def forward_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper:
     return jt.T
 
 
-def external_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array) -> Array:
-    """Jacobian ``d residual / d external value`` at ``v`` (second order, bound-aware)."""
+def accurate_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array,
+                      richardson: bool = True) -> Array:
+    """Jacobian ``d residual / d external value`` at ``v`` by central differences, one-sided near a bound.
+
+    With ``richardson`` (the default) two step sizes are extrapolated to fourth
+    order; without it, plain second-order differences.
+    """
     n = v.size
     jac = np.empty((r0.size, n))
+    step = _RSTEP if richardson else _STEP
     for j in range(n):
-        h = _STEP * (abs(v[j]) if v[j] != 0.0 else 1.0)
-        jac[:, j] = _column(obj, v, r0, j, h, lower[j], upper[j], richardson=False)
-    return jac
-
-
-def accurate_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array) -> Array:
-    """Jacobian by Richardson-extrapolated central differences (4th order), one-sided near a bound."""
-    n = v.size
-    jac = np.empty((r0.size, n))
-    for j in range(n):
-        h = _RSTEP * (abs(v[j]) if v[j] != 0.0 else 1.0)
-        jac[:, j] = _column(obj, v, r0, j, h, lower[j], upper[j], richardson=True)
+        h = step * (abs(v[j]) if v[j] != 0.0 else 1.0)
+        jac[:, j] = _column(obj, v, r0, j, h, lower[j], upper[j], richardson=richardson)
     return jac
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fitcore import EngineSpec, ProbFuncSpec, hookimpl, plugins
+
 NIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nist_strd"
 
 
@@ -30,3 +32,28 @@ def sine_residual(params, x, data=None):
     v = params
     model = v["amp"].value * np.sin(x * v["omega"].value + v["shift"].value) * np.exp(-x * x * v["decay"].value)
     return model if data is None else data - model
+
+
+@pytest.fixture
+def fresh_registry(monkeypatch):
+    """The installed plugins only, with no FITCORE_* switch set; the registry is reset around the test."""
+    for var in ("FITCORE_DISABLE_PLUGIN_AUTOLOAD", "FITCORE_LOAD_PLUGINS", "FITCORE_STRICT_PLUGINS"):
+        monkeypatch.delenv(var, raising=False)
+    plugins.reset()
+    yield
+    plugins.reset()
+
+
+class SpecPlugin:
+    """A run-time plugin yielding the given EngineSpec / ProbFuncSpec objects."""
+
+    def __init__(self, *specs):
+        self.specs = specs
+
+    @hookimpl
+    def fitcore_engines(self):
+        yield from (s for s in self.specs if isinstance(s, EngineSpec))
+
+    @hookimpl
+    def fitcore_prob_funcs(self):
+        yield from (s for s in self.specs if isinstance(s, ProbFuncSpec))

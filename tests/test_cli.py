@@ -16,14 +16,7 @@ from fitcore.cli import main
 from fitcore.errors import PluginWarning
 
 
-@pytest.fixture(autouse=True)
-def fresh_registry(monkeypatch):
-    """Only the installed plugins, no FITCORE_* switches."""
-    for var in ("FITCORE_DISABLE_PLUGIN_AUTOLOAD", "FITCORE_LOAD_PLUGINS", "FITCORE_STRICT_PLUGINS"):
-        monkeypatch.delenv(var, raising=False)
-    plugins.reset()
-    yield
-    plugins.reset()
+pytestmark = pytest.mark.usefixtures("fresh_registry")
 
 
 def run(*argv):

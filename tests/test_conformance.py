@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import SpecPlugin
 from scipy.optimize import least_squares, minimize
 
 import fitcore
-from fitcore import EngineResult, EngineSpec, ProbFuncSpec, hookimpl, testing
+from fitcore import EngineResult, EngineSpec, ProbFuncSpec, testing
 from fitcore.testing import ConformanceError, check_engine, check_prob_func, parametrize_with_checks
 
 # Collected from whatever is installed, so engines added to plugins/ are covered automatically.
@@ -112,17 +113,6 @@ def nan_intolerant(problem, **_):
     return EngineResult(x=res.x, success=True, message="ok")
 
 
-class _Plugin:
-    def __init__(self, specs):
-        self.specs = specs
-
-    @hookimpl
-    def fitcore_engines(self):
-        yield from (s for s in self.specs if isinstance(s, EngineSpec))
-
-    @hookimpl
-    def fitcore_prob_funcs(self):
-        yield from (s for s in self.specs if isinstance(s, ProbFuncSpec))
 
 
 def _spec(name, engine, **caps):
@@ -132,7 +122,7 @@ def _spec(name, engine, **caps):
 @pytest.fixture(scope="module")
 def kit_plugins():
     """Register the misbehaving engines and probability functions for this module."""
-    plugin = _Plugin([
+    plugin = SpecPlugin(*[
         _spec("kit-good", good, objective="scalar", bounds="native", stochastic=True),
         _spec("kit-good-finite", good, objective="scalar", bounds="required_finite", stochastic=True),
         _spec("kit-covariance", with_covariance, provides_covariance=True),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import SpecPlugin
 
 import fitcore
 from fitcore import EngineResult, EngineSpec, ProbFuncSpec, hookimpl, plugins
@@ -16,14 +17,7 @@ from fitcore.errors import (
 )
 
 
-@pytest.fixture(autouse=True)
-def fresh_registry(monkeypatch):
-    """Each test starts from the installed plugins only, with no FITCORE_* switch set."""
-    for var in ("FITCORE_DISABLE_PLUGIN_AUTOLOAD", "FITCORE_LOAD_PLUGINS", "FITCORE_STRICT_PLUGINS"):
-        monkeypatch.delenv(var, raising=False)
-    plugins.reset()
-    yield
-    plugins.reset()
+pytestmark = pytest.mark.usefixtures("fresh_registry")
 
 
 def _line(problem, **_):
@@ -33,19 +27,7 @@ def _line(problem, **_):
     return EngineResult(x=problem.x0 + step, success=True, message="one Gauss-Newton step")
 
 
-class Plugin:
-    """A run-time plugin yielding the given specs."""
 
-    def __init__(self, *specs):
-        self.specs = specs
-
-    @hookimpl
-    def fitcore_engines(self):
-        yield from (s for s in self.specs if isinstance(s, EngineSpec))
-
-    @hookimpl
-    def fitcore_prob_funcs(self):
-        yield from (s for s in self.specs if isinstance(s, ProbFuncSpec))
 
 
 def _fit(engine, **kws):
@@ -67,7 +49,7 @@ def test_installed_engines_listed_with_their_distribution():
 
 def test_list_engines_filters_by_capability():
     """Filters compare spec fields; every listed engine matches; a filter nobody matches gives an empty list."""
-    plugins.register(Plugin(EngineSpec("glob", _line, "global", is_global=True, bounds="native")))
+    plugins.register(SpecPlugin(EngineSpec("glob", _line, "global", is_global=True, bounds="native")))
     glob = fitcore.list_engines(is_global=True)
     assert "glob" in [e.name for e in glob] and all(e.spec.is_global for e in glob)
     assert [e.name for e in fitcore.list_engines(is_global=True, bounds="native")] == ["glob"]
@@ -92,7 +74,7 @@ def test_unknown_engine_suggests_and_lists():
 
 def test_runtime_engine_fits_by_name_and_alias():
     """A plugin registered at run time is selected by name and by alias, and can be removed again."""
-    plugin = Plugin(EngineSpec("gn", _line, "one Gauss-Newton step", aliases=("gauss-newton",)))
+    plugin = SpecPlugin(EngineSpec("gn", _line, "one Gauss-Newton step", aliases=("gauss-newton",)))
     rec = plugins.register(plugin, name="notebook")
     assert (rec.status, rec.distribution, rec.engines) == ("active", "(runtime)", ["gn"])
     assert _fit("gn") == pytest.approx((3.0, -2.0))
@@ -174,16 +156,16 @@ def test_selecting_a_broken_plugins_name_raises_its_error():
 def test_runtime_name_clash_is_refused_and_the_installed_engine_kept():
     """Registering an engine under an installed name is refused; the installed engine stays selected."""
     with pytest.warns(PluginWarning, match="'leastsq' is already taken by fitcore-engine-leastsq"):
-        rec = plugins.register(Plugin(EngineSpec("leastsq", _line, "impostor")))
+        rec = plugins.register(SpecPlugin(EngineSpec("leastsq", _line, "impostor")))
     assert rec.status == "broken" and rec.stage == "conflict"
     assert plugins.get_engine("leastsq").distribution == "fitcore-engine-leastsq"
 
 
 def test_prob_func_conflict_removes_both():
     """Two plugins claiming one probability function name: neither is selected, one warning."""
-    plugins.register(Plugin(ProbFuncSpec("same", lambda b, n: 0.0, "first")), name="p1")
+    plugins.register(SpecPlugin(ProbFuncSpec("same", lambda b, n: 0.0, "first")), name="p1")
     with pytest.warns(PluginWarning, match="'same' is claimed by"):
-        plugins.register(Plugin(ProbFuncSpec("same", lambda b, n: 1.0, "second")), name="p2")
+        plugins.register(SpecPlugin(ProbFuncSpec("same", lambda b, n: 1.0, "second")), name="p2")
     with pytest.raises(ProbFuncNotFoundError):
         plugins.get_prob_func("same")
 
@@ -204,7 +186,7 @@ def test_disable_autoload_lists_installed_as_blocked(monkeypatch):
     assert recs["fitcore-engine-leastsq"].status == "blocked"
     with pytest.raises(EngineUnavailableError, match="blocked: FITCORE_DISABLE_PLUGIN_AUTOLOAD"):
         plugins.get_engine("leastsq")
-    plugins.register(Plugin(EngineSpec("gn", _line, "one step")))
+    plugins.register(SpecPlugin(EngineSpec("gn", _line, "one step")))
     assert _fit("gn") == pytest.approx((3.0, -2.0))
 
 
@@ -223,7 +205,7 @@ def test_engine_exception_keeps_type_and_gets_a_note():
     def boom(problem):
         raise Singular("pivot is zero")
 
-    plugins.register(Plugin(EngineSpec("boom", boom, "raises")), name="boomer")
+    plugins.register(SpecPlugin(EngineSpec("boom", boom, "raises")), name="boomer")
     with pytest.raises(Singular, match="pivot is zero") as info:
         _fit("boom")
     assert any("fitcore engine 'boom'" in n and "(runtime)" in n for n in info.value.__notes__)
@@ -233,7 +215,7 @@ def test_missing_requirement_without_import():
     """An engine whose requirement is missing is listed as unavailable, and refused with the install hint."""
     spec = EngineSpec("needs", "fitcore_missing_backend:run", "needs a backend",
                       requires=("fitcore_missing_backend",), install_hint="pip install fitcore-missing")
-    plugins.register(Plugin(spec))
+    plugins.register(SpecPlugin(spec))
     info = plugins.get_engine("needs")
     assert info.status == "unavailable: requires fitcore_missing_backend; pip install fitcore-missing"
     with pytest.raises(EngineUnavailableError, match="pip install fitcore-missing"):
@@ -242,7 +224,7 @@ def test_missing_requirement_without_import():
 
 def test_lazy_engine_import_failure_is_reported_on_use():
     """A 'module:attr' engine that cannot be imported is listed, and fails only when selected, saying why."""
-    plugins.register(Plugin(EngineSpec("ghost", "fitcore_no_such_module:run", "lazy")))
+    plugins.register(SpecPlugin(EngineSpec("ghost", "fitcore_no_such_module:run", "lazy")))
     assert "ghost" in [e.name for e in fitcore.list_engines()]
     with pytest.raises(EngineUnavailableError, match="could not be imported: ModuleNotFoundError"):
         _fit("ghost")

@@ -1,6 +1,5 @@
 """End-to-end: the leastsq engine arrives through its entry point and fits."""
 
-import numpy as np
 
 import fitcore
 from conftest import sine_residual
