@@ -23,6 +23,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import plugins, printfuncs
+from .batch import FitArgs, FitBatch, FitSnapshot, fit_many
 from .errors import (
     BoundsWarning,
     ConfidenceWarning,
@@ -60,6 +61,10 @@ __all__ = [
     "Parameters",
     "Minimizer",
     "minimize",
+    "fit_many",
+    "FitArgs",
+    "FitBatch",
+    "FitSnapshot",
     "fit_report",
     "report_errors",
     "printfuncs",
