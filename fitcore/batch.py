@@ -99,7 +99,7 @@ class FitFailure:
     exception: BaseException | None = field(default=None, compare=False)
 
     @classmethod
-    def from_exception(cls, exc: BaseException) -> "FitFailure":
+    def from_exception(cls, exc: BaseException) -> FitFailure:
         """Describe ``exc``; keep the object only if it round-trips through pickle."""
         kind = type(exc)
         name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
@@ -190,7 +190,7 @@ class FitSnapshot:
         return self.error is not None
 
     @classmethod
-    def from_minimizer(cls, index: int, fit: Minimizer) -> "FitSnapshot":
+    def from_minimizer(cls, index: int, fit: Minimizer) -> FitSnapshot:
         """Copy the results of a finished fit."""
         params = fit.params
         return cls(
@@ -218,7 +218,7 @@ class FitSnapshot:
         )
 
     @classmethod
-    def from_error(cls, index: int, params: Parameters, engine: str, exc: BaseException) -> "FitSnapshot":
+    def from_error(cls, index: int, params: Parameters, engine: str, exc: BaseException) -> FitSnapshot:
         """A failed fit: the starting values, NaN statistics, and the error."""
         error = FitFailure.from_exception(exc)
         free = [k for k, p in params.items() if p.vary and p.expr is None]

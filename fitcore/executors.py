@@ -116,8 +116,8 @@ def _run_chunk(func: Callable[[Any], R], start: int, items: list[Any]) -> list[R
         except Exception:  # noqa: BLE001
             kind = type(exc)
             notes = [str(n) for n in getattr(exc, "__notes__", [])]
-            err = TaskError("\n".join([f"{kind.__qualname__}: {exc}", *notes]), f"{kind.__module__}.{kind.__qualname__}",
-                            "".join(traceback.format_exception(exc)))
+            err = TaskError("\n".join([f"{kind.__qualname__}: {exc}", *notes]),
+                            f"{kind.__module__}.{kind.__qualname__}", "".join(traceback.format_exception(exc)))
             raise err from None
         raise
 

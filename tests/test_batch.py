@@ -15,7 +15,7 @@ import pytest
 import fitcore
 from fitcore import EngineSpec, FitArgs, FitSnapshot, fit_many, hookimpl
 from fitcore.batch import FitBatch
-from fitcore.executors import default_chunksize, map_chunked
+from fitcore.executors import TaskError, default_chunksize, map_chunked
 
 X = np.linspace(0.0, 10.0, 60)
 TRUTH = [{"amp": 3.0 + k, "tau": 1.0 + 0.25 * k, "off": 0.1 * k} for k in range(6)]
@@ -41,6 +41,13 @@ class Picky(Exception):
 
     def __init__(self, a, b):
         super().__init__(f"{a} {b}")
+
+
+def explode_on_three(item):
+    """Return ``item``, except raise an unpicklable exception for 3."""
+    if item == 3:
+        raise Picky("bad", "item")
+    return item
 
 
 def make_params():
@@ -95,6 +102,7 @@ class Recorder(cf.Executor):
         self.calls = []
 
     def submit(self, fn, /, *args, **kwargs):
+        """Run ``fn`` now; return a finished future."""
         self.calls.append(args)
         fut = cf.Future()
         try:
@@ -147,7 +155,8 @@ def test_failed_fit_carries_error_and_batch_goes_on():
     assert nan.error.type == "fitcore.errors.NonFiniteResidualError" and "not finite" in nan.error.message
     assert isinstance(nan.error.exception, fitcore.NonFiniteResidualError)
     assert picky.error.type.endswith("Picky") and picky.error.message.startswith("bad dataset")
-    assert picky.error.exception is None and 'raise Picky("bad"' in picky.error.traceback  # text kept, object unpicklable
+    assert picky.error.exception is None  # it would not survive pickling; its text is kept
+    assert 'raise Picky("bad"' in picky.error.traceback
     assert not nan.success and math.isnan(nan.chisqr) and nan.values == make_params().valuesdict()
     assert fits.failures == [nan, picky]
     vals = fits.values("amp")
@@ -271,6 +280,15 @@ def test_unpicklable_function_refused_up_front_for_process_pool(pool):
     """A lambda cannot reach process-pool workers: TypeError before any fit, saying what to do."""
     with pytest.raises(TypeError, match="Define functions at module level"):
         fit_many(lambda p, x, y: decay(p, x, y), make_params(), make_datasets(), executor=pool)
+
+
+def test_task_exception_that_cannot_travel_is_reported_not_a_broken_pool(pool):
+    """A task's exception that would not unpickle comes back as TaskError with its type, text and traceback."""
+    with pytest.raises(TaskError, match="Picky: bad item") as info:
+        map_chunked(explode_on_three, range(8), executor=pool, chunksize=2)
+    assert info.value.type == "test_batch.Picky" and 'raise Picky("bad", "item")' in info.value.remote_traceback
+    assert "raised by the task running items 2 to 3" in "\n".join(info.value.__notes__)
+    assert map_chunked(abs, [-1, -2], executor=pool) == [1, 2]  # the pool survived
 
 
 @hookimpl

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from test_batch import assert_same, decay, make_datasets, make_params, mixed_datasets
+from test_batch import assert_same, decay, make_params, mixed_datasets
 
 from fitcore import fit_many
 from fitcore.executors import map_chunked
