@@ -19,7 +19,10 @@ and the figures are ratios to serial. Parallel results are checked to equal the
 serial ones exactly. The 1-minute load average is printed, because on a shared
 machine it bounds what two workers can gain; so is the CPU time each way spent
 (this process plus its workers, from /proc): CPU/serial near 1 means the
-parallel machinery costs little, whatever the contention does to wall time.
+parallel machinery costs little, whatever the contention does to wall time, and
+"ceiling" (workers x serial CPU / parallel CPU) is the speed-up that CPU cost
+allows on otherwise idle cores -- a bound computed from measured CPU times, not
+a measured speed-up.
 """
 
 from __future__ import annotations
@@ -105,20 +108,21 @@ def interleave(ways: dict[str, Way], rounds: int) -> tuple[dict[str, list[tuple[
 
 
 def report(title: str, times: dict[str, list[tuple[float, float]]], count: int, unit: str,
-           agree: dict[str, bool]) -> None:
+           agree: dict[str, bool], workers: int) -> None:
     """Print median wall times, throughput and ratios to serial, and the CPU time the work took."""
     base = statistics.median(t for t, _ in times["serial"])
     base_cpu = statistics.median(c for _, c in times["serial"])
     print(f"\n{title}")
     print(f"  {'way':<22}{'median s':>9}  {'all rounds (s)':<20}{unit + '/s':>9}{'x serial':>9}"
-          f"{'CPU s':>8}{'CPU/serial':>11}  equals serial")
+          f"{'CPU s':>8}{'CPU/serial':>11}{'ceiling':>9}  equals serial")
     for name, ts in times.items():
         med = statistics.median(t for t, _ in ts)
         cpu = statistics.median(c for _, c in ts)
         rounds = " ".join(f"{t:.2f}" for t, _ in ts)
         eq = "-" if name == "serial" else ("yes" if agree[name] else "NO")
+        ceiling = "-" if name == "serial" else f"{workers * base_cpu / cpu:.2f}"
         print(f"  {name:<22}{med:>9.2f}  {rounds:<20}{count / med:>9.0f}{base / med:>9.2f}"
-              f"{cpu:>8.2f}{cpu / base_cpu:>11.2f}  {eq}")
+              f"{cpu:>8.2f}{cpu / base_cpu:>11.2f}{ceiling:>9}  {eq}")
 
 
 def conf2d_available() -> bool:
@@ -166,7 +170,7 @@ def main() -> None:
         nok = sum(s.success for s in results["serial"])
         agree = {k: same(results["serial"], v) for k, v in results.items()}
         report(f"fit_many: {opts.nfits} fits of 4 parameters on {NPOINTS} points ({nok} succeeded), "
-               f"{opts.rounds} interleaved rounds", times, opts.nfits, "fits", agree)
+               f"{opts.rounds} interleaved rounds", times, opts.nfits, "fits", agree, opts.workers)
 
         if conf2d_available():
             p = make_params()
@@ -181,7 +185,7 @@ def main() -> None:
             ref = results["serial"]
             agree = {k: all(np.array_equal(a, b, equal_nan=True) for a, b in zip(ref, v)) for k, v in results.items()}
             report(f"conf_interval2d: {n}x{n} grid ('amp' x 'wid'), {opts.rounds} interleaved rounds",
-                   times, n * n, "points", agree)
+                   times, n * n, "points", agree, opts.workers)
         else:
             print("\nconf_interval2d(..., executor=...) is not in this fitcore yet: grid part not run")
     finally:
