@@ -1,0 +1,137 @@
+"""The ``anneal`` engine: ``scipy.optimize.dual_annealing`` on the chi-square, then a polish."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from scipy.optimize import dual_annealing, minimize
+from threadpoolctl import threadpool_limits
+
+from fitcore import EngineResult, Problem
+from fitcore.errors import EngineOptionError
+
+from . import OPTIONS
+from ._derivs import ChiSquare
+
+__all__ = ["anneal", "precheck"]
+
+_RNG_KEYWORD = "rng" if "rng" in inspect.signature(dual_annealing).parameters else "seed"
+_POLISH = {"ftol": 1.0e-12, "gtol": 1.0e-8, "maxiter": 15000}
+_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    # name: (low, high, low inclusive, high inclusive), as dual_annealing checks them
+    "initial_temp": (0.01, 5.0e4, False, True),
+    "restart_temp_ratio": (0.0, 1.0, False, False),
+    "visit": (1.0, 3.0, False, True),
+    "accept": (-1.0e4, -5.0, True, True),
+}
+
+
+def _fail(name: str, value: Any, expected: str) -> EngineOptionError:
+    return EngineOptionError(f"engine 'anneal': {name}={value!r}; expected {expected}", "anneal", name)
+
+
+def precheck(options: Mapping[str, Any], lower: np.ndarray, upper: np.ndarray, names: Sequence[str]) -> None:
+    """Refuse option values dual_annealing would reject, before any evaluation."""
+    for name in ("maxiter", "maxfun"):
+        if name in options:
+            v = options[name]
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)) or not v >= 1 or v != int(v):
+                raise _fail(name, v, "a positive integer")
+    for name, (lo, hi, lo_in, hi_in) in _RANGES.items():
+        if name in options:
+            v = options[name]
+            ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            ok = ok and (v >= lo if lo_in else v > lo) and (v <= hi if hi_in else v < hi)
+            if not ok:
+                raise _fail(name, v, f"a number in {'[' if lo_in else '('}{lo}, {hi}{']' if hi_in else ')'}")
+    for name in ("no_local_search", "polish"):
+        if name in options and not isinstance(options[name], (bool, np.bool_)):
+            raise _fail(name, options[name], "True or False")
+
+
+def anneal(problem: Problem, **options: Any) -> EngineResult:
+    """Search the bounded box of ``problem`` for the global minimum of the chi-square.
+
+    Parameters
+    ----------
+    problem : fitcore.Problem
+        Every bound finite (the core checks). ``problem.seed`` makes the search reproducible.
+    **options
+        ``maxiter``, ``initial_temp``, ``restart_temp_ratio``, ``visit``, ``accept``,
+        ``maxfun``, ``no_local_search`` (passed to :func:`scipy.optimize.dual_annealing`)
+        and ``polish`` (finish with a tight L-BFGS-B from the best point).
+
+    Returns
+    -------
+    fitcore.EngineResult
+        ``success`` is dual_annealing's (it ran its iterations or budget without error)
+        and, with ``polish``, the polish's convergence.
+    """
+    opts = {**OPTIONS, **options}
+    polish = bool(opts.pop("polish"))
+    chi = ChiSquare(problem)
+    # search the unit box: parameters of very different magnitude (1e2 and 1e-4) then look alike to the
+    # visiting distribution and to the local searches, whose L-BFGS-B fails on a badly scaled chi-square
+    lo, width = problem.lower, problem.upper - problem.lower
+    unit = _UnitBox(chi, lo, width)
+    bounds = [(0.0, 1.0)] * problem.nvar
+    local = {"method": "L-BFGS-B", "jac": unit.gradient, "bounds": bounds,
+             "options": {"maxiter": min(max(6 * problem.nvar, 100), 1000)}}
+    opts["maxiter"] = int(opts["maxiter"])
+    opts["maxfun"] = int(opts["maxfun"])
+    with threadpool_limits(limits=1, user_api="blas"):  # small dense algebra only loses to BLAS threads
+        res = dual_annealing(unit.value, bounds, x0=unit.to_unit(problem.x0), minimizer_kwargs=local,
+                             **{_RNG_KEYWORD: problem.seed}, **opts)
+    u = np.clip(np.asarray(res.x, dtype=float), 0.0, 1.0)
+    success, message = bool(res.success), "; ".join(res.message) if isinstance(res.message, list) else str(res.message)
+    extras: dict[str, Any] = {"anneal_nfev": int(res.nfev), "anneal_nit": int(res.nit), "anneal_chisqr": float(res.fun)}
+    if polish:
+        with threadpool_limits(limits=1, user_api="blas"):
+            pol = minimize(unit.value_and_gradient, u, method="L-BFGS-B", jac=True, bounds=bounds, options=_POLISH)
+        extras.update(polish_nfev=int(pol.nfev), polish_message=str(pol.message))
+        if pol.fun <= res.fun:
+            u = np.clip(np.asarray(pol.x, dtype=float), 0.0, 1.0)
+        converged = bool(pol.success) or _at_minimum(chi, unit.to_x(u), problem)
+        success = success and converged
+        message = f"{message}; polish (L-BFGS-B): {pol.message}"
+    x = np.clip(unit.to_x(u), problem.lower, problem.upper)
+    return EngineResult(x=x, success=success, message=message, status=0 if success else 1, nit=int(res.nit),
+                        extras=extras)
+
+
+def _at_minimum(chi: ChiSquare, x: np.ndarray, problem: Problem) -> bool:
+    """Whether the projected gradient at ``x`` is negligible (a line search may fail there on roundoff)."""
+    f, g = chi.value_and_gradient(x)
+    free = ~(((x <= problem.lower) & (g > 0)) | ((x >= problem.upper) & (g < 0)))
+    scale = max(f, np.finfo(float).tiny)
+    return bool(np.max(np.abs(g[free]) * np.maximum(np.abs(x[free]), 1.0), initial=0.0) <= 1e-6 * scale)
+
+
+class _UnitBox:
+    """The chi-square as a function of ``u`` in the unit box, ``x = lower + u * width``."""
+
+    def __init__(self, chi: ChiSquare, lower: np.ndarray, width: np.ndarray) -> None:
+        self.chi, self.lower, self.width = chi, lower, width
+
+    def to_x(self, u: np.ndarray) -> np.ndarray:
+        """Parameter values of unit-box point ``u``."""
+        return np.minimum(self.lower + u * self.width, self.lower + self.width)
+
+    def to_unit(self, x: np.ndarray) -> np.ndarray:
+        """Unit-box point of parameter values ``x``."""
+        return np.clip((x - self.lower) / self.width, 0.0, 1.0)
+
+    def value(self, u: np.ndarray) -> float:
+        """Chi-square at ``u``."""
+        return self.chi.value(self.to_x(u))
+
+    def gradient(self, u: np.ndarray) -> np.ndarray:
+        """Gradient with respect to ``u``."""
+        return self.chi.gradient(self.to_x(u)) * self.width
+
+    def value_and_gradient(self, u: np.ndarray) -> tuple[float, np.ndarray]:
+        """Chi-square and its gradient with respect to ``u``."""
+        f, g = self.chi.value_and_gradient(self.to_x(u))
+        return f, g * self.width
