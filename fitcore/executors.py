@@ -111,15 +111,22 @@ def _run_chunk(func: Callable[[Any], R], start: int, items: list[Any]) -> list[R
     try:
         return [func(item) for item in items]
     except Exception as exc:
-        try:  # an exception that cannot be unpickled would break the pool instead of reporting itself
-            pickle.loads(pickle.dumps(exc))
-        except Exception:  # noqa: BLE001
-            kind = type(exc)
-            notes = [str(n) for n in getattr(exc, "__notes__", [])]
-            err = TaskError("\n".join([f"{kind.__qualname__}: {exc}", *notes]),
-                            f"{kind.__module__}.{kind.__qualname__}", "".join(traceback.format_exception(exc)))
-            raise err from None
-        raise
+        portable = _portable(exc)
+        if portable is None:
+            raise
+    raise portable  # outside the except block, so it drags no unpicklable __context__ along
+
+
+def _portable(exc: BaseException) -> TaskError | None:
+    """None if ``exc`` survives pickling, else a TaskError describing it."""
+    try:  # an exception that cannot be unpickled would break the pool instead of reporting itself
+        pickle.loads(pickle.dumps(exc))
+        return None
+    except Exception:  # noqa: BLE001
+        kind = type(exc)
+        notes = [str(n) for n in getattr(exc, "__notes__", [])]
+        return TaskError("\n".join([f"{kind.__qualname__}: {exc}", *notes]),
+                         f"{kind.__module__}.{kind.__qualname__}", "".join(traceback.format_exception(exc)))
 
 
 class _Progress:

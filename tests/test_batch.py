@@ -7,6 +7,7 @@ import math
 import multiprocessing
 import pickle
 import sys
+import threading
 from dataclasses import fields
 
 import numpy as np
@@ -37,10 +38,11 @@ def counting_decay(params, x, y):
 
 
 class Picky(Exception):
-    """An exception that does not survive pickling (its __init__ needs two arguments)."""
+    """An exception that cannot be pickled (it holds a lock), whatever pickling support is installed."""
 
     def __init__(self, a, b):
         super().__init__(f"{a} {b}")
+        self.lock = threading.Lock()
 
 
 def explode_on_three(item):
