@@ -24,6 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import plugins, printfuncs
 from .batch import FitArgs, FitBatch, FitSnapshot, fit_many
+from .chisquare import ChiSquare
 from .errors import (
     BoundsWarning,
     ConfidenceWarning,
@@ -78,6 +79,7 @@ __all__ = [
     "ProbFuncSpec",
     "Problem",
     "EngineResult",
+    "ChiSquare",
     "FitcoreError",
     "ParameterError",
     "ConstraintError",

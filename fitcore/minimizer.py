@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .bounds import BoundsTransform
+from .chisquare import ChiSquare
 from .constraints import Constraints, base_symtable, make_interpreter
 from .errors import (
     BoundsWarning,
@@ -334,6 +335,7 @@ class Minimizer:
         r0 = obj.prime(x0)
         dfun = core.get("Dfun")
         jacobian = self._user_jacobian(obj, dfun, bool(core.get("col_deriv", False))) if dfun else None
+        chi = ChiSquare(obj.residual, lower, upper, jacobian)
         return Problem(
             x0=x0,
             lower=lower,
@@ -341,8 +343,8 @@ class Minimizer:
             names=tuple(setup.names),
             residual=obj.residual,
             scalar=obj.scalar,
-            jacobian=jacobian or (lambda x: obj.forward_jacobian(x)),
-            gradient=lambda x: obj.gradient(x, jacobian),
+            jacobian=chi.jacobian,
+            gradient=chi.gradient,
             ndata=int(r0.size),
             has_analytic_jacobian=jacobian is not None,
             max_nfev=max_nfev,

@@ -229,28 +229,3 @@ class Objective:
 
     def _values(self) -> dict[str, Any]:
         return {name: par._value for name, par in self.params.items()}
-
-    # -- derivatives for engines ------------------------------------------------------------
-    def forward_jacobian(self, x: Array, r0: Array | None = None) -> Array:
-        """Forward-difference Jacobian of the residual at ``x`` (engine coordinates).
-
-        ``r0`` is the residual at ``x`` when the caller has it already.
-        """
-        x = np.asarray(x, dtype=float)
-        if r0 is None:
-            r0 = self.residual(x)
-        eps = np.sqrt(np.finfo(float).eps)
-        jac = np.empty((r0.size, x.size))
-        for j in range(x.size):
-            h = eps * max(abs(x[j]), 1.0)
-            xp = x.copy()
-            xp[j] += h
-            jac[:, j] = (self.residual(xp) - r0) / h
-        return jac
-
-    def gradient(self, x: Array, jacobian: Callable[[Array], Array] | None = None) -> Array:
-        """Gradient of the chi-square at ``x``: ``2 J^T r``."""
-        x = np.asarray(x, dtype=float)
-        r = self.residual(x).copy()
-        jac = jacobian(x) if jacobian is not None else self.forward_jacobian(x, r)
-        return 2.0 * jac.T @ r

@@ -9,11 +9,10 @@ import numpy as np
 from scipy.optimize import dual_annealing, minimize
 from threadpoolctl import threadpool_limits
 
-from fitcore import EngineResult, Problem
+from fitcore import ChiSquare, EngineResult, Problem
 from fitcore.errors import EngineOptionError
 
 from . import OPTIONS
-from ._derivs import ChiSquare
 
 __all__ = ["anneal", "precheck"]
 
@@ -71,7 +70,7 @@ def anneal(problem: Problem, **options: Any) -> EngineResult:
     """
     opts = {**OPTIONS, **options}
     polish = bool(opts.pop("polish"))
-    chi = ChiSquare(problem)
+    chi = ChiSquare.for_problem(problem)
     # search the unit box: parameters of very different magnitude (1e2 and 1e-4) then look alike to the
     # visiting distribution and to the local searches, whose L-BFGS-B fails on a badly scaled chi-square
     lo, width = problem.lower, problem.upper - problem.lower

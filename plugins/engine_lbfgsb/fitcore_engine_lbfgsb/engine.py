@@ -8,9 +8,8 @@ import numpy as np
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
-from fitcore import EngineResult, Problem
+from fitcore import ChiSquare, EngineResult, Problem
 
-from ._derivs import ChiSquare
 from .options import resolve_options
 
 __all__ = ["lbfgsb"]
@@ -34,7 +33,7 @@ def lbfgsb(problem: Problem, **options: Any) -> EngineResult:
         the L-BFGS-B iterations; ``extras`` the value/gradient evaluations.
     """
     opts = resolve_options(options)
-    chi = ChiSquare(problem, step=opts.pop("eps"))
+    chi = ChiSquare.for_problem(problem, step=opts.pop("eps"))
     if opts["maxfun"] is None:
         opts["maxfun"] = 1000 * (problem.nvar + 1)
     bounds = [(lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None)

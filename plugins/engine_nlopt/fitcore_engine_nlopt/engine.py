@@ -7,11 +7,10 @@ from typing import Any
 import nlopt
 import numpy as np
 
-from fitcore import EngineResult, Problem
+from fitcore import ChiSquare, EngineResult, Problem
 from fitcore.errors import EngineError
 
 from . import OPTIONS
-from ._derivs import ChiSquare
 from .algorithms import available, code, is_global, needs_local, uses_gradient, uses_local
 from .checks import normalize
 
@@ -162,7 +161,7 @@ def nlopt_engine(problem: Problem, **options: Any) -> EngineResult:
     n = problem.nvar
     maxeval = opts["maxeval"] or (1000 if glob else 2000) * (n + 1)
     _seed(problem.seed)
-    chi = ChiSquare(problem)
+    chi = ChiSquare.for_problem(problem)
     stage = _Stage(chi, alg, problem, opts, maxeval, sub)
     x, status = stage.run(problem.x0)
     extras: dict[str, Any] = {"algorithm": alg, "nlopt_result": RESULTS.get(status, str(status)),

@@ -10,12 +10,15 @@ engine asking for the value and then the gradient at the same point pays once.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from fitcore import Problem
+if TYPE_CHECKING:
+    from .problem import Problem
+
+__all__ = ["ChiSquare"]
 
 Array = NDArray[np.float64]
 _REL_STEP = float(np.sqrt(np.finfo(float).eps))
@@ -24,20 +27,42 @@ _REL_STEP = float(np.sqrt(np.finfo(float).eps))
 class ChiSquare:
     """``value(x)``, ``gradient(x)`` and ``value_and_gradient(x)`` of ``sum(residual(x)**2)``.
 
+    Engines build one per fit with :meth:`for_problem`; the core builds the
+    ``Problem.jacobian`` and ``Problem.gradient`` it hands out the same way.
+
     Parameters
     ----------
-    problem : fitcore.Problem
-        The problem; its analytic Jacobian is used when the user gave one.
+    residual : callable
+        ``residual(x) -> ndarray``.
+    lower, upper : ndarray
+        Bounds the forward steps stay inside.
+    analytic_jacobian : callable, optional
+        ``jacobian(x)`` to use instead of differences.
     step : float, optional
         Absolute forward-difference step; default ``sqrt(eps) * max(|x|, 1)``.
     """
 
-    def __init__(self, problem: Problem, step: float | None = None) -> None:
-        self.problem = problem
+    def __init__(
+        self,
+        residual: Callable[[Array], Array],
+        lower: Array,
+        upper: Array,
+        analytic_jacobian: Callable[[Array], Array] | None = None,
+        step: float | None = None,
+    ) -> None:
+        self._residual = residual
+        self.lower = np.asarray(lower, dtype=float)
+        self.upper = np.asarray(upper, dtype=float)
+        self._analytic = analytic_jacobian
         self.step = step
-        self._residual: Callable[[Array], Array] = problem.residual
         self._x: Array | None = None
         self._r: Array | None = None
+
+    @classmethod
+    def for_problem(cls, problem: "Problem", step: float | None = None) -> "ChiSquare":
+        """The chi-square of ``problem``, using its analytic Jacobian when the user gave one."""
+        analytic = problem.jacobian if problem.has_analytic_jacobian else None
+        return cls(problem.residual, problem.lower, problem.upper, analytic, step)
 
     def residual(self, x: Array) -> Array:
         """Residual at ``x``, evaluated once per distinct point in a row."""
@@ -54,15 +79,14 @@ class ChiSquare:
 
     def jacobian(self, x: Array) -> Array:
         """Jacobian of the residual at ``x``: the user's, else forward differences inside the bounds."""
-        p = self.problem
-        if p.has_analytic_jacobian:
-            return np.asarray(p.jacobian(x), dtype=float)
+        if self._analytic is not None:
+            return np.asarray(self._analytic(x), dtype=float)
         x = np.array(x, dtype=float)
         r0 = self.residual(x)
         jac = np.empty((r0.size, x.size))
         for j in range(x.size):
             h = self.step if self.step is not None else _REL_STEP * max(abs(x[j]), 1.0)
-            if x[j] + h > p.upper[j] and x[j] - h >= p.lower[j]:
+            if x[j] + h > self.upper[j] and x[j] - h >= self.lower[j]:
                 h = -h
             xp = x.copy()
             xp[j] += h
