@@ -284,11 +284,17 @@ class FitBatch(list):  # type: ignore[type-arg]
 
     def values(self, name: str) -> NDArray[np.float64]:
         """Best-fit values of parameter ``name`` across the batch; NaN where a fit failed."""
+        self._check(name)
         return np.array([math.nan if s.failed else _num(s.values[name]) for s in self], dtype=float)
 
     def stderrs(self, name: str) -> NDArray[np.float64]:
         """Standard errors of parameter ``name``; NaN where not estimated."""
+        self._check(name)
         return np.array([_num(s.stderr[name]) for s in self], dtype=float)
+
+    def _check(self, name: str) -> None:
+        if self and name not in self[0].values:
+            raise KeyError(f"no parameter {name!r} in these fits; they have {', '.join(self[0].values)}")
 
     @property
     def success(self) -> NDArray[np.bool_]:

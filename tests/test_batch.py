@@ -163,6 +163,11 @@ def test_failed_fit_carries_error_and_batch_goes_on():
     assert fits.failures == [nan, picky]
     vals = fits.values("amp")
     assert np.isnan(vals[2]) and np.isnan(vals[3]) and abs(vals[4] - TRUTH[4]["amp"]) < 0.05
+    errs = fits.stderrs("amp")
+    assert np.isnan(errs[2]) and errs[4] == fits[4].stderr["amp"] > 0
+    assert fits.success.tolist() == [True, True, False, False, True, True]
+    with pytest.raises(KeyError, match="no parameter 'ampl'.*amp, tau, off"):
+        fits.values("ampl")
 
 
 def test_fitargs_passes_keyword_arguments():
