@@ -16,7 +16,9 @@ Pools and the cluster are started (and warmed up) once, before timing: their
 start-up is reported separately. The three ways are timed in interleaved rounds
 so that load from other processes hits them alike; the median round counts,
 and the figures are ratios to serial. Parallel results are checked to equal the
-serial ones exactly. The 1-minute load average is printed, because on a shared
+serial ones exactly. A machine check before and after (the same pure-Python
+work run one after another and on the pool) shows how much parallelism the
+machine offered at the time. The 1-minute load average is printed, because on a shared
 machine it bounds what two workers can gain; so is the CPU time each way spent
 (this process plus its workers, from /proc): CPU/serial near 1 means the
 parallel machinery costs little, whatever the contention does to wall time, and
@@ -125,6 +127,32 @@ def report(title: str, times: dict[str, list[tuple[float, float]]], count: int, 
               f"{cpu:>8.2f}{cpu / base_cpu:>11.2f}{ceiling:>9}  {eq}")
 
 
+def spin(n: int) -> int:
+    """Pure-Python arithmetic: a unit of work that parallel processes cannot slow each other down on."""
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def calibrate(pool: cf.ProcessPoolExecutor, workers: int, n: int = 2_000_000, rounds: int = 3) -> float:
+    """Median speed-up of ``workers`` units of spin() on the pool over running them one after another.
+
+    Tells what parallelism the machine gives right now, whatever fitcore does: about ``workers`` on
+    idle cores, about 1 when other jobs hold the CPU.
+    """
+    ratios = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(workers):
+            spin(n)
+        serial = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        list(pool.map(spin, [n] * workers))
+        ratios.append(serial / (time.perf_counter() - t0))
+    return statistics.median(ratios)
+
+
 def conf2d_available() -> bool:
     """True when fitcore has conf_interval2d taking executor=."""
     func = getattr(fitcore, "conf_interval2d", None)
@@ -158,6 +186,8 @@ def main() -> None:
     t_dask = time.perf_counter() - t0
     print(f"start-up incl. warm-up fits (not in the timings): process pool {t_pool:.2f} s, "
           f"dask LocalCluster {t_dask:.2f} s")
+    print(f"machine check: {opts.workers} units of pure-Python work ran {calibrate(pool, opts.workers):.2f}x "
+          "faster on the pool than one after another (ideal on idle cores: the number of workers)")
     try:
         pool_pids = list(pool._processes)  # type: ignore[attr-defined]  # a benchmark may peek
         dask_pids = list(client.run(os.getpid).values())
@@ -188,6 +218,7 @@ def main() -> None:
                    times, n * n, "points", agree, opts.workers)
         else:
             print("\nconf_interval2d(..., executor=...) is not in this fitcore yet: grid part not run")
+        print(f"\nmachine check again: {calibrate(pool, opts.workers):.2f}x")
     finally:
         client.close()
         cluster.close()
