@@ -44,6 +44,8 @@ from .errors import (
     ResidualError,
     UncertaintyWarning,
 )
+from .ci_report import ci_report, report_ci
+from .confidence import conf_interval, conf_interval2d
 from .hookspecs import hookimpl, hookspec
 from .minimizer import Minimizer, minimize
 from .parameters import Parameter, Parameters
@@ -51,6 +53,16 @@ from .plugins import list_engines, list_plugins, list_prob_funcs
 from .problem import EngineResult, Problem
 from .report import fit_report, report_errors
 from .specs import EngineSpec, ProbFuncSpec
+
+
+def __getattr__(name: str) -> object:
+    """Import ``fitcore.plot`` (matplotlib) only when it is first used."""
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module 'fitcore' has no attribute {name!r}")
+
 
 try:
     __version__ = version("fitcore")
@@ -68,6 +80,10 @@ __all__ = [
     "FitSnapshot",
     "fit_report",
     "report_errors",
+    "conf_interval",
+    "conf_interval2d",
+    "ci_report",
+    "report_ci",
     "printfuncs",
     "list_engines",
     "list_prob_funcs",

@@ -62,10 +62,14 @@ class BoundsTransform:
         if b.size:
             # clip: rounding may put lo + 2*half one ulp above the upper bound
             out[b] = np.minimum(self._lo_b + (np.sin(x[b]) + 1.0) * self._half, self._hi_b)
+        # sqrt(u^2 + 1) - 1 written as |u| * |u| / (hypot(u, 1) + 1): no cancellation, no overflow,
+        # never negative, so the value cannot round across its bound
         if lo.size:
-            out[lo] = self._lo_o - 1.0 + np.sqrt(x[lo] * x[lo] + 1.0)
+            t = np.abs(x[lo])
+            out[lo] = self._lo_o + t * (t / (np.hypot(t, 1.0) + 1.0))
         if hi.size:
-            out[hi] = self._hi_o + 1.0 - np.sqrt(x[hi] * x[hi] + 1.0)
+            t = np.abs(x[hi])
+            out[hi] = self._hi_o - t * (t / (np.hypot(t, 1.0) + 1.0))
         return out
 
     def to_internal(self, v: ArrayLike) -> Array:
@@ -81,12 +85,12 @@ class BoundsTransform:
         if b.size:
             t = np.clip((v[b] - self._lo_b) / self._half - 1.0, -1.0, 1.0)
             out[b] = np.arcsin(t)
-        if lo.size:
-            d = np.maximum(v[lo] - self._lo_o + 1.0, 1.0)
-            out[lo] = np.sqrt(d * d - 1.0)
+        if lo.size:  # sqrt((w + 1)^2 - 1) = sqrt(w * (w + 2)), w = distance from the bound
+            w = np.maximum(v[lo] - self._lo_o, 0.0)
+            out[lo] = np.sqrt(w * (w + 2.0))
         if hi.size:
-            d = np.maximum(self._hi_o - v[hi] + 1.0, 1.0)
-            out[hi] = np.sqrt(d * d - 1.0)
+            w = np.maximum(self._hi_o - v[hi], 0.0)
+            out[hi] = np.sqrt(w * (w + 2.0))
         return out
 
     def nudge(self, x: Array, step: float = 1e-2) -> Array:
@@ -116,7 +120,7 @@ class BoundsTransform:
         if b.size:
             d[b] = np.cos(x[b]) * self._half
         if lo.size:
-            d[lo] = x[lo] / np.sqrt(x[lo] * x[lo] + 1.0)
+            d[lo] = x[lo] / np.hypot(x[lo], 1.0)
         if hi.size:
-            d[hi] = -x[hi] / np.sqrt(x[hi] * x[hi] + 1.0)
+            d[hi] = -x[hi] / np.hypot(x[hi], 1.0)
         return d

@@ -13,6 +13,9 @@ through an entry point in the ``fitcore`` group::
     @hookimpl
     def fitcore_engines():
         yield EngineSpec(name="myengine", engine="my_package.engine:run", summary="...")
+
+The plugin author's guide, ``docs/plugins.md``, builds a complete one; ``fitcore check NAME``
+(:mod:`fitcore.testing`) runs the conformance kit on it.
 """
 
 from __future__ import annotations

@@ -98,6 +98,9 @@ class Minimizer:
         Their starting values.
     engine : str
         Name of the engine that made the fit.
+    engine_options, core_options : dict
+        The engine's options and fitcore's own options (``nan_policy``, ``Dfun``, ...)
+        of that fit; :func:`fitcore.conf_interval` refits with them.
     aborted : bool
         True when ``iter_cb`` or ``max_nfev`` stopped the fit; the parameters
         then hold the best values seen.
@@ -135,6 +138,8 @@ class Minimizer:
         self._asteval: Any = None
         self._symtable: dict[str, Any] | None = None
         self._setup: _Setup | None = None
+        #: False skips the covariance step (profile refits in :mod:`fitcore.confidence` need only chi-square)
+        self._calc_covar = True
         self._reset_results()
 
     def _reset_results(self) -> None:
@@ -159,6 +164,7 @@ class Minimizer:
         self.init_vals: list[float] = []
         self.engine: str | None = None
         self.engine_options: dict[str, Any] = {}
+        self.core_options: dict[str, Any] = {}
         self.engine_extras: dict[str, Any] = {}
         self.aborted = False
         self.nit: int | None = None
@@ -294,7 +300,7 @@ class Minimizer:
         call = info.load()
         self._reset_results()
         self.var_names, self.init_vals, self.nvarys = list(setup.names), setup.start.tolist(), len(setup.free)
-        self.engine, self.engine_options = spec.name, dict(options)
+        self.engine, self.engine_options, self.core_options = spec.name, dict(options), dict(core)
         snapshot = [(p, tuple(getattr(p, a) for a in _STATE)) for p in self.params.values()]
         transform = BoundsTransform(setup.lower, setup.upper) if spec.bounds == "transform" else None
         obj = Objective(self.userfcn, self.params, setup.free, transform, setup.constraints, self.userargs,
@@ -419,7 +425,10 @@ class Minimizer:
             self.ier, self.lmdif_message, self.nit = int(result.status), str(result.message), result.nit
             self.engine_extras = dict(result.extras)
         self._uncertainties(obj, setup, v, resid, result, scale_covar)
-        self._judge(setup, v, result, obj)
+        # the engine may return its start while the best point seen is a finite-difference probe next to it
+        stayed = np.array_equal(v, setup.start) or (
+            result is not None and np.array_equal(np.asarray(result.x, dtype=float), problem.x0))
+        self._judge(result, obj, stayed)
 
     def _uncertainties(self, obj: Objective, setup: _Setup, v: Array, resid: Array,
                        result: EngineResult | None, scale_covar: bool) -> None:
@@ -427,6 +436,9 @@ class Minimizer:
             p.stderr, p.correl = None, None
         if self.aborted:
             self.errorbars, self.errorbars_reason = False, "the fit was stopped before convergence"
+            return
+        if not self._calc_covar:
+            self.errorbars, self.errorbars_reason = False, "error bars were not requested"
             return
         if result is not None and result.covariance is not None and self._spec_provides_covariance():
             unc = from_covariance(np.asarray(result.covariance, dtype=float), setup.names)
@@ -442,18 +454,21 @@ class Minimizer:
             par.stderr, par.correl = unc.stderr[name], unc.correl[name]
         for name, err in propagate(obj, v, unc.covar).items():
             self.params[name].stderr = err
+        for par in self.params.values():  # a fixed value is exactly known (and the manual's 2.4 loop formats it)
+            if par.expr is None and not par.vary:
+                par.stderr = 0.0
 
     def _spec_provides_covariance(self) -> bool:
         return bool(self.engine and get_engine(self.engine).spec.provides_covariance)
 
-    def _judge(self, setup: _Setup, v: Array, result: EngineResult | None, obj: Objective) -> None:
+    def _judge(self, result: EngineResult | None, obj: Objective, stayed: bool) -> None:
         if result is None or self.aborted:
             self.success = False
             self.message = f"fit stopped: {obj.stop_reason}; parameters hold the best values seen"
             return
         self.success = bool(result.success)
         self.message = str(result.message)
-        if self.success and np.array_equal(v, setup.start):
+        if self.success and stayed:
             if self._jac is None or self._gradient_cosine(self._jac) > _STATIONARY_COS:
                 self.success = False
                 self.message = ("the fit did not move from its starting point, which is not a minimum "

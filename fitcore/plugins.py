@@ -47,6 +47,7 @@ __all__ = [
     "list_engines",
     "list_prob_funcs",
     "list_plugins",
+    "list_conflicts",
     "get_engine",
     "get_prob_func",
     "reset",
@@ -151,7 +152,6 @@ class _Registry:
         self.prob_funcs: dict[str, ProbFuncInfo] = {}
         self.conflicts: dict[str, list[str]] = {}
         self.records: list[PluginRecord] = []
-        self.broken_engines: dict[str, PluginError] = {}
         self.loaded = False
 
     # -- loading --------------------------------------------------------------------------
@@ -162,25 +162,36 @@ class _Registry:
             if self.loaded:
                 return
             self.loaded = True
-            if os.environ.get("FITCORE_DISABLE_PLUGIN_AUTOLOAD", "").strip() not in ("", "0"):
-                return
-            allow = os.environ.get("FITCORE_LOAD_PLUGINS")
-            allowed = None if allow is None else {_norm(d) for d in allow.split(",") if d.strip()}
-            for ep in sorted(md.entry_points(group=PROJECT), key=lambda e: (_dist_name(e), e.name)):
-                dist, version = _dist_name(ep), _dist_version(ep)
-                if allowed is not None and _norm(dist) not in allowed:
-                    self.records.append(PluginRecord(ep.name, dist, version, status="blocked",
-                                                     error="not in FITCORE_LOAD_PLUGINS"))
-                    continue
-                try:
-                    obj = ep.load()
-                except Exception as exc:
-                    self._fail(PluginRecord(ep.name, dist, version), "import", exc)
-                    continue
-                self._add(obj, ep.name, dist, version)
+            try:
+                self._load_entry_points()
+            except PluginError:  # strict mode: fail now, and again on every later use
+                self._reset()
+                raise
+
+    def _load_entry_points(self) -> None:
+        disabled = _flag("FITCORE_DISABLE_PLUGIN_AUTOLOAD")
+        allow = os.environ.get("FITCORE_LOAD_PLUGINS")
+        allowed = None if allow is None else {_norm(d) for d in allow.split(",") if d.strip()}
+        for ep in sorted(md.entry_points(group=PROJECT), key=lambda e: (_dist_name(e), e.name)):
+            dist, version = _dist_name(ep), _dist_version(ep)
+            if disabled:
+                self.records.append(PluginRecord(ep.name, dist, version, status="blocked",
+                                                 error="FITCORE_DISABLE_PLUGIN_AUTOLOAD is set"))
+                continue
+            if allowed is not None and _norm(dist) not in allowed:
+                self.records.append(PluginRecord(ep.name, dist, version, status="blocked",
+                                                 error=f"{dist} is not in FITCORE_LOAD_PLUGINS={allow}"))
+                continue
+            try:
+                obj = ep.load()
+            except Exception as exc:
+                self._fail(PluginRecord(ep.name, dist, version), "import", exc)
+                continue
+            self._add(obj, ep.name, dist, version)
 
     def _fail(self, rec: PluginRecord, stage: str, exc: BaseException | str) -> None:
         text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        text = " ".join(text.split())
         rec.status, rec.stage, rec.error = "broken", stage, text
         if rec not in self.records:
             self.records.append(rec)
@@ -193,32 +204,47 @@ class _Registry:
     def _add(self, obj: Any, name: str, dist: str, version: str) -> PluginRecord:
         rec = PluginRecord(name, dist, version)
         self.records.append(rec)
+        unknown = _unknown_hooks(obj)
+        if unknown:
+            self._fail(rec, "validate", "; ".join(unknown))
+            return rec
         try:
             self.pm.register(obj, name=f"{dist}:{name}")
         except Exception as exc:  # pluggy.PluginValidationError, duplicate registration
             self._fail(rec, "validate", exc)
             return rec
-        for hookname, kind in (("fitcore_engines", EngineSpec), ("fitcore_prob_funcs", ProbFuncSpec)):
+        collected: list[EngineSpec | ProbFuncSpec] = []
+        for hookname, kind in _HOOKS.items():
             for impl in getattr(self.pm.hook, hookname).get_hookimpls():
                 if impl.plugin is not obj:
                     continue
                 try:
-                    specs = list(impl.function() or ())
+                    specs = impl.function()
+                    specs = [] if specs is None else list(specs)
                 except Exception as exc:
-                    self._fail(rec, "hook", exc)
-                    continue
+                    self.pm.unregister(obj)
+                    self._fail(rec, "hook", f"{hookname}() raised {type(exc).__name__}: {exc}")
+                    return rec
                 bad = [s for s in specs if not isinstance(s, kind)]
                 if bad:
-                    self._fail(rec, "spec", f"{hookname} yielded {type(bad[0]).__name__} {bad[0]!r}, "
-                                            f"expected {kind.__name__}")
-                    continue
-                for spec in specs:
-                    self._claim(spec, rec)
+                    self.pm.unregister(obj)
+                    self._fail(rec, "spec", f"{hookname}() yielded {type(bad[0]).__name__} {bad[0]!r}, "
+                                            f"expected fitcore.{kind.__name__}")
+                    return rec
+                collected.extend(specs)
+        for spec in collected:
+            self._claim(spec, rec)
         return rec
 
     def _claim(self, spec: EngineSpec | ProbFuncSpec, rec: PluginRecord) -> None:
         if isinstance(spec, EngineSpec):
             taken = [n for n in spec.names if n in self.engines or n in self.aliases or n in self.conflicts]
+            if taken and rec.distribution == RUNTIME and taken[0] not in self.conflicts:
+                n = taken[0]
+                owner = self.engines[self.aliases.get(n, n)]
+                self._fail(rec, "conflict", f"engine name {n!r} is already taken by {owner.distribution} "
+                                            f"({owner.plugin}); choose another name")
+                return
             if taken:
                 n = taken[0]
                 owner = self.engines.get(self.aliases.get(n, n))
@@ -261,7 +287,19 @@ class _Registry:
                 "uninstall one of them or restrict loading with FITCORE_LOAD_PLUGINS",
                 name,
             )
-        raise EngineNotFoundError(name, list(self.engines) + list(self.aliases))
+        for rec in self.records:
+            if rec.status != "active" and rec.plugin == name:
+                why = f"broken ({rec.stage}): {rec.error}" if rec.status == "broken" else f"blocked: {rec.error}"
+                raise EngineUnavailableError(
+                    f"engine {name!r}: plugin {rec.plugin!r} from distribution "
+                    f"{(rec.distribution + ' ' + rec.version).strip()} is {why}",
+                    name,
+                )
+        err = EngineNotFoundError(name, list(self.engines) + list(self.aliases))
+        unusable = [f"{r.plugin} ({r.distribution}, {r.status})" for r in self.records if r.status != "active"]
+        if unusable:
+            err.add_note("Plugins not loaded: " + ", ".join(unusable) + "; see `fitcore plugins`.")
+        raise err
 
 
 _registry = _Registry()
@@ -279,8 +317,32 @@ def _dist_version(ep: md.EntryPoint) -> str:
     return ep.dist.version if ep.dist is not None else "?"
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
 def _strict() -> bool:
-    return os.environ.get("FITCORE_STRICT_PLUGINS", "").strip() not in ("", "0")
+    return _flag("FITCORE_STRICT_PLUGINS")
+
+
+_HOOKS: dict[str, type] = {"fitcore_engines": EngineSpec, "fitcore_prob_funcs": ProbFuncSpec}
+
+
+def _unknown_hooks(obj: Any) -> list[str]:
+    """Problems pluggy would pass over silently: unknown marked hooks, hooks left unmarked."""
+    marker = f"{PROJECT}_impl"
+    out = []
+    for attr in dir(obj):
+        try:
+            value = getattr(obj, attr)
+        except Exception:
+            continue
+        if attr in _HOOKS:
+            if callable(value) and not hasattr(value, marker):
+                out.append(f"{attr} is not marked with @fitcore.hookimpl")
+        elif hasattr(value, marker) and (getattr(value, marker) or {}).get("specname") not in _HOOKS:
+            out.append(f"{attr!r} is not a fitcore hook; the hooks are {', '.join(sorted(_HOOKS))}")
+    return out
 
 
 def register(plugin: Any, name: str | None = None) -> PluginRecord:
@@ -354,6 +416,12 @@ def list_prob_funcs() -> list[ProbFuncInfo]:
     """Return the registered confidence-interval probability functions."""
     _registry.ensure_loaded()
     return sorted(_registry.prob_funcs.values(), key=lambda i: i.name)
+
+
+def list_conflicts() -> dict[str, list[str]]:
+    """Return each engine name claimed by more than one distribution, with the claimants."""
+    _registry.ensure_loaded()
+    return {k: list(v) for k, v in _registry.conflicts.items() if not k.startswith("prob:")}
 
 
 def list_plugins() -> list[PluginRecord]:

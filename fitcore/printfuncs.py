@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .ci_report import ci_report, report_ci
 from .report import fit_report, report_errors
 
-__all__ = ["report_errors", "fit_report"]
+__all__ = ["report_errors", "fit_report", "report_ci", "ci_report"]

@@ -48,7 +48,7 @@ def errors_report(
         if pairs:
             lines.append("Correlations:")
             for (a, b), c in sorted(pairs.items(), key=lambda kv: -abs(kv[1])):
-                lines.append(f"    C({a}, {b})".ljust(36) + f" = {c: .3f}")
+                lines.append(f"    C({a}, {b})".ljust(36) + f" = {c:.3f}")
     return "\n".join(lines)
 
 

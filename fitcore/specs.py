@@ -128,7 +128,15 @@ class EngineSpec:
             _check_target("precheck of engine", self.name, self.precheck)
         if self.details is not None:
             _check_target("details of engine", self.name, self.details)
+        if isinstance(self.requires, str):
+            raise TypeError(f"engine {self.name!r}: requires must be a tuple of module names, "
+                            f"e.g. ({self.requires!r},)")
         object.__setattr__(self, "requires", tuple(self.requires))
+        bad = [m for m in self.requires if not isinstance(m, str) or not re.match(r"^[A-Za-z_][\w.]*$", m)]
+        if bad:
+            raise ValueError(f"engine {self.name!r}: requires {bad[0]!r} is not an importable module name")
+        if not isinstance(self.install_hint, str):
+            raise TypeError(f"engine {self.name!r}: install_hint must be a string")
 
     @property
     def names(self) -> tuple[str, ...]:

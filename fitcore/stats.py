@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable, Protocol
 
-from scipy import stats
+from scipy import special
 
 from .hookspecs import hookimpl
 from .specs import ProbFuncSpec
@@ -42,7 +42,7 @@ def f_test(best: FitStats, new: FitStats) -> float:
     """
     nfix = _nfix(best, new)
     dchi = max(new.chisqr / best.chisqr - 1.0, 0.0)
-    return float(stats.f.cdf(dchi * best.nfree / nfix, nfix, best.nfree))
+    return float(special.fdtr(nfix, best.nfree, dchi * best.nfree / nfix))
 
 
 def likelihood_ratio(best: FitStats, new: FitStats) -> float:
@@ -53,7 +53,7 @@ def likelihood_ratio(best: FitStats, new: FitStats) -> float:
     """
     nfix = _nfix(best, new)
     delta = max(new.chisqr - best.chisqr, 0.0) / best.redchi
-    return float(stats.chi2.cdf(delta, nfix))
+    return float(special.chdtr(nfix, delta))
 
 
 @hookimpl

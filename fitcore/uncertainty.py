@@ -83,6 +83,10 @@ def _eval(obj: "Objective", v: Array, j: int, h: float) -> Array:
     return obj._call(w).copy()
 
 
+#: singular values of the column-scaled Jacobian below this fraction of the largest are finite-difference
+#: noise (central differences resolve ~1e-11; the hardest NIST StRD problem, Bennett5, is at 1.7e-5)
+SINGULAR_RTOL = 1.0e-9
+
 #: below this condition number the normal equations keep more than 8 digits and are used;
 #: above it the covariance comes from the SVD of the Jacobian itself
 _GRAM_CONDITION = 1.0e4
@@ -124,7 +128,7 @@ def covariance_from_jacobian(jac: Array, names: list[str]) -> tuple[Array | None
         inv = (vec / lam) @ vec.T
     else:
         _, s, vt = np.linalg.svd(jac / safe, full_matrices=False)
-        if s[-1] <= s[0] * max(jac.shape) * np.finfo(float).eps:
+        if s[-1] <= s[0] * max(SINGULAR_RTOL, max(jac.shape) * np.finfo(float).eps):
             null = np.abs(vt[-1])
             culprits = [names[j] for j in np.argsort(null)[::-1][:2] if null[j] > 0.1]
             return None, (f"the covariance matrix is singular: parameters {', '.join(map(repr, culprits))} "
@@ -165,9 +169,12 @@ def estimate(
     cov, reason = covariance_from_jacobian(jac, names)
     if cov is None:
         return Uncertainty(None, {}, {}, reason, jac, used)
-    if scale_covar:
-        cov = cov * (chisqr / nfree)
-    return from_covariance(cov, names, jac, used)
+    unc = from_covariance(cov, names, jac, used)  # correlations do not depend on the scale
+    if scale_covar and unc.covar is not None:  # an exact fit (chisqr = 0) has zero error bars, not none
+        factor = chisqr / nfree
+        unc.covar = cov * factor
+        unc.stderr = {k: e * float(np.sqrt(factor)) for k, e in unc.stderr.items()}
+    return unc
 
 
 def from_covariance(cov: Array, names: list[str], jac: Array | None = None, nfev: int = 0) -> Uncertainty:

@@ -1,0 +1,228 @@
+"""The ``fitcore`` command: what is installed, and does it conform.
+
+``fitcore engines``
+    a table of the installed engines and their capabilities;
+``fitcore plugins``
+    every distribution in the ``fitcore`` entry-point group and what became of it;
+``fitcore check NAME... | --all``
+    the conformance kit (:mod:`fitcore.testing`) on engines or probability functions.
+
+``--json`` gives machine-readable output. Listing never imports an engine or
+its dependencies; only ``check`` runs anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from typing import Any, Sequence, TextIO
+
+from . import __version__, plugins
+from .errors import FitcoreError, PluginWarning
+from .specs import EngineSpec
+
+__all__ = ["main", "engine_rows", "plugin_rows"]
+
+_ENGINE_COLUMNS = ("name", "distribution", "bounds", "scope", "stochastic", "covariance", "status")
+_PLUGIN_COLUMNS = ("distribution", "version", "plugin", "registered", "status")
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def engine_rows(**filters: Any) -> list[dict[str, Any]]:
+    """One dict per installed engine (and per name two distributions claim), for tables and JSON.
+
+    Parameters
+    ----------
+    **filters
+        Capability filters, as for :func:`fitcore.list_engines`.
+    """
+    rows: list[dict[str, Any]] = []
+    for info in plugins.list_engines(**filters):
+        spec = info.spec
+        rows.append({
+            "name": spec.name,
+            "aliases": list(spec.aliases),
+            "summary": spec.summary,
+            "distribution": info.distribution,
+            "version": info.version,
+            "plugin": info.plugin,
+            "objective": spec.objective,
+            "bounds": spec.bounds,
+            "is_global": spec.is_global,
+            "stochastic": spec.stochastic,
+            "provides_covariance": spec.provides_covariance,
+            "supports_max_nfev": spec.supports_max_nfev,
+            "supports_abort": spec.supports_abort,
+            "options": {k: _jsonable(v) for k, v in spec.options.items()},
+            "requires": list(spec.requires),
+            "status": info.status,
+        })
+    if not filters:
+        for name, owners in sorted(plugins.list_conflicts().items()):
+            rows.append({"name": name, "distribution": " / ".join(owners), "version": "",
+                         "status": f"conflict: claimed by {' and '.join(owners)}"})
+    return rows
+
+
+def plugin_rows() -> list[dict[str, Any]]:
+    """One dict per plugin (entry point or run-time registration) with its status."""
+    return [
+        {
+            "distribution": r.distribution,
+            "version": r.version,
+            "plugin": r.plugin,
+            "engines": list(r.engines),
+            "prob_funcs": list(r.prob_funcs),
+            "status": r.status,
+            "stage": r.stage,
+            "error": r.error,
+        }
+        for r in plugins.list_plugins()
+    ]
+
+
+def _jsonable(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+
+
+def _engine_cells(row: dict[str, Any]) -> dict[str, str]:
+    if "bounds" not in row:  # a conflict row
+        return {"name": row["name"], "distribution": row["distribution"], "status": row["status"]}
+    return {
+        "name": row["name"] + (f" ({', '.join(row['aliases'])})" if row["aliases"] else ""),
+        "distribution": f"{row['distribution']} {row['version']}".strip(),
+        "bounds": row["bounds"],
+        "scope": "global" if row["is_global"] else "local",
+        "stochastic": _yes(row["stochastic"]),
+        "covariance": _yes(row["provides_covariance"]),
+        "status": row["status"],
+    }
+
+
+def _plugin_cells(row: dict[str, Any], conflicts: dict[str, list[str]]) -> dict[str, str]:
+    made = [f"engine {n}" + (" (conflict)" if n in conflicts else "") for n in row["engines"]]
+    made += [f"prob_func {n}" for n in row["prob_funcs"]]
+    status = row["status"]
+    if row["status"] == "broken":
+        status = f"broken ({row['stage']}): {row['error']}"
+    elif row["status"] == "blocked":
+        status = f"blocked: {row['error']}"
+    return {"distribution": row["distribution"], "version": row["version"], "plugin": row["plugin"],
+            "registered": ", ".join(made) or "-", "status": status}
+
+
+def _table(columns: Sequence[str], rows: list[dict[str, str]], out: TextIO) -> None:
+    widths = {c: max([len(c)] + [len(r.get(c, "")) for r in rows]) for c in columns}
+    line = "  ".join(c.upper().ljust(widths[c]) for c in columns)
+    out.write(line.rstrip() + "\n")
+    for r in rows:
+        out.write("  ".join(r.get(c, "").ljust(widths[c]) for c in columns).rstrip() + "\n")
+
+
+def _parse_filter(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"--where {text!r}: expected KEY=VALUE, e.g. is_global=true")
+    if key not in EngineSpec.__dataclass_fields__:
+        raise argparse.ArgumentTypeError(f"--where {text!r}: unknown capability {key!r}")
+    low = value.strip().lower()
+    if low in ("true", "yes", "1"):
+        return key, True
+    if low in ("false", "no", "0"):
+        return key, False
+    return key, value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fitcore", description="Discover and check fitcore plugins.")
+    parser.add_argument("--version", action="version", version=f"fitcore {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    eng = sub.add_parser("engines", help="list the installed engines and their capabilities")
+    eng.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    eng.add_argument("--where", action="append", type=_parse_filter, default=[], metavar="KEY=VALUE",
+                     help="filter on a capability, e.g. --where is_global=true --where bounds=native")
+    plg = sub.add_parser("plugins", help="list every plugin distribution and its status")
+    plg.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    chk = sub.add_parser("check", help="run the conformance kit on an engine or probability function")
+    chk.add_argument("names", nargs="*", metavar="NAME", help="engine (or, with --prob-func, function) names")
+    chk.add_argument("--prob-func", action="store_true", help="the names are probability functions")
+    chk.add_argument("--all", action="store_true", help="check every installed engine and probability function")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the ``fitcore`` command; return its exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments (default ``sys.argv[1:]``).
+    out : file, optional
+        Where to print (default ``sys.stdout``).
+    """
+    out = out if out is not None else sys.stdout
+    args = _parser().parse_args(argv)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PluginWarning)
+        try:
+            status = _run(args, out)
+        except FitcoreError as exc:  # includes PluginError under FITCORE_STRICT_PLUGINS=1
+            sys.stderr.write(f"fitcore: {exc}\n")
+            return 2
+        except BrokenPipeError:  # `fitcore engines | head`: stop quietly
+            if out is sys.stdout:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+    broken = [w for w in caught if issubclass(w.category, PluginWarning)]
+    if broken and args.command != "plugins" and not getattr(args, "json", False):
+        sys.stderr.write(f"fitcore: {len(broken)} plugin(s) broken; run `fitcore plugins` for details\n")
+    return status
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    if args.command == "engines":
+        try:
+            rows = engine_rows(**dict(args.where))
+        except TypeError as exc:
+            sys.stderr.write(f"fitcore: {exc}\n")
+            return 2
+        if args.json:
+            json.dump(rows, out, indent=2)
+            out.write("\n")
+        else:
+            _table(_ENGINE_COLUMNS, [_engine_cells(r) for r in rows], out)
+        return 0
+    if args.command == "plugins":
+        rows = plugin_rows()
+        if args.json:
+            json.dump(rows, out, indent=2)
+            out.write("\n")
+        else:
+            conflicts = plugins.list_conflicts()
+            _table(_PLUGIN_COLUMNS, [_plugin_cells(r, conflicts) for r in rows], out)
+        return 0
+    from . import testing
+
+    if args.all == bool(args.names):
+        sys.stderr.write("fitcore check: give engine names, or --all\n")
+        return 2
+    if args.all:
+        todo = [(e.name, testing.check_engine) for e in plugins.list_engines()]
+        todo += [(p.name, testing.check_prob_func) for p in plugins.list_prob_funcs()]
+    else:
+        todo = [(n, testing.check_prob_func if args.prob_func else testing.check_engine) for n in args.names]
+    failed_any = False
+    for name, kit in todo:
+        results = kit(name, raise_on_failure=False)
+        for res in results:
+            out.write(f"{res.status.upper():4}  {res.check}" + (f": {res.message}" if res.message else "") + "\n")
+        failed = [r for r in results if r.status == "fail"]
+        failed_any = failed_any or bool(failed)
+        out.write(f"{name}: {len(results) - len(failed)} of {len(results)} checks passed\n")
+    return 1 if failed_any else 0

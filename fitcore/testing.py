@@ -1,0 +1,602 @@
+"""Conformance kit for engine and probability-function plugins.
+
+In the spirit of scikit-learn's ``check_estimator``: run every check that
+applies to what a plugin declares, and say exactly what failed::
+
+    from fitcore.testing import check_engine, check_prob_func
+    check_engine("myengine")          # raises ConformanceError listing every failure
+    check_prob_func("my_prob")
+
+or, one pytest test per check::
+
+    from fitcore.testing import parametrize_with_checks
+
+    @parametrize_with_checks(["myengine"], prob_funcs=["my_prob"])
+    def test_fitcore_conformance(name, check):
+        check(name)
+
+From the shell: ``fitcore check myengine``.
+
+Engine checks (those marked * apply only when the spec declares the capability):
+spec valid; recovers known parameters of a linear and of a non-linear problem;
+does not mutate its inputs; returns a complete :class:`~fitcore.EngineResult`;
+lets ``nan_policy='raise'`` errors through and is not corrupted by non-finite
+residuals under ``'propagate'`` (an engine that raises on them gets a warning);
+stays within native bounds*; refuses infinite bounds when it requires finite
+ones*; honours ``max_nfev``; stops when ``iter_cb`` asks; reproducible with a
+seed* (or deterministic); covariance matches the reference*.
+
+Probability-function checks: spec valid; value in [0, 1]; zero at the best
+fit; monotone in the chi-square increase.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .errors import EngineCapabilityError, FitcoreWarning, NonFiniteResidualError, PluginWarning
+from .minimizer import Minimizer
+from .parameters import Parameters
+from .plugins import EngineInfo, ProbFuncInfo, get_engine, get_prob_func, list_prob_funcs
+from .problem import EngineResult, Problem
+from .specs import EngineSpec, ProbFuncSpec, resolve
+
+__all__ = [
+    "CheckResult",
+    "ConformanceError",
+    "ConformanceWarning",
+    "check_engine",
+    "check_prob_func",
+    "engine_checks",
+    "prob_func_checks",
+    "parametrize_with_checks",
+]
+
+#: a fit "recovers" a problem when its chi-square is within this fraction of the reference optimum
+CHISQR_RTOL = 1e-2
+#: ... and every parameter within this fraction of the reference value
+PARAM_RTOL = 1e-2
+#: relative tolerance of an engine's covariance against the linear-problem reference
+COVAR_RTOL = 5e-2
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check: ``status`` is ``'pass'``, ``'warn'`` (passed, with a reservation) or ``'fail'``."""
+
+    check: str
+    status: str
+    message: str = ""
+
+
+class ConformanceWarning(UserWarning):
+    """A check passed with a reservation worth telling the plugin's users (e.g. no NaN tolerance)."""
+
+
+class ConformanceError(AssertionError):
+    """A plugin failed one or more conformance checks; ``results`` holds every outcome."""
+
+    def __init__(self, name: str, results: Sequence[CheckResult]) -> None:
+        failed = [r for r in results if r.status == "fail"]
+        lines = "\n".join(f"  - {r.check}: {r.message}" for r in failed)
+        super().__init__(f"{name!r} failed {len(failed)} of {len(results)} conformance checks:\n{lines}")
+        self.name = name
+        self.results = list(results)
+
+
+# -- test problems ------------------------------------------------------------------------------
+class _Problem:
+    """A problem with known answer: data, a residual, starting values and bounds."""
+
+    def __init__(self, kind: str) -> None:
+        rng = np.random.default_rng(20240611)
+        if kind == "linear":
+            self.x = np.linspace(0.0, 10.0, 41)
+            self.names = ("slope", "offset")
+            self.truth = np.array([2.5, -1.3])
+            self.start = np.array([1.0, 0.0])
+            self.bounds = ((-10.0, 10.0), (-10.0, 10.0))
+            self.data = self.model(self.truth) + rng.normal(scale=0.05, size=self.x.size)
+            design = np.column_stack([self.x, np.ones_like(self.x)])
+            self.reference = np.linalg.lstsq(design, self.data, rcond=None)[0]
+            self.jac = -design
+        else:
+            self.x = np.linspace(0.0, 10.0, 60)
+            self.names = ("amp", "rate", "base")
+            self.truth = np.array([4.0, 0.4, 0.5])
+            self.start = np.array([2.0, 1.0, 0.0])
+            self.bounds = ((0.1, 10.0), (0.01, 5.0), (-2.0, 2.0))
+            self.data = self.model(self.truth) + rng.normal(scale=0.02, size=self.x.size)
+            from scipy.optimize import least_squares
+
+            ref = least_squares(lambda v: self.data - self.model(v), self.truth, xtol=1e-14, ftol=1e-14, gtol=1e-14)
+            self.reference = ref.x
+        r = self.data - self.model(self.reference)
+        self.ref_chisqr = float(r @ r)
+        self.calls: list[np.ndarray] = []
+
+    def model(self, v: np.ndarray) -> np.ndarray:
+        if len(v) == 2:
+            return v[0] * self.x + v[1]
+        return v[0] * np.exp(-v[1] * self.x) + v[2]
+
+    def residual(self, params: Parameters) -> np.ndarray:
+        v = np.array([params[n].value for n in self.names])
+        self.calls.append(v)
+        return self.data - self.model(v)
+
+    def params(self, bounded: bool, **override: tuple[float, float]) -> Parameters:
+        p = Parameters()
+        for name, start, (lo, hi) in zip(self.names, self.start, self.bounds):
+            lo, hi = override.get(name, (lo, hi) if bounded else (-np.inf, np.inf))
+            p.add(name, value=float(start), min=lo, max=hi)
+        return p
+
+
+def _require(condition: Any, message: Callable[[], str]) -> None:
+    """Fail a check with ``message()`` (an explicit raise, so that ``python -O`` cannot skip it)."""
+    if not condition:
+        raise AssertionError(message())
+
+
+def _spec(name: str) -> EngineSpec:
+    return get_engine(name).spec
+
+
+def _fit(name: str, prob: _Problem, params: Parameters | None = None, **kws: Any) -> Minimizer:
+    spec = _spec(name)
+    if params is None:
+        params = prob.params(bounded=spec.bounds == "required_finite")
+    if spec.stochastic:
+        kws.setdefault("seed", 12345)
+    fitter = Minimizer(prob.residual, params)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FitcoreWarning)
+        warnings.filterwarnings("error", category=PluginWarning)
+        fitter.minimize(engine=name, **kws)
+    return fitter
+
+
+def _values(fit: Minimizer, prob: _Problem) -> np.ndarray:
+    return np.array([fit.params[n].value for n in prob.names])
+
+
+def _fmt(v: Iterable[float]) -> str:
+    return "[" + ", ".join(f"{x:.6g}" for x in v) + "]"
+
+
+# -- engine checks ------------------------------------------------------------------------------
+def check_spec_valid(name: str) -> None:
+    """The spec is a valid EngineSpec, its callables import, and the engine takes (problem, **options)."""
+    info = get_engine(name)
+    spec = info.spec
+    _require(isinstance(spec, EngineSpec), lambda: f"the spec is a {type(spec).__name__}, not fitcore.EngineSpec")
+    dataclasses.replace(spec)  # re-runs the validation
+    _require(info.status == "available", lambda: f"engine is {info.status}")
+    call = info.load()
+    try:
+        inspect.signature(call).bind(object(), **dict(spec.options))
+    except TypeError as exc:
+        raise AssertionError(f"engine callable cannot be called as engine(problem, **options) with its declared "
+                             f"options {sorted(spec.options)}: {exc}") from None
+    for label in ("precheck", "details"):
+        target = getattr(spec, label)
+        if target is not None:
+            _require(callable(resolve(target)), lambda: f"{label} {target!r} does not resolve to a callable")
+    if spec.details is not None:
+        _require(isinstance(info.details(), Mapping), lambda: "details() must return a mapping")
+
+
+def _recovers(name: str, kind: str) -> None:
+    prob = _Problem(kind)
+    fit = _fit(name, prob)
+    got = _values(fit, prob)
+    errs = []
+    if not fit.chisqr <= prob.ref_chisqr * (1 + CHISQR_RTOL):
+        errs.append(f"chi-square {fit.chisqr:.6g} exceeds the optimum {prob.ref_chisqr:.6g} by more than "
+                    f"{CHISQR_RTOL:.0%}")
+    if not np.allclose(got, prob.reference, rtol=PARAM_RTOL, atol=1e-8):
+        errs.append(f"parameters {dict(zip(prob.names, got.round(6)))} differ from the reference "
+                    f"{dict(zip(prob.names, prob.reference.round(6)))} by more than {PARAM_RTOL:.0%}")
+    if not fit.success:
+        errs.append(f"success is False ({fit.message})")
+    _require(not errs, lambda: f"{kind} problem from {_fmt(prob.start)}: " + "; ".join(errs))
+
+
+def check_recovers_linear(name: str) -> None:
+    """Fits a straight line to the least-squares answer (chi-square and parameters within 1%)."""
+    _recovers(name, "linear")
+
+
+def check_recovers_nonlinear(name: str) -> None:
+    """Fits an exponential decay with offset to the least-squares answer."""
+    _recovers(name, "nonlinear")
+
+
+def _direct(name: str) -> tuple[EngineSpec, EngineResult, _Problem, dict[str, Any]]:
+    """Call the engine itself on a hand-made Problem for the linear fit, keeping copies of its inputs."""
+    info = get_engine(name)
+    spec, call = info.spec, info.load()
+    prob = _Problem("linear")
+    native = spec.bounds != "transform"
+    lower = np.array([b[0] for b in prob.bounds]) if native else np.full(2, -np.inf)
+    upper = np.array([b[1] for b in prob.bounds]) if native else np.full(2, np.inf)
+    design = -prob.jac
+    calls = [0]
+
+    def residual(x: np.ndarray) -> np.ndarray:
+        calls[0] += 1
+        return prob.data - design @ np.asarray(x, dtype=float)
+
+    def scalar(x: np.ndarray) -> float:
+        r = residual(x)
+        return float(r @ r)
+
+    problem = Problem(
+        x0=prob.start.copy(), lower=lower, upper=upper, names=prob.names, residual=residual, scalar=scalar,
+        jacobian=lambda x: prob.jac.copy(), gradient=lambda x: 2.0 * prob.jac.T @ residual(x),
+        ndata=prob.x.size, has_analytic_jacobian=True, max_nfev=None,
+        seed=12345 if spec.stochastic else None, _counter=lambda: calls[0],
+    )
+    inputs = {"x0": problem.x0.copy(), "lower": lower.copy(), "upper": upper.copy(), "problem": problem}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FitcoreWarning)
+        result = call(problem, **dict(spec.options))
+    return spec, result, prob, inputs
+
+
+def check_does_not_mutate_inputs(name: str) -> None:
+    """Leaves problem.x0, problem.lower and problem.upper unchanged."""
+    _, _, _, inputs = _direct(name)
+    problem = inputs["problem"]
+    for attr in ("x0", "lower", "upper"):
+        _require(np.array_equal(getattr(problem, attr), inputs[attr]),
+                 lambda: f"the engine modified problem.{attr} in place: {_fmt(inputs[attr])} became "
+            f"{_fmt(getattr(problem, attr))}; copy it first (x = problem.x0.copy())")
+
+
+def check_result_fields_complete(name: str) -> None:
+    """Returns an EngineResult with x (nvar, finite), bool success, str message, int status, valid extras."""
+    spec, res, prob, _ = _direct(name)
+    _require(isinstance(res, EngineResult), lambda: f"engine returned {type(res).__name__}, not fitcore.EngineResult")
+    x = np.asarray(res.x, dtype=float)
+    _require(x.shape == (2,), lambda: f"EngineResult.x has shape {x.shape}; expected (nvar,) = (2,)")
+    _require(np.all(np.isfinite(x)), lambda: f"EngineResult.x is not finite: {x}")
+    _require(np.allclose(x, prob.reference, rtol=PARAM_RTOL, atol=1e-6),
+             lambda: f"EngineResult.x {_fmt(x)} is not the linear problem's answer {_fmt(prob.reference)}")
+    _require(isinstance(res.success, (bool, np.bool_)), lambda: f"success is {type(res.success).__name__}, not bool")
+    _require(isinstance(res.message, str) and res.message.strip(),
+             lambda: f"message must be a non-empty str: {res.message!r}")
+    _require(isinstance(res.status, (int, np.integer)), lambda: f"status is {type(res.status).__name__}, not int")
+    _require(res.nit is None or (isinstance(res.nit, (int, np.integer)) and res.nit >= 0), lambda: f"nit={res.nit!r}")
+    _require(isinstance(res.extras, Mapping), lambda: f"extras is {type(res.extras).__name__}, not a mapping")
+    if res.covariance is not None:
+        _require(spec.provides_covariance, lambda: "returned a covariance but the spec says provides_covariance=False")
+        cov = np.asarray(res.covariance, dtype=float)
+        _require(cov.shape == (2, 2), lambda: f"covariance has shape {cov.shape}; expected (2, 2)")
+        _require(np.all(np.isfinite(cov)) and np.allclose(cov, cov.T),
+                 lambda: "covariance must be finite and symmetric")
+
+
+def _nan_at(prob: _Problem, calls: tuple[int, ...]) -> Callable[[Parameters], np.ndarray]:
+    """The residual, with one NaN point on the given (1-based) calls: early in the fit, never near its end."""
+    def residual(params: Parameters) -> np.ndarray:
+        r = prob.residual(params)
+        if len(prob.calls) in calls:
+            r = r.copy()
+            r[3] = np.nan
+        return r
+
+    return residual
+
+
+def check_nonfinite_raise(name: str) -> None:
+    """With nan_policy='raise' a NaN residual surfaces as NonFiniteResidualError and parameters are restored."""
+    prob = _Problem("nonlinear")
+    spec = _spec(name)
+    params = prob.params(bounded=spec.bounds == "required_finite")
+    before = {n: params[n].value for n in prob.names}
+    fitter = Minimizer(_nan_at(prob, (4,)), params)
+    kws = {"seed": 12345} if spec.stochastic else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FitcoreWarning)
+            fitter.minimize(engine=name, **kws)
+    except NonFiniteResidualError:
+        pass
+    except Exception as exc:
+        raise AssertionError(f"a NaN residual raised {type(exc).__name__}: {exc}; the engine must let "
+                             "fitcore's NonFiniteResidualError propagate unchanged") from exc
+    else:
+        raise AssertionError("a NaN residual at evaluation 4 did not stop the fit with NonFiniteResidualError; "
+                             "the engine swallowed the exception")
+    after = {n: params[n].value for n in prob.names}
+    _require(after == before, lambda: f"parameters were not restored after the error: {before} became {after}")
+
+
+def check_nonfinite_propagate(name: str) -> None:
+    """With nan_policy='propagate', NaNs at evaluations 5, 10, 15 do not corrupt the result.
+
+    Passes when the fit completes with finite values. An engine that raises
+    instead (scipy's least_squares does when a NaN reaches its Jacobian) passes
+    with a :class:`ConformanceWarning` — users of it should keep
+    ``nan_policy='raise'`` or ``'omit'`` — provided the parameters are restored.
+    """
+    prob = _Problem("nonlinear")
+    spec = _spec(name)
+    params = prob.params(bounded=spec.bounds == "required_finite")
+    before = {n: params[n].value for n in prob.names}
+    fitter = Minimizer(_nan_at(prob, (5, 10, 15)), params, nan_policy="propagate")
+    kws = {"seed": 12345} if spec.stochastic else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FitcoreWarning)
+            warnings.filterwarnings("ignore", category=RuntimeWarning)
+            fitter.minimize(engine=name, **kws)
+    except Exception as exc:
+        after = {n: params[n].value for n in prob.names}
+        _require(after == before, lambda: f"the fit raised {type(exc).__name__} and left the parameters at {after}")
+        warnings.warn(f"engine {name!r} does not cope with NaN residuals under nan_policy='propagate': "
+                      f"NaNs at evaluations 5, 10 and 15 made it raise {type(exc).__name__}: {exc}",
+                      ConformanceWarning, stacklevel=2)
+        return
+    vals = _values(fitter, prob)
+    _require(np.all(np.isfinite(vals)), lambda: f"parameters ended non-finite: {dict(zip(prob.names, vals))}")
+    _require(math.isfinite(fitter.chisqr), lambda: f"chisqr is {fitter.chisqr}")
+
+
+def check_within_native_bounds(name: str) -> None:
+    """A native-bounds engine evaluates only inside [min, max] and ends on the bound the optimum lies beyond."""
+    prob = _Problem("linear")
+    params = prob.params(bounded=True, slope=(-10.0, 2.0))
+    fit = _fit(name, prob, params)
+    calls = np.array(prob.calls)
+    lo = np.array([params[n].min for n in prob.names])
+    hi = np.array([params[n].max for n in prob.names])
+    outside = calls[np.any((calls < lo) | (calls > hi), axis=1)]
+    bounds = {n: (float(a), float(b)) for n, a, b in zip(prob.names, lo, hi)}
+    _require(outside.size == 0, lambda: f"{len(outside)} evaluations outside the bounds {bounds}, "
+                               f"e.g. {dict(zip(prob.names, outside[0].tolist()))}")
+    slope = fit.params["slope"].value
+    _require(abs(slope - 2.0) < 1e-3,
+             lambda: f"the optimum lies beyond slope <= 2, but the fit ended at slope={slope:.6g}")
+
+
+def check_refuses_infinite_bounds(name: str) -> None:
+    """An engine requiring finite bounds is refused (EngineCapabilityError) before any evaluation."""
+    prob = _Problem("linear")
+    params = prob.params(bounded=True, offset=(-np.inf, np.inf))
+    try:
+        _fit(name, prob, params)
+    except EngineCapabilityError as exc:
+        _require("offset" in str(exc), lambda: f"the error does not name the unbounded parameter 'offset': {exc}")
+    else:
+        raise AssertionError("a fit with an unbounded parameter was accepted although bounds='required_finite'")
+    _require(not prob.calls, lambda: f"the residual was evaluated {len(prob.calls)} times before the refusal")
+
+
+def _best_seen(prob: _Problem) -> float:
+    return min(float(np.sum((prob.data - prob.model(v)) ** 2)) for v in prob.calls)
+
+
+def check_honours_max_nfev(name: str) -> None:
+    """With max_nfev=7 the residual is called at most 7 times; the result is aborted and holds the best values."""
+    prob = _Problem("nonlinear")
+    fit = _fit(name, prob, max_nfev=7)
+    _require(len(prob.calls) <= 7,
+             lambda: f"the residual was called {len(prob.calls)} times with max_nfev=7: the engine "
+                                  "caught fitcore's StopFit exception instead of letting it propagate")
+    _require(fit.aborted and not fit.success, lambda: f"aborted={fit.aborted}, success={fit.success} after max_nfev")
+    _require(fit.nfev <= 7, lambda: f"nfev={fit.nfev} with max_nfev=7")
+    _require(math.isclose(fit.chisqr, _best_seen(prob), rel_tol=1e-12),
+             lambda: f"after the stop the parameters give chi-square {fit.chisqr:.6g}, "
+                     f"not the best seen {_best_seen(prob):.6g}")
+
+
+def check_aborts_when_asked(name: str) -> None:
+    """An iter_cb returning True at evaluation 4 stops the fit right there, keeping the best values seen."""
+    prob = _Problem("nonlinear")
+    fit = _fit(name, prob, iter_cb=lambda params, it, resid, *a, **k: it >= 4)
+    _require(len(prob.calls) == 4,
+             lambda: f"the residual was called {len(prob.calls)} times though iter_cb asked to stop "
+                                  "at 4: the engine must let fitcore's StopFit exception propagate")
+    _require(fit.aborted and not fit.success,
+             lambda: f"aborted={fit.aborted}, success={fit.success} after iter_cb stop")
+    _require(math.isclose(fit.chisqr, _best_seen(prob), rel_tol=1e-12),
+             lambda: "parameters do not hold the best values seen")
+
+
+def check_reproducible_with_seed(name: str) -> None:
+    """Two fits with the same seed evaluate the same points and give identical results."""
+    runs = []
+    for _ in range(2):
+        prob = _Problem("nonlinear")
+        fit = _fit(name, prob, seed=2024)
+        runs.append((_values(fit, prob), np.array(prob.calls)))
+    (v1, c1), (v2, c2) = runs
+    _require(c1.shape == c2.shape and np.array_equal(c1, c2),
+             lambda: f"same seed, different evaluation sequences ({len(c1)} vs {len(c2)} evaluations); "
+        "draw every random number from problem.seed")
+    _require(np.array_equal(v1, v2), lambda: f"same seed, different results: {_fmt(v1)} vs {_fmt(v2)}")
+
+
+def check_deterministic(name: str) -> None:
+    """A non-stochastic engine gives bit-identical results on repeated fits."""
+    runs = []
+    for _ in range(2):
+        prob = _Problem("nonlinear")
+        fit = _fit(name, prob)
+        runs.append((_values(fit, prob), len(prob.calls)))
+    _require(runs[0][1] == runs[1][1] and np.array_equal(runs[0][0], runs[1][0]),
+             lambda: f"declared stochastic=False but two fits differ: {_fmt(runs[0][0])} ({runs[0][1]} calls) vs "
+        f"{_fmt(runs[1][0])} ({runs[1][1]} calls)")
+
+
+def check_covariance_matches_reference(name: str) -> None:
+    """The engine's covariance of a linear fit equals inv(J^T J) * chisqr / nfree within 5%."""
+    prob = _Problem("linear")
+    fit = _fit(name, prob)
+    _require(fit.covar is not None, lambda: f"no covariance: {fit.errorbars_reason}")
+    nfree = prob.x.size - 2
+    ref = np.linalg.inv(prob.jac.T @ prob.jac) * fit.chisqr / nfree
+    scale = np.sqrt(np.outer(np.diag(ref), np.diag(ref)))
+    err = np.max(np.abs(np.asarray(fit.covar) - ref) / scale)
+    _require(err <= COVAR_RTOL, lambda: f"covariance {np.asarray(fit.covar).tolist()} differs from the reference "
+                               f"{ref.tolist()} by {err:.2%} (allowed {COVAR_RTOL:.0%})")
+
+
+def engine_checks(name: str) -> list[Callable[[str], None]]:
+    """Return the checks that apply to the engine's declared capabilities."""
+    spec = _spec(name)
+    checks = [check_spec_valid, check_recovers_linear, check_recovers_nonlinear, check_does_not_mutate_inputs,
+              check_result_fields_complete, check_nonfinite_raise, check_nonfinite_propagate]
+    if spec.bounds in ("native", "required_finite"):
+        checks.append(check_within_native_bounds)
+    if spec.bounds == "required_finite":
+        checks.append(check_refuses_infinite_bounds)
+    checks += [check_honours_max_nfev, check_aborts_when_asked]
+    checks.append(check_reproducible_with_seed if spec.stochastic else check_deterministic)
+    if spec.provides_covariance:
+        checks.append(check_covariance_matches_reference)
+    return checks
+
+
+# -- probability-function checks ----------------------------------------------------------------
+@dataclass(frozen=True)
+class _Stats:
+    ndata: int
+    nvarys: int
+    chisqr: float
+
+    @property
+    def nfree(self) -> int:
+        return self.ndata - self.nvarys
+
+    @property
+    def redchi(self) -> float:
+        return self.chisqr / self.nfree
+
+
+def _prob_info(name: str) -> ProbFuncInfo:
+    for info in list_prob_funcs():
+        if info.name == name:
+            return info
+    get_prob_func(name)  # raises ProbFuncNotFoundError listing what is registered
+    raise AssertionError(name)  # pragma: no cover
+
+
+def _curve(name: str, nfix: int) -> tuple[np.ndarray, list[float]]:
+    func = get_prob_func(name)
+    best = _Stats(50, 4, 46.0)
+    increases = np.array([0.0, 1e-3, 0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 100.0, 1e3])
+    return increases, [func(best, _Stats(50, 4 - nfix, best.chisqr + d)) for d in increases]
+
+
+def check_prob_spec_valid(name: str) -> None:
+    """The spec is a valid ProbFuncSpec and its function imports and is callable."""
+    info = _prob_info(name)
+    _require(isinstance(info.spec, ProbFuncSpec), lambda: f"the spec is a {type(info.spec).__name__}, not ProbFuncSpec")
+    dataclasses.replace(info.spec)
+    _require(callable(info.load()), lambda: f"{info.spec.func!r} does not resolve to a callable")
+
+
+def check_prob_in_unit_interval(name: str) -> None:
+    """Returns a float in [0, 1] for chi-square increases from 0 to 1000 and 1 to 3 fixed parameters."""
+    for nfix in (1, 2, 3):
+        increases, probs = _curve(name, nfix)
+        for d, p in zip(increases, probs):
+            _require(isinstance(p, (float, np.floating)), lambda: f"returned {type(p).__name__}, not float")
+            _require(0.0 <= p <= 1.0, lambda: f"probability {p} outside [0, 1] (chi-square increase {d}, {nfix} fixed)")
+
+
+def check_prob_zero_at_best_fit(name: str) -> None:
+    """Is zero when the constrained fit is as good as the best fit."""
+    for nfix in (1, 2):
+        _, probs = _curve(name, nfix)
+        _require(abs(probs[0]) <= 1e-12, lambda: f"probability {probs[0]} at zero chi-square increase ({nfix} fixed)")
+
+
+def check_prob_monotone(name: str) -> None:
+    """Never decreases as the chi-square increase grows, and rises from 0 towards 1."""
+    for nfix in (1, 2):
+        increases, probs = _curve(name, nfix)
+        drops = [(increases[i], increases[i + 1]) for i in range(len(probs) - 1) if probs[i + 1] < probs[i] - 1e-12]
+        _require(not drops, lambda: f"probability decreases between chi-square increases {drops[0]} ({nfix} fixed)")
+        _require(probs[-1] > 0.99,
+                 lambda: f"probability only {probs[-1]} for a chi-square increase of 1000 ({nfix} fixed)")
+
+
+def prob_func_checks(name: str) -> list[Callable[[str], None]]:
+    """Return the checks for a probability function."""
+    _prob_info(name)
+    return [check_prob_spec_valid, check_prob_in_unit_interval, check_prob_zero_at_best_fit, check_prob_monotone]
+
+
+# -- running --------------------------------------------------------------------------------------
+def _run(name: str, checks: list[Callable[[str], None]], raise_on_failure: bool) -> list[CheckResult]:
+    results = []
+    for check in checks:
+        label = check.__name__.removeprefix("check_")
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConformanceWarning)
+                check(name)
+        except AssertionError as exc:
+            results.append(CheckResult(label, "fail", str(exc)))
+        except Exception as exc:
+            results.append(CheckResult(label, "fail", f"raised {type(exc).__name__}: {exc}"))
+        else:
+            notes = [str(w.message) for w in caught if issubclass(w.category, ConformanceWarning)]
+            results.append(CheckResult(label, "warn", "; ".join(notes)) if notes else CheckResult(label, "pass"))
+    if raise_on_failure and any(r.status == "fail" for r in results):
+        raise ConformanceError(name, results)
+    return results
+
+
+def check_engine(name: str, *, raise_on_failure: bool = True) -> list[CheckResult]:
+    """Run every check that applies to the engine's declared capabilities.
+
+    Parameters
+    ----------
+    name : str
+        An installed engine's name.
+    raise_on_failure : bool, default True
+        Raise :class:`ConformanceError` listing every failed check; otherwise
+        return the results.
+
+    Returns
+    -------
+    list of CheckResult
+    """
+    return _run(name, engine_checks(name), raise_on_failure)
+
+
+def check_prob_func(name: str, *, raise_on_failure: bool = True) -> list[CheckResult]:
+    """Run the probability-function checks; see :func:`check_engine`."""
+    return _run(name, prob_func_checks(name), raise_on_failure)
+
+
+def parametrize_with_checks(engines: Sequence[str] = (), prob_funcs: Sequence[str] = ()) -> Any:
+    """A ``pytest.mark.parametrize`` over ``(name, check)``: one test per plugin and check.
+
+    Examples
+    --------
+    >>> @parametrize_with_checks(["leastsq"], prob_funcs=["f_test"])  # doctest: +SKIP
+    ... def test_conformance(name, check):
+    ...     check(name)
+    """
+    import pytest
+
+    if isinstance(engines, str) or isinstance(prob_funcs, str):
+        raise TypeError("parametrize_with_checks takes lists of names, e.g. ['leastsq']")
+    cases = [(n, c) for n in engines for c in engine_checks(n)]
+    cases += [(n, c) for n in prob_funcs for c in prob_func_checks(n)]
+    ids = [f"{n}-{c.__name__.removeprefix('check_')}" for n, c in cases]
+    return pytest.mark.parametrize(("name", "check"), cases, ids=ids)
