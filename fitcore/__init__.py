@@ -42,7 +42,6 @@ from .errors import (
     PluginWarning,
     ProbFuncNotFoundError,
     ResidualError,
-    UncertaintyWarning,
 )
 from .ci_report import ci_report, report_ci
 from .confidence import conf_interval, conf_interval2d
@@ -111,7 +110,6 @@ __all__ = [
     "FitcoreWarning",
     "BoundsWarning",
     "PluginWarning",
-    "UncertaintyWarning",
     "ConfidenceWarning",
     "__version__",
 ]

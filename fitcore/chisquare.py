@@ -24,6 +24,16 @@ Array = NDArray[np.float64]
 _REL_STEP = float(np.sqrt(np.finfo(float).eps))
 
 
+def inward_step(h: float, x: float, lower: float, upper: float) -> float:
+    """A difference step of size up to ``h`` from ``x`` that stays within ``[lower, upper]``."""
+    up, down = upper - x, x - lower
+    if up >= h:
+        return h
+    if down >= h:
+        return -h
+    return up if up >= down else -down  # the interval is narrower than h: the larger side, all of it
+
+
 class ChiSquare:
     """``value(x)``, ``gradient(x)`` and ``value_and_gradient(x)`` of ``sum(residual(x)**2)``.
 
@@ -86,8 +96,7 @@ class ChiSquare:
         jac = np.empty((r0.size, x.size))
         for j in range(x.size):
             h = self.step if self.step is not None else _REL_STEP * max(abs(x[j]), 1.0)
-            if x[j] + h > self.upper[j] and x[j] - h >= self.lower[j]:
-                h = -h
+            h = inward_step(h, x[j], self.lower[j], self.upper[j])
             xp = x.copy()
             xp[j] += h
             jac[:, j] = (self._residual(xp) - r0) / h

@@ -25,7 +25,6 @@ __all__ = [
     "FitcoreWarning",
     "BoundsWarning",
     "PluginWarning",
-    "UncertaintyWarning",
     "ConfidenceWarning",
 ]
 
@@ -163,10 +162,6 @@ class BoundsWarning(FitcoreWarning):
 
 class PluginWarning(FitcoreWarning):
     """A plugin was found broken and skipped; everything else keeps working."""
-
-
-class UncertaintyWarning(FitcoreWarning):
-    """Uncertainties could not be estimated; see ``Minimizer.errorbars_reason``."""
 
 
 class ConfidenceWarning(FitcoreWarning):

@@ -189,7 +189,33 @@ class Minimizer:
         state["_asteval"] = None  # holds writers and modules; rebuilt on demand
         state["_symtable"] = None
         state["_setup"] = None
+        state["_user_symbols"] = self._user_symbols()
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        user = state.pop("_user_symbols", None) or {}
+        self.__dict__.update(state)
+        if user:
+            self._symtable = base_symtable()
+            self._symtable.update(user)
+
+    def _user_symbols(self) -> dict[str, Any]:
+        """Symbols the user added to the interpreter that can travel with a pickle (e.g. module functions)."""
+        if self._symtable is None:
+            return {}
+        import pickle
+
+        base = base_symtable()
+        user = {}
+        for key, val in self._symtable.items():
+            if key in self.params or (key in base and base[key] is val):
+                continue
+            try:
+                pickle.dumps(val)
+            except Exception:  # asteval procedures and closures stay behind; a refit names what is missing
+                continue
+            user[key] = val
+        return user
 
     # -- preparation -------------------------------------------------------------------------
     def prepare_fit(self, params: Parameters | None = None) -> None:
@@ -214,10 +240,20 @@ class Minimizer:
         constraints = Constraints(params, self._symbols(), lambda: self.asteval) if has_expr else None
         free = [p for p in params.values() if p.vary and p.expr is None]
         for p in params.values():
+            if p.expr is not None and (p.min != -math.inf or p.max != math.inf):
+                warnings.warn(
+                    f"parameter {p.name!r} has expr={p.expr!r} and bounds [{p.min}, {p.max}]: an expression "
+                    "parameter's value is computed, and its bounds are not enforced; bound the parameters "
+                    "the expression uses instead",
+                    BoundsWarning,
+                    stacklevel=3,
+                )
             if p.expr is None and p.value is None:
                 raise ParameterError(f"parameter {p.name!r} has no value; give it value=... or expr=...", p.name)
         for p in free:
             assert p.value is not None
+            if not p.min < p.max:  # only reachable by bypassing Parameter's own checks (slots, pickles)
+                raise ParameterError(f"parameter {p.name!r}: min ({p.min}) must be less than max ({p.max})", p.name)
             if p.value < p.min or p.value > p.max:
                 moved = min(max(p.value, p.min), p.max)
                 warnings.warn(
@@ -289,23 +325,28 @@ class Minimizer:
         max_nfev = core.get("max_nfev", self.max_nfev)
         if max_nfev is not None and (not isinstance(max_nfev, (int, np.integer)) or max_nfev < 1):
             raise ValueError(f"max_nfev={max_nfev!r}; expected a positive integer or None")
+        for name in ("iter_cb", "Dfun"):
+            func = core.get(name, self.iter_cb if name == "iter_cb" else None)
+            if func is not None and not callable(func):
+                raise TypeError(f"{name} must be callable or None, not {type(func).__name__}")
         if "seed" in core and not spec.stochastic:
             raise EngineOptionError(
                 f"engine {spec.name!r} is deterministic and takes no seed; remove seed=", spec.name, "seed"
             )
-        self.prepare_fit()
-        setup = self._setup
-        assert setup is not None
-        self._check_capabilities(info, setup, options)
-        call = info.load()
-        self._reset_results()
-        self.var_names, self.init_vals, self.nvarys = list(setup.names), setup.start.tolist(), len(setup.free)
-        self.engine, self.engine_options, self.core_options = spec.name, dict(options), dict(core)
+        # taken before prepare_fit, which already writes init values, clipped starts and expressions
         snapshot = [(p, tuple(getattr(p, a) for a in _STATE)) for p in self.params.values()]
-        transform = BoundsTransform(setup.lower, setup.upper) if spec.bounds == "transform" else None
-        obj = Objective(self.userfcn, self.params, setup.free, transform, setup.constraints, self.userargs,
-                        self.userkws, nan_policy, core.get("iter_cb", self.iter_cb), max_nfev)
         try:
+            self.prepare_fit()
+            setup = self._setup
+            assert setup is not None
+            self._check_capabilities(info, setup, options)
+            call = info.load()
+            self._reset_results()
+            self.var_names, self.init_vals, self.nvarys = list(setup.names), setup.start.tolist(), len(setup.free)
+            self.engine, self.engine_options, self.core_options = spec.name, dict(options), dict(core)
+            transform = BoundsTransform(setup.lower, setup.upper) if spec.bounds == "transform" else None
+            obj = Objective(self.userfcn, self.params, setup.free, transform, setup.constraints, self.userargs,
+                            self.userkws, nan_policy, core.get("iter_cb", self.iter_cb), max_nfev)
             problem = self._problem(obj, setup, transform, core, max_nfev)
             result = self._run(call, problem, options, obj, info)
             self._finish(obj, setup, problem, result, core.get("scale_covar", self.scale_covar))
@@ -408,7 +449,14 @@ class Minimizer:
                     obj.counting = True
                 if float(r @ r) <= obj.best_chisqr or x is None:
                     x, obj.best_x, obj.best_resid, obj.best_chisqr = rx, rx, r.copy(), float(r @ r)
-        assert x is not None and obj.best_resid is not None
+        if x is None:  # no evaluation had a finite chi-square (nan_policy='propagate'): report the start
+            obj.counting = False
+            try:
+                obj.best_resid = obj.residual(problem.x0).copy()
+            finally:
+                obj.counting = True
+            x = obj.best_x = np.array(problem.x0, dtype=float)
+        assert obj.best_resid is not None
         v = obj.external(x)
         obj.set_external(v)
         resid = obj.best_resid
@@ -440,10 +488,18 @@ class Minimizer:
         if not self._calc_covar:
             self.errorbars, self.errorbars_reason = False, "error bars were not requested"
             return
+        if not math.isfinite(self.chisqr):
+            self.errorbars, self.errorbars_reason = False, "the residual at the solution is not finite"
+            return
         if result is not None and result.covariance is not None and self._spec_provides_covariance():
             unc = from_covariance(np.asarray(result.covariance, dtype=float), setup.names)
         else:
-            unc = estimate(obj, v, resid, self.chisqr, self.nfree, setup.lower, setup.upper, scale_covar)
+            try:
+                unc = estimate(obj, v, resid, self.chisqr, self.nfree, setup.lower, setup.upper, scale_covar)
+            except np.linalg.LinAlgError as exc:  # a finished fit is not lost because its error bars failed
+                obj.set_external(v)
+                self.errorbars, self.errorbars_reason = False, f"the covariance could not be computed: {exc}"
+                return
         self.nfev_errorbars, self._jac = unc.nfev, unc.jacobian
         self.covar, self.errorbars_reason = unc.covar, unc.reason
         self.errorbars = unc.covar is not None
@@ -468,6 +524,10 @@ class Minimizer:
             return
         self.success = bool(result.success)
         self.message = str(result.message)
+        if not math.isfinite(self.chisqr):  # possible with nan_policy='propagate'
+            self.success = False
+            self.message = f"the residual at the solution is not finite (engine said: {result.message})"
+            return
         if self.success and stayed:
             if self._jac is None or self._gradient_cosine(self._jac) > _STATIONARY_COS:
                 self.success = False

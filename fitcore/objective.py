@@ -164,6 +164,13 @@ class Objective:
             r = r[self._mask]
         if r.shape[0] != self.ndata:
             if self.ndata is None:
+                if r.shape[0] == 0:
+                    raise ResidualError(
+                        "the residual function returned no finite values to fit" if self._mask is not None
+                        else "the residual function returned an empty array; it must return one value per data point",
+                        self.nfev,
+                        self._values(),
+                    )
                 self.ndata = r.shape[0]
             else:
                 raise ResidualError(

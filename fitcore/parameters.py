@@ -336,6 +336,39 @@ class Parameters(dict):  # type: ignore[type-arg]
     def __reduce__(self) -> tuple[Any, ...]:
         return (Parameters, (), None, None, iter(self.items()))
 
+    # -- saving and loading (JSON; see fitcore.serialize) ---------------------------------------
+    def dumps(self, indent: int | None = None) -> str:
+        """Return these parameters as a JSON string (values, bounds, vary, expr, stderr, correl, init values)."""
+        from .serialize import dumps
+
+        return dumps(self, indent=indent)
+
+    def dump(self, fp: Any, indent: int | None = None) -> None:
+        """Write these parameters as JSON to the text file ``fp``."""
+        from .serialize import dump
+
+        dump(self, fp, indent=indent)
+
+    def loads(self, text: str | bytes) -> "Parameters":
+        """Replace the contents of this set with the parameters in a JSON string; return ``self``.
+
+        The whole text is checked first (names, numbers, bounds, expressions
+        parsed and checked for safety); on any error a ParameterError or
+        ConstraintError is raised and this set is left unchanged. Use
+        ``Parameters().loads(text)`` for a new set.
+        """
+        from .serialize import loads
+
+        new = loads(text)
+        dict.clear(self)
+        for key, par in new.items():
+            dict.__setitem__(self, key, par)
+        return self
+
+    def load(self, fp: Any) -> "Parameters":
+        """Replace the contents of this set with the parameters in a JSON file; return ``self`` (see :meth:`loads`)."""
+        return self.loads(fp.read())
+
     def valuesdict(self) -> dict[str, float | None]:
         """Return ``{name: value}`` for every parameter, in order."""
         return {k: p._value for k, p in self.items()}

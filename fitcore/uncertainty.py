@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from .chisquare import inward_step
+
 if TYPE_CHECKING:
     from .objective import Objective
 
@@ -51,9 +53,7 @@ def forward_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper:
     """Jacobian ``d residual / d external value`` at ``v`` by forward differences, stepping inwards."""
     jac = np.empty((r0.size, v.size))
     for j in range(v.size):
-        h = _FSTEP * (abs(v[j]) if v[j] != 0.0 else 1.0)
-        if upper[j] - v[j] < h:
-            h = -h
+        h = inward_step(_FSTEP * (abs(v[j]) if v[j] != 0.0 else 1.0), v[j], lower[j], upper[j])
         jac[:, j] = (_eval(obj, v, j, h) - r0) / h
     return jac
 
@@ -103,7 +103,10 @@ def _scaled_gram(jac: Array) -> tuple[Array, Array, Array, Array]:
 
 def condition(jac: Array) -> float:
     """Condition number of the Jacobian after scaling its columns to unit norm."""
-    norms, _, lam, _ = _scaled_gram(jac)
+    if not np.all(np.isfinite(jac)):
+        return np.inf
+    with np.errstate(over="ignore", invalid="ignore"):
+        norms, _, lam, _ = _scaled_gram(jac)
     if not np.all(np.isfinite(lam)) or np.any(norms == 0) or lam[0] <= 0:
         return np.inf
     return float(np.sqrt(lam[-1] / lam[0]))

@@ -424,8 +424,8 @@ _HIDDEN = textwrap.dedent("""
     for method in ('lbfgsb', 'anneal'):
         try:
             getattr(m, method)()
-        except fitcore.EngineNotFoundError as exc:
-            print(method, 'ERR', exc)
+        except fitcore.EngineError as exc:
+            print(method, 'ERR', type(exc).__name__, exc)
         else:
             print(method, 'RAN')
     print('a', p['a'].value)
@@ -433,7 +433,7 @@ _HIDDEN = textwrap.dedent("""
 
 
 def test_lbfgsb_and_anneal_raise_a_clear_error_while_not_installed():
-    """With only the core and leastsq loaded, .lbfgsb()/.anneal() raise naming installed engines."""
+    """With only the core and leastsq loaded, .lbfgsb()/.anneal() raise saying why, before any evaluation."""
     env = dict(os.environ, FITCORE_LOAD_PLUGINS="fitcore,fitcore-engine-leastsq")
     out = subprocess.run([sys.executable, "-c", _HIDDEN], env=env, capture_output=True, text=True, timeout=120,
                          check=False)
@@ -441,8 +441,8 @@ def test_lbfgsb_and_anneal_raise_a_clear_error_while_not_installed():
     lines = out.stdout.splitlines()
     assert lines[0] == "['leastsq']"
     for line, method in zip(lines[1:3], ("lbfgsb", "anneal")):
-        assert line.startswith(f"{method} ERR unknown engine '{method}'.")
-        assert "Installed engines: leastsq." in line
+        assert line.startswith(f"{method} ERR EngineUnavailableError engine '{method}'")
+        assert "blocked" in line and "FITCORE_LOAD_PLUGINS" in line
     assert lines[3] == "a 1.0"
 
 
@@ -468,3 +468,20 @@ def test_bad_constructor_arguments():
         Minimizer(3.0, Parameters())
     with pytest.raises(TypeError, match="Parameters"):
         Minimizer(lambda p: np.zeros(2), {"a": 1.0})
+
+
+def test_bounds_on_an_expression_parameter_are_reported_not_ignored():
+    """Bounds on an expression parameter raise a BoundsWarning naming it, since they cannot be enforced."""
+    import warnings as _w
+
+    from fitcore import BoundsWarning
+
+    p = Parameters()
+    p.add("a", value=2.0)
+    p.add("b", expr="a*2", max=1.0)
+    with _w.catch_warnings(record=True) as caught:
+        _w.simplefilter("always")
+        Minimizer(lambda q: np.array([q["a"].value - 2.45, q["b"].value - 4.9, 0.0]), p).leastsq()
+    hits = [w for w in caught if issubclass(w.category, BoundsWarning)]
+    assert len(hits) == 1 and "'b'" in str(hits[0].message) and "not enforced" in str(hits[0].message)
+    assert p["b"].value == pytest.approx(4.9, rel=1e-6)

@@ -1,0 +1,293 @@
+"""Untrusted constraint expressions: escapes and denial-of-service attempts are refused, not run.
+
+Every entry of BATTERY is fitted in a forked child process under a timeout, so a regression
+that computes (or hangs on) a malicious expression fails the test instead of hanging the
+suite. ``python tests/test_expressions_security.py`` rewrites the table in docs/robustness.md
+from the same data; ``test_docs_list_the_battery`` keeps the two in sync.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fitcore
+from fitcore.constraints import MAX_EXPR_LENGTH, _show, base_symtable, check_expression
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "robustness.md"
+TIMEOUT = 20.0  # seconds per attempt: a hang guard, not a speed target
+
+#: (id, kind, expression, fragment the error message must contain)
+BATTERY: list[tuple[str, str, str, str]] = [
+    # -- escapes: imports, dunders, builtins, introspection, file access ------------------
+    ("import-call", "escape", "__import__('os').system('echo pwned')", "only named functions may be called"),
+    ("dunder-name", "escape", "__builtins__", "names starting with '_'"),
+    ("dunder-attr", "escape", "a.__class__", "attribute access"),
+    ("subclasses-walk", "escape", "().__class__.__bases__[0].__subclasses__()", "only named functions"),
+    ("func-globals", "escape", "sqrt.__self__", "attribute access"),
+    ("plain-attr", "escape", "a.real", "attribute access"),
+    ("getattr-call", "escape", "getattr(a, '__class__')", "not allowed"),
+    ("getattr-name", "escape", "getattr(a, a)", "unknown name 'getattr'"),
+    ("open-file", "escape", "open('/etc/passwd')", "not allowed"),
+    ("open-name", "escape", "open(a)", "unknown name 'open'"),
+    ("eval-string", "escape", "eval('1+1')", "not allowed"),
+    ("exec-name", "escape", "exec(a)", "unknown name 'exec'"),
+    ("compile-name", "escape", "compile(a)", "unknown name 'compile'"),
+    ("globals", "escape", "globals()", "unknown name 'globals'"),
+    ("vars", "escape", "vars()", "unknown name 'vars'"),
+    ("type-call", "escape", "type(a)", "unknown name 'type'"),
+    ("chr-loadtxt", "escape", "loadtxt(chr(47) + chr(101))", "unknown name"),
+    ("fromfile", "escape", "fromfile(a)", "unknown name 'fromfile'"),
+    ("numpy-seterr", "escape", "seterr(a)", "unknown name 'seterr'"),
+    ("vectorize", "escape", "vectorize(sqrt)", "unknown name 'vectorize'"),
+    ("guard-name", "escape", "_fc_pow(2, 3)", "names starting with '_'"),
+    ("lambda", "escape", "(lambda: 0)()", "only named functions"),
+    ("lambda-arg", "escape", "max(a, key=lambda x: x)", "a lambda is not allowed"),
+    ("list-comp", "escape", "[c for c in (1, 2)]", "a comprehension is not allowed"),
+    ("generator", "escape", "sum(x for x in (1, 2))", "a generator expression is not allowed"),
+    ("f-string", "escape", "f'{a}'", "an f-string is not allowed"),
+    ("walrus", "escape", "(y := a)", "an assignment expression"),
+    ("two-statements", "escape", "a; b", "not a single expression"),
+    ("import-stmt", "escape", "import os", "not a single expression"),
+    ("assignment", "escape", "a = 1", "not a single expression"),
+    ("def", "escape", "def f(): pass", "not a single expression"),
+    ("starred", "escape", "max(*(a, b))", "a starred argument"),
+    ("kw-unpack", "escape", "max(a, **b)", "keyword unpacking"),
+    ("out-keyword", "escape", "sqrt(a, out=b)", "out= (writing into an existing array)"),
+    ("dict-display", "escape", "{1: a}", "a dict display"),
+    ("set-display", "escape", "{a, b}", "a set display"),
+    ("bytes", "escape", "b'abc'", "bytes constants are not allowed"),
+    ("ellipsis", "escape", "...", "ellipsis constants are not allowed"),
+    ("slice", "escape", "(a, b)[0:1]", "subscript index"),
+    ("newaxis", "escape", "sqrt((a, b))[None]", "subscript index"),
+    ("method-call", "escape", "sqrt(a).conjugate()", "only named functions"),
+    # -- denial of service: huge numbers, sequences, nesting, work -------------------------
+    ("power-tower", "dos", "10**10**10", "integer power"),
+    ("power-of-huge", "dos", "(10**9999)**9999", "integer power"),
+    ("power-chain", "dos", "2**2**2**2**2", "integer power"),
+    ("nine-nines", "dos", "9**9**9", "integer power"),
+    ("power-in-subscript", "dos", "(1, 2)[0] + (10**9999)**9999", "integer power"),
+    ("shift", "dos", "1 << 10**9", "left shift"),
+    ("shift-chain", "dos", "(1 << 19000) << 19000", "left shift"),
+    ("big-product", "dos", "(10**5000) * (10**5000)", "integer product"),
+    ("big-literal", "dos", "1" + "0" * 7000, "Exceeds the limit"),
+    ("list-repeat", "dos", "sum([0] * 10**9)", "repeating a sequence"),
+    ("tuple-repeat", "dos", "sum((1,) * 10**8)", "repeating a sequence"),
+    ("repeat-twice", "dos", "sum([1] * 1000 * 1000)", "repeating a sequence"),
+    ("string-repeat", "dos", "'a' * 10**9", "str constants are not allowed"),
+    ("factorial", "dos", "factorial(10**6)", "factorial"),
+    ("factorial-nested", "dos", "factorial(factorial(20))", "factorial"),
+    ("numpy-bigint-square", "dos", "square(square(square(square(10**3000))))", "too large to convert to float"),
+    ("broadcast-bomb", "dos", "sum(sqrt([[1]] * 1000) + sqrt([1] * 1000))", "inside a list or tuple"),
+    ("conditional-tower", "dos", "1 if 10**10**10 else 0", "integer power"),
+    ("call-tower", "dos", "max(10**10**10, a)", "integer power"),
+    ("deep-unary", "dos", "-" * 500 + "a", "nesting deeper"),
+    ("deep-calls", "dos", "sqrt(" * 250 + "a" + ")" * 250, "too many nested parentheses"),
+    ("deep-power", "dos", "a**" * 300 + "a", "nesting deeper"),
+    ("deep-not", "dos", "not " * 300 + "a", "nesting deeper"),
+    ("deep-parens", "dos", "(" * 300 + "a" + ")" * 300, "invalid expression"),
+    ("long-sum", "dos", "+".join(["a"] * 5001), "characters long"),
+    ("float-overflow", "dos", "pow(10, 10**10)", "OverflowError"),
+    ("non-finite", "dos", "1e308 * 10", "evaluated to inf"),
+]
+
+
+def _attempt(expr: str, queue: "mp.Queue[tuple[str, str, int]]") -> None:
+    """Child process: build a fit with ``c = expr`` and report what prepare/minimize raised."""
+    calls = [0]
+
+    def residual(p):
+        calls[0] += 1
+        return np.array([p["a"].value - 1.0, p["b"].value - 2.0])
+
+    p = fitcore.Parameters()
+    p.add("a", value=1.0)
+    p.add("b", value=2.0)
+    try:
+        p.add("c", expr=expr)
+        fitcore.minimize(residual, p)
+    except Exception as exc:
+        queue.put((type(exc).__name__, str(exc), calls[0]))
+        return
+    queue.put(("no error", repr(p["c"].value), calls[0]))
+
+
+def run_attempt(expr: str) -> tuple[str, str, int]:
+    """Run one attempt in a forked child with a timeout; return (error type, message, residual calls)."""
+    fitcore.list_engines()  # load plugins and the symbol table once, in the parent, before forking
+    base_symtable()
+    ctx = mp.get_context("fork")
+    queue: "mp.Queue[tuple[str, str, int]]" = ctx.Queue()
+    proc = ctx.Process(target=_attempt, args=(expr, queue))
+    proc.start()
+    try:
+        result = queue.get(timeout=TIMEOUT)
+    except Exception:
+        result = ("timeout", f"no answer within {TIMEOUT} s", -1)
+    proc.join(timeout=5)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+    return result
+
+
+@pytest.mark.parametrize("case", BATTERY, ids=[c[0] for c in BATTERY])
+def test_malicious_expression_is_refused(case):
+    """Each escape or DoS attempt raises ConstraintError naming the problem, before the residual runs."""
+    _, _, expr, fragment = case
+    kind, message, calls = run_attempt(expr)
+    assert kind == "ConstraintError", (kind, message)
+    assert fragment in message, message
+    assert calls == 0
+
+
+def test_battery_is_large_enough():
+    """The battery holds at least 30 distinct attempts, escapes and DoS both well represented."""
+    assert len({c[2] for c in BATTERY}) == len(BATTERY) >= 30
+    assert sum(c[1] == "escape" for c in BATTERY) >= 15 and sum(c[1] == "dos" for c in BATTERY) >= 15
+
+
+def test_process_survives_the_whole_battery_in_process():
+    """Run every attempt in this very process: each raises, and the interpreter keeps working after."""
+    for _, _, expr, _ in BATTERY:
+        p = fitcore.Parameters()
+        p.add("a", value=1.0)
+        p.add("b", value=2.0)
+        with pytest.raises(fitcore.ConstraintError):
+            p.add("c", expr=expr)
+            fitcore.Minimizer(lambda q: np.zeros(2), p).prepare_fit()
+    p = fitcore.Parameters()
+    p.add("a", value=3.0)
+    p.add("c", expr="sqrt(a**2 + 16)")
+    fitcore.Minimizer(lambda q: np.zeros(2), p).prepare_fit()
+    assert p["c"].value == 5.0
+
+
+@pytest.mark.parametrize("case", [c for c in BATTERY if "unknown name" not in c[3] and c[1] == "escape"],
+                         ids=lambda c: c[0])
+def test_check_expression_refuses_syntax_without_parameters(case):
+    """check_expression (used when loading files) refuses unsafe syntax with no Parameters at hand."""
+    with pytest.raises(fitcore.ConstraintError):
+        check_expression(case[2])
+
+
+MANUAL_EXPRESSIONS = [
+    ("1-frac_curve1", 0.75),
+    ("(2.0 - amp_1**2)", 2.0 - 0.5**2),
+    ("cen_1 * wid_1 / max(wid_1, 0.001)", 2.2),
+    ("sqrt(pi)*wid_1", np.sqrt(np.pi) * 0.2),
+    ("cen_1 if wid_1/2. > 100 else amp_1", 0.5),
+    ("log1p(amp_1) + atan2(amp_1, 1) - hypot(3, 4)", np.log1p(0.5) + np.arctan2(0.5, 1) - 5.0),
+    ("2**10 + (1 << 3) + 7 // 2 % 5 - (3 & 1 | 4 ^ 2) + ~1", 1024 + 8 + 3 - 7 - 2),
+    ("sum([amp_1, cen_1, wid_1]) + mean((1, 3)) + fsum([0.1] * 10)", 2.9 + 2.0 + 1.0),
+    ("(1, 2, 3)[1] * amp_1 + factorial(5)", 121.0),
+    ("e + exp(0) + 10**30 / 10**30", np.e + 2.0),
+]
+
+
+@pytest.mark.parametrize("expr,expected", MANUAL_EXPRESSIONS)
+def test_legitimate_expressions_still_work(expr, expected):
+    """The manual's kinds of expressions, and the operators of section 5.2, evaluate to the right number."""
+    p = fitcore.Parameters()
+    p.add("frac_curve1", value=0.25)
+    p.add("amp_1", value=0.5)
+    p.add("cen_1", value=2.2)
+    p.add("wid_1", value=0.2)
+    p.add("out", expr=expr)
+    fitcore.Minimizer(lambda q: np.zeros(5), p).prepare_fit()
+    assert p["out"].value == pytest.approx(expected, rel=1e-12)
+
+
+def test_user_functions_and_arrays_in_symtable():
+    """Functions and arrays the user adds to Minimizer.asteval.symtable are usable (manual section 5.3)."""
+
+    def lorentzian(x, amp, cen, wid):
+        return amp / (1 + ((x - cen) / wid) ** 2)
+
+    p = fitcore.Parameters()
+    p.add("amp", value=2.0)
+    p.add("peak", expr="lorentzian(1.0, amp, 1.0, 0.5)")
+    p.add("third", expr="coeffs[2] * amp")
+    fit = fitcore.Minimizer(lambda q: np.zeros(3), p)
+    fit.asteval.symtable["lorentzian"] = lorentzian
+    fit.asteval.symtable["coeffs"] = np.array([1.0, 2.0, 7.0])
+    fit.prepare_fit()
+    assert p["peak"].value == 2.0 and p["third"].value == 14.0
+
+
+def test_interpreted_path_recovers_after_an_error():
+    """After an expression fails in asteval, the next fit with the same Minimizer evaluates correctly."""
+    p = fitcore.Parameters()
+    p.add("a", value=0.0)
+    p.add("b", expr="(10.0, 20.0)[0] / a")
+    fit = fitcore.Minimizer(lambda q: np.zeros(2), p)
+    with pytest.raises(fitcore.ConstraintError, match="ZeroDivisionError"):
+        fit.prepare_fit()
+    p["a"].value = 2.0
+    fit.prepare_fit()
+    assert p["b"].value == 5.0
+
+
+def test_symbol_table_offers_no_unsafe_names():
+    """The constraint symbol table holds no file, import, introspection or array-constructor names."""
+    st = fitcore.Minimizer(lambda q: q, fitcore.Parameters()).asteval.symtable
+    for name in ("open", "loadtxt", "genfromtxt", "fromfile", "type", "getattr", "eval", "exec", "range",
+                 "arange", "ones", "zeros", "outer", "repeat", "tile", "vectorize", "seterr", "print", "id"):
+        assert name not in st, name
+
+
+def test_check_expression_returns_the_names_used():
+    """check_expression returns every name an expression refers to, for resolving later."""
+    assert check_expression("a + sqrt(b) * c[0]") == {"a", "b", "c", "sqrt"}
+    with pytest.raises(fitcore.ConstraintError, match="characters long"):
+        check_expression("a" * (MAX_EXPR_LENGTH + 1))
+
+
+# -- the table in docs/robustness.md -------------------------------------------------------
+START, END = "<!-- battery:start -->", "<!-- battery:end -->"
+
+
+def _cell(text: str, limit: int = 70) -> str:
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text.replace("|", "\\|")
+
+
+def render_table() -> str:
+    """The battery as a markdown table: each attempt and the error it produces (run in-process)."""
+    rows = ["| # | id | kind | expression | error |", "|---|---|---|---|---|"]
+    for i, (cid, kind, expr, _) in enumerate(BATTERY, 1):
+        p = fitcore.Parameters()
+        p.add("a", value=1.0)
+        p.add("b", value=2.0)
+        try:
+            p.add("c", expr=expr)
+            fitcore.Minimizer(lambda q: np.zeros(2), p).prepare_fit()
+            error = "NOT REFUSED"
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}".replace(_show(expr), "<expr>")
+        rows.append(f"| {i} | {cid} | {kind} | `{_cell(expr, 50)}` | {_cell(error, 200)} |")
+    return "\n".join(rows)
+
+
+def test_docs_list_the_battery():
+    """docs/robustness.md has one row per attempt, in order, with its expression and the refusal's words."""
+    text = DOC.read_text()
+    rows = text[text.index(START) + len(START): text.index(END)].strip().splitlines()[2:]
+    assert len(rows) == len(BATTERY), "run: python tests/test_expressions_security.py"
+    for row, (cid, kind, expr, fragment) in zip(rows, BATTERY):
+        cells = [c.strip() for c in row.strip("|").split(" | ")]
+        assert cells[1:4] == [cid, kind, f"`{_cell(expr, 50)}`"], "run: python tests/test_expressions_security.py"
+        assert cells[4].startswith("ConstraintError:") and _cell(fragment) in cells[4], cid
+
+
+if __name__ == "__main__":
+    text = DOC.read_text()
+    new = text[: text.index(START) + len(START)] + "\n" + render_table() + "\n" + text[text.index(END):]
+    DOC.write_text(new)
+    print(f"wrote {len(BATTERY)} rows to {DOC}", file=sys.stderr)
