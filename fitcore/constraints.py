@@ -371,6 +371,19 @@ def parse(expr: str) -> tuple[ast.Module, Any]:
     return tree, code
 
 
+_NAMES: dict[str, frozenset[str]] = {}
+
+
+def _names(expr: str, tree: ast.AST) -> frozenset[str]:
+    """The names ``expr`` uses (cached per process with its parse: a fit re-walks no tree)."""
+    hit = _NAMES.get(expr)
+    if hit is None:
+        if len(_NAMES) >= _PARSED_MAX:
+            _NAMES.clear()
+        hit = _NAMES[expr] = frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+    return hit
+
+
 class _Guard(ast.NodeTransformer):
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
@@ -444,7 +457,7 @@ class Constraints:
                     par.expr,
                 )
             tree, code = self._parse(name, par.expr)
-            symbols = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+            symbols = _names(par.expr, tree)
             for sym in sorted(symbols):
                 if sym not in params and sym not in self.symtable:
                     known = list(params) + [k for k in self.symtable if not k.startswith("_")]
@@ -506,6 +519,7 @@ class Constraints:
         for name in params:
             if name in compiled:
                 visit(name, [])
+        visit = None  # type: ignore[assignment]  # break the closure's reference to itself (no cycle for the GC)
         return order
 
     def __len__(self) -> int:

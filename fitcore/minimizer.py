@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -39,6 +40,8 @@ Array = NDArray[np.float64]
 _STATE = ("_value", "stderr", "correl", "init_value")
 #: gradient cosine above which a fit that never left its start is not at a minimum
 _STATIONARY_COS = 1e-4
+#: a fit whose every value changed by less than this fraction "did not move"
+_MOVED_RTOL = 1e-6
 
 
 class _Setup:
@@ -50,6 +53,7 @@ class _Setup:
         self.lower = np.array([p.min for p in free], dtype=float)
         self.upper = np.array([p.max for p in free], dtype=float)
         self.start = np.array([p.value for p in free], dtype=float)
+        self.bounded = bool(np.isfinite(self.lower).any() or np.isfinite(self.upper).any())
         self.constraints = constraints
 
 
@@ -107,7 +111,12 @@ class Minimizer:
     errorbars_reason : str or None
         Why ``errorbars`` is False.
     nfev_errorbars : int
-        Evaluations spent estimating the covariance (not in ``nfev``).
+        Evaluations spent at the solution estimating the covariance and polishing it
+        (not in ``nfev``).
+    polished : int
+        Gauss-Newton steps taken after the engine (each lowered chi-square); see
+        :mod:`fitcore.uncertainty`. Only fits the engine reports as converged and
+        that left their start are polished.
     """
 
     def __init__(
@@ -145,6 +154,7 @@ class Minimizer:
     def _reset_results(self) -> None:
         self.nfev = 0
         self.nfev_errorbars = 0
+        self.polished = 0
         self.success = False
         self.errorbars = False
         self.errorbars_reason: str | None = "no fit has been run"
@@ -237,7 +247,11 @@ class Minimizer:
             self.params = params
         params = self.params
         has_expr = any(p.expr is not None for p in params.values())
-        constraints = Constraints(params, self._symbols(), lambda: self.asteval) if has_expr else None
+        if has_expr:
+            me = weakref.ref(self)  # no Minimizer -> Constraints -> closure -> Minimizer cycle for the GC
+            constraints = Constraints(params, self._symbols(), lambda: me().asteval)  # type: ignore[union-attr]
+        else:
+            constraints = None
         free = [p for p in params.values() if p.vary and p.expr is None]
         for p in params.values():
             if p.expr is not None and (p.min != -math.inf or p.max != math.inf):
@@ -344,7 +358,8 @@ class Minimizer:
             self._reset_results()
             self.var_names, self.init_vals, self.nvarys = list(setup.names), setup.start.tolist(), len(setup.free)
             self.engine, self.engine_options, self.core_options = spec.name, dict(options), dict(core)
-            transform = BoundsTransform(setup.lower, setup.upper) if spec.bounds == "transform" else None
+            transform = (BoundsTransform(setup.lower, setup.upper)
+                         if spec.bounds == "transform" and setup.bounded else None)
             obj = Objective(self.userfcn, self.params, setup.free, transform, setup.constraints, self.userargs,
                             self.userkws, nan_policy, core.get("iter_cb", self.iter_cb), max_nfev)
             problem = self._problem(obj, setup, transform, core, max_nfev)
@@ -461,63 +476,76 @@ class Minimizer:
         obj.set_external(v)
         resid = obj.best_resid
         self.nfev = obj.nfev
-        self.residual = resid
         self.ndata = int(resid.size)
         self.nfree = self.ndata - self.nvarys
+        self.chisqr = float(resid @ resid)
+        if result is not None:
+            self.ier, self.lmdif_message, self.nit = int(result.status), str(result.message), result.nit
+            self.engine_extras = dict(result.extras)
+        # the engine may return its start while the best point seen is a finite-difference probe next to it
+        stayed = not _moved(v, setup.start) or (
+            result is not None and np.array_equal(np.asarray(result.x, dtype=float), problem.x0))
+        engine_v = v
+        # error bars first: the Gauss-Newton polish may move to a point of lower chi-square
+        v, resid = self._uncertainties(obj, setup, v, resid, result, scale_covar, polish=not stayed)
+        self.residual = resid
         self.chisqr = float(resid @ resid)
         self.redchi = self.chisqr / self.nfree if self.nfree > 0 else math.nan
         chi = max(self.chisqr, 1e-300)
         self.aic = self.ndata * math.log(chi / self.ndata) + 2 * self.nvarys
         self.bic = self.ndata * math.log(chi / self.ndata) + math.log(self.ndata) * self.nvarys
-        if result is not None:
-            self.ier, self.lmdif_message, self.nit = int(result.status), str(result.message), result.nit
-            self.engine_extras = dict(result.extras)
-        self._uncertainties(obj, setup, v, resid, result, scale_covar)
-        # the engine may return its start while the best point seen is a finite-difference probe next to it
-        stayed = np.array_equal(v, setup.start) or (
-            result is not None and np.array_equal(np.asarray(result.x, dtype=float), problem.x0))
-        self._judge(result, obj, stayed)
+        self._judge(result, obj, stayed, setup, engine_v)
 
     def _uncertainties(self, obj: Objective, setup: _Setup, v: Array, resid: Array,
-                       result: EngineResult | None, scale_covar: bool) -> None:
+                       result: EngineResult | None, scale_covar: bool, polish: bool) -> tuple[Array, Array]:
+        """Error bars at the solution; returns the (possibly polished) solution and its residual."""
         for p in self.params.values():
             p.stderr, p.correl = None, None
         if self.aborted:
             self.errorbars, self.errorbars_reason = False, "the fit was stopped before convergence"
-            return
+            return v, resid
         if not self._calc_covar:
             self.errorbars, self.errorbars_reason = False, "error bars were not requested"
-            return
+            return v, resid
         if not math.isfinite(self.chisqr):
             self.errorbars, self.errorbars_reason = False, "the residual at the solution is not finite"
-            return
+            return v, resid
         if result is not None and result.covariance is not None and self._spec_provides_covariance():
             unc = from_covariance(np.asarray(result.covariance, dtype=float), setup.names)
         else:
+            # polish only what the engine reports as converged and that left its start
+            polish = polish and result is not None and bool(result.success)
             try:
-                unc = estimate(obj, v, resid, self.chisqr, self.nfree, setup.lower, setup.upper, scale_covar)
+                unc = estimate(obj, v, resid, self.chisqr, self.nfree, setup.lower, setup.upper, scale_covar,
+                               polish=polish)
             except np.linalg.LinAlgError as exc:  # a finished fit is not lost because its error bars failed
                 obj.set_external(v)
                 self.errorbars, self.errorbars_reason = False, f"the covariance could not be computed: {exc}"
-                return
+                return v, resid
+            if unc.polished:
+                v, resid = unc.v, unc.resid
+        self.polished = unc.polished
         self.nfev_errorbars, self._jac = unc.nfev, unc.jacobian
         self.covar, self.errorbars_reason = unc.covar, unc.reason
         self.errorbars = unc.covar is not None
         if unc.covar is None:
-            return
+            return v, resid
+        params = self.params
         for name in setup.names:
-            par = self.params[name]
+            par = params[name]
             par.stderr, par.correl = unc.stderr[name], unc.correl[name]
-        for name, err in propagate(obj, v, unc.covar).items():
-            self.params[name].stderr = err
-        for par in self.params.values():  # a fixed value is exactly known (and the manual's 2.4 loop formats it)
+        if obj.constraints is not None:
+            for name, err in propagate(obj, v, unc.covar).items():
+                params[name].stderr = err
+        for par in params.values():  # a fixed value is exactly known (and the manual's 2.4 loop formats it)
             if par.expr is None and not par.vary:
                 par.stderr = 0.0
+        return v, resid
 
     def _spec_provides_covariance(self) -> bool:
         return bool(self.engine and get_engine(self.engine).spec.provides_covariance)
 
-    def _judge(self, result: EngineResult | None, obj: Objective, stayed: bool) -> None:
+    def _judge(self, result: EngineResult | None, obj: Objective, stayed: bool, setup: _Setup, v: Array) -> None:
         if result is None or self.aborted:
             self.success = False
             self.message = f"fit stopped: {obj.stop_reason}; parameters hold the best values seen"
@@ -529,9 +557,19 @@ class Minimizer:
             self.message = f"the residual at the solution is not finite (engine said: {result.message})"
             return
         if self.success and stayed:
+            # an engine may also "converge" by shrinking its steps to nothing (e.g. after rejected trial steps)
             if self._jac is None or self._gradient_cosine(self._jac) > _STATIONARY_COS:
                 self.success = False
                 self.message = ("the fit did not move from its starting point, which is not a minimum "
+                                f"(engine said: {result.message})")
+        elif self.success and self._jac is not None and not self.errorbars:  # a dead parameter leaves none
+            norms = np.einsum("ij,ij->j", self._jac, self._jac)
+            dead = [n for n, d, a, b in zip(setup.names, norms.tolist(), v.tolist(), setup.start.tolist())
+                    if d == 0 and a != b]
+            if dead:
+                self.success = False
+                self.message = (f"parameter(s) {', '.join(map(repr, dead))} moved to where they have no effect on the "
+                                "residual (e.g. an exponential term vanished); that is not a minimum "
                                 f"(engine said: {result.message})")
 
     def _gradient_cosine(self, jac: Array) -> float:
@@ -543,6 +581,11 @@ class Minimizer:
         norms = np.linalg.norm(jac, axis=0)
         norms[norms == 0] = 1.0
         return float(np.max(np.abs(jac.T @ r) / (norms * rn)))
+
+
+def _moved(v: Array, start: Array) -> bool:
+    """Whether some value changed by more than ``_MOVED_RTOL`` of its start."""
+    return bool((np.abs(v - start) > _MOVED_RTOL * np.abs(start)).any())
 
 
 def minimize(

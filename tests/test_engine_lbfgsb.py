@@ -64,7 +64,7 @@ def test_loose_factr_stops_earlier():
     tight = fitcore.minimize(residual, make_params(), engine="lbfgsb")
     loose = fitcore.minimize(residual, make_params(), engine="lbfgsb", factr=1e12)
     assert loose.nfev < tight.nfev
-    assert loose.chisqr >= tight.chisqr
+    assert loose.chisqr >= tight.chisqr * (1 - 1e-12)  # the core's Gauss-Newton polish may bring both to the minimum
 
 
 @pytest.mark.parametrize(("kws", "match"), [

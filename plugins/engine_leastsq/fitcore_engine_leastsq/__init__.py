@@ -2,16 +2,34 @@
 
 Registered through the ``fitcore`` entry-point group like any third-party
 engine. Bounds reach it through fitcore's MINUIT-style transform.
+
+Non-finite trial steps
+----------------------
+MINPACK cannot digest NaN or inf. When a *trial step* of the Levenberg-Marquardt
+iteration lands where the model overflows (e.g. ``exp`` of a huge argument) and
+the core reports a non-finite residual (``nan_policy='raise'`` or ``'omit'``),
+the engine hands MINPACK a finite residual far larger than the current one
+instead: MINPACK rejects the step exactly as it rejects any step that increases
+chi-square, shrinks its trust region and tries a shorter step from the same
+point. Nothing is hidden: the step was never accepted, and the count of such
+rejections is in ``engine_extras['nonfinite_trials']``. A non-finite residual
+at the start or inside the finite-difference Jacobian (where a value is needed,
+not a comparison) still raises. Jacobian evaluations are recognized by
+MINPACK's own stencil: one coordinate of a recent point moved by
+``sqrt(max(epsfcn, eps)) * |x_j|``.
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from typing import Any, Iterable
 
 import numpy as np
 from scipy.optimize import leastsq as _leastsq
 
 from fitcore import EngineResult, EngineSpec, Problem, hookimpl
+from fitcore.errors import NonFiniteResidualError
 
 __all__ = ["leastsq", "fitcore_engines"]
 
@@ -26,6 +44,7 @@ OPTIONS: dict[str, Any] = {
     "diag": None,
 }
 _SUCCESS = (1, 2, 3, 4)
+_EPS = float(np.finfo(float).eps)
 
 
 def leastsq(problem: Problem, **options: Any) -> EngineResult:
@@ -51,9 +70,23 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
     if opts["diag"] is None:
         del opts["diag"]
     pad = max(n - problem.ndata, 0)  # MINPACK needs m >= n; zero rows leave chi-square unchanged
+    residual = problem.residual
+    # MINPACK's x is a view of its own work array: keep copies of the recent points
+    recent: deque[np.ndarray] = deque(maxlen=n + 2)
+    remember = recent.append
+    fd_step = math.sqrt(max(opts["epsfcn"] or 0.0, _EPS))
+    rejected = [0]
 
     def func(x: np.ndarray) -> np.ndarray:
-        r = problem.residual(x)
+        try:
+            r = residual(x)
+        except NonFiniteResidualError:
+            if _jacobian_point(x, recent, fd_step):
+                raise
+            rejected[0] += 1
+            r = np.full(problem.ndata, _REJECT)
+        else:
+            remember(x.copy())
         return np.concatenate([r, np.zeros(pad)]) if pad else r
 
     dfun = None
@@ -68,8 +101,26 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
         success=ier in _SUCCESS,
         message=" ".join(str(mesg).split()),
         status=int(ier),
-        extras={"minpack_nfev": int(info["nfev"]), "minpack_njev": int(info.get("njev", 0) or 0)},
+        extras={"minpack_nfev": int(info["nfev"]), "minpack_njev": int(info.get("njev", 0) or 0),
+                "nonfinite_trials": rejected[0]},
     )
+
+
+#: residual value handed to MINPACK for a rejected non-finite trial step (finite; its norm
+#: dwarfs any real residual, so MINPACK's actual reduction is -1 and the step is refused)
+_REJECT = 1.0e150
+
+
+def _jacobian_point(x: np.ndarray, recent: deque[np.ndarray], fd_step: float) -> bool:
+    """Whether ``x`` is a forward-difference point of MINPACK's Jacobian around a recent point."""
+    for base in recent:
+        diff = np.flatnonzero(x != base)
+        if diff.size == 1:
+            j = int(diff[0])
+            h = fd_step * abs(base[j]) or fd_step
+            if x[j] == base[j] + h:
+                return True
+    return False
 
 
 @hookimpl

@@ -1,0 +1,222 @@
+"""Error bars: stderr, correl and propagation against independent computations; bounds; polish."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import leastsq
+
+import fitcore
+from fitcore import uncertainty
+
+
+def _cov_analytic(jac: np.ndarray, resid: np.ndarray) -> np.ndarray:
+    """Covariance scaled by the residual variance, by SVD of an analytic Jacobian."""
+    _, s, vt = np.linalg.svd(jac, full_matrices=False)
+    return (vt.T / s**2) @ vt * (resid @ resid) / (jac.shape[0] - jac.shape[1])
+
+
+# -- a linear model: the covariance is known in closed form -----------------------------------
+def test_linear_model_stderr_equals_closed_form(rng):
+    """For y = a + b*x the stderr are sqrt(diag((X^T X)^-1) * s^2), to 1e-6."""
+    x = np.linspace(0.0, 10.0, 40)
+    y = 1.5 + 0.7 * x + rng.normal(scale=0.3, size=x.size)
+    p = fitcore.Parameters()
+    p.add("a", value=0.0)
+    p.add("b", value=1.0)
+    fit = fitcore.minimize(lambda q: y - q["a"].value - q["b"].value * x, p)
+    design = np.column_stack([np.ones_like(x), x])
+    coef, rss, *_ = np.linalg.lstsq(design, y, rcond=None)
+    cov = np.linalg.inv(design.T @ design) * rss[0] / (x.size - 2)
+    assert [p["a"].value, p["b"].value] == pytest.approx(coef, rel=1e-9)
+    assert [p["a"].stderr, p["b"].stderr] == pytest.approx(np.sqrt(np.diag(cov)), rel=1e-6)
+    assert p["a"].correl["b"] == pytest.approx(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]), rel=1e-6)
+    assert fit.covar == pytest.approx(cov, rel=1e-6)
+
+
+# -- the damped sine with an analytic Jacobian -----------------------------------------------
+def _sine_jacobian(b, x):
+    amp, decay, shift, omega = b
+    s, c, e = np.sin(x * omega + shift), np.cos(x * omega + shift), np.exp(-x * x * decay)
+    return -np.column_stack([s * e, -amp * s * e * x * x, amp * c * e, amp * c * e * x])
+
+
+def test_leastsq_stderr_matches_analytic_jacobian(damped_sine):
+    """stderr and correl agree to 1e-6 with (J^T J)^-1 s^2 from the analytic Jacobian at the solution."""
+    x, data, truth = damped_sine
+    p = fitcore.Parameters()
+    for name, v in (("amp", 10.0), ("decay", 0.02), ("shift", 0.0), ("omega", 3.05)):
+        p.add(name, value=v)
+    names = ["amp", "decay", "shift", "omega"]
+
+    def resid(q):
+        amp, decay, shift, omega = (q[n].value for n in names)
+        return data - amp * np.sin(x * omega + shift) * np.exp(-x * x * decay)
+
+    fit = fitcore.minimize(resid, p)
+    best = np.array([p[n].value for n in names])
+    ref, *_ = leastsq(lambda b: resid({n: type("V", (), {"value": v}) for n, v in zip(names, b)}),
+                      best, xtol=1e-14, ftol=1e-14)
+    assert best == pytest.approx(ref, rel=1e-8)  # at the minimum, to the engine's accuracy and beyond
+    cov = _cov_analytic(_sine_jacobian(best, x), fit.residual)
+    assert [p[n].stderr for n in names] == pytest.approx(np.sqrt(np.diag(cov)), rel=1e-6)
+    corr = cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
+    for i, a in enumerate(names):
+        for k, b in enumerate(names):
+            if i != k:
+                assert p[a].correl[b] == pytest.approx(corr[i, k], rel=1e-5, abs=1e-8)
+    for name, true in truth.items():  # and the truth is inside the error bars
+        assert abs(p[name].value - true) < 4 * p[name].stderr
+
+
+def test_ill_conditioned_fit_uses_accurate_jacobian(rng):
+    """Two close exponentials (condition > 100): stderr still agree to 1e-6 with the analytic Jacobian."""
+    x = np.linspace(0.0, 5.0, 60)
+    y = 2.0 * np.exp(-1.0 * x) + 1.0 * np.exp(-1.6 * x) + rng.normal(scale=1e-3, size=x.size)
+    names = ["a", "b", "c", "d"]
+    p = fitcore.Parameters()
+    for n, v in zip(names, (1.5, 0.8, 1.5, 2.0)):
+        p.add(n, value=v)
+
+    def model(b):
+        return b[0] * np.exp(-b[1] * x) + b[2] * np.exp(-b[3] * x)
+
+    fit = fitcore.minimize(lambda q: y - model([q[n].value for n in names]), p)
+    assert fit.success and fit.errorbars
+    b = np.array([p[n].value for n in names])
+    jac = -np.column_stack([np.exp(-b[1] * x), -b[0] * x * np.exp(-b[1] * x),
+                            np.exp(-b[3] * x), -b[2] * x * np.exp(-b[3] * x)])
+    assert uncertainty.condition(jac) > uncertainty.REFINE_CONDITION
+    cov = _cov_analytic(jac, fit.residual)
+    assert [p[n].stderr for n in names] == pytest.approx(np.sqrt(np.diag(cov)), rel=1e-6)
+
+
+def test_expression_stderr_is_propagated():
+    """decay = omega**2/900 gets stderr 2*omega/900 * stderr(omega), to 1e-6."""
+    x = np.linspace(0.0, 15.0, 300)
+    data = 14.0 * np.sin(3.0 * x + 0.2) * np.exp(-x * x * 0.01) + np.random.default_rng(3).normal(0, 0.2, x.size)
+    p = fitcore.Parameters()
+    p.add("amp", value=10.0, min=0.0)
+    p.add("shift", value=0.0, min=-np.pi / 2, max=np.pi / 2)
+    p.add("omega", value=3.05)
+    p.add("decay", expr="omega**2/900")
+
+    def resid(q):
+        return data - q["amp"].value * np.sin(x * q["omega"].value + q["shift"].value) * np.exp(
+            -x * x * q["decay"].value)
+
+    fit = fitcore.minimize(resid, p)
+    assert fit.errorbars
+    om = p["omega"]
+    assert p["decay"].stderr == pytest.approx(2 * om.value / 900 * om.stderr, rel=1e-6)
+
+
+# -- bounds: the error bar does not collapse near or at a bound (issue 2) ----------------------
+def _decay_fit(rng_seed: int, start: float = 1.2, **bounds_t):
+    x = np.linspace(0.0, 6.0, 80)
+    y = 3.0 * np.exp(-x / 1.7) + np.random.default_rng(rng_seed).normal(scale=0.05, size=x.size)
+    p = fitcore.Parameters()
+    p.add("a", value=2.5)
+    p.add("t", value=start, **bounds_t)
+    fit = fitcore.minimize(lambda q: y - q["a"].value * np.exp(-x / q["t"].value), p)
+    return fit, p
+
+
+@pytest.mark.parametrize("where", ["near", "at", "pinned"])
+@pytest.mark.parametrize("kind", ["max", "both", "min"])
+def test_stderr_near_or_at_bound_matches_unbounded(where, kind):
+    """Near, at, or pinned past a bound, stderr stays within 10% of the same fit without the bound."""
+    free, pf = _decay_fit(11)
+    t, s = pf["t"].value, pf["t"].stderr
+    edge = {"near": t + 0.05 * s, "at": t, "pinned": t - 0.5 * s}[where]
+    if kind == "min":
+        edge = 2 * t - edge  # mirror: the lower bound sits at/above the optimum
+        bounds = {"min": edge}
+    elif kind == "max":
+        bounds = {"max": edge}
+    else:
+        bounds = {"min": 0.5, "max": edge}
+    fit, pb = _decay_fit(11, start=2.5 if kind == "min" else 1.2, **bounds)
+    assert fit.errorbars, fit.errorbars_reason
+    assert pb["t"].stderr == pytest.approx(s, rel=0.10)
+    assert pb["a"].stderr == pytest.approx(pf["a"].stderr, rel=0.10)
+    lo, hi = bounds.get("min", -np.inf), bounds.get("max", np.inf)
+    assert lo <= pb["t"].value <= hi
+
+
+# -- polish --------------------------------------------------------------------------------------
+def test_loose_engine_answer_is_polished_to_the_minimum(damped_sine):
+    """With xtol=ftol=1e-3 the engine stops early; the Gauss-Newton polish reaches the true minimum."""
+    x, data, _ = damped_sine
+    names = ["amp", "decay", "shift", "omega"]
+
+    def resid(q):
+        amp, decay, shift, omega = (q[n].value for n in names)
+        return data - amp * np.sin(x * omega + shift) * np.exp(-x * x * decay)
+
+    def params():
+        p = fitcore.Parameters()
+        for n, v in zip(names, (10.0, 0.02, 0.0, 3.05)):
+            p.add(n, value=v)
+        return p
+
+    p = params()
+    fit = fitcore.minimize(resid, p, xtol=1e-3, ftol=1e-3)
+    tight = params()
+    ref = fitcore.minimize(resid, tight, xtol=1e-12, ftol=1e-12)
+    assert fit.polished >= 1 and fit.success
+    assert fit.chisqr <= ref.chisqr * (1 + 1e-12)
+    assert [p[n].value for n in names] == pytest.approx([tight[n].value for n in names], rel=1e-8)
+    assert fit.residual @ fit.residual == pytest.approx(fit.chisqr, rel=1e-12)
+
+
+def test_failed_fit_is_not_polished(damped_sine):
+    """A fit that ran out of evaluations keeps the engine's answer (no polish) and is not a success."""
+    x, data, _ = damped_sine
+    p = fitcore.Parameters()
+    for n, v in zip(["amp", "decay", "shift", "omega"], (10.0, 0.02, 0.0, 3.05)):
+        p.add(n, value=v)
+
+    def resid(q):
+        return data - q["amp"].value * np.sin(x * q["omega"].value + q["shift"].value) * np.exp(
+            -x * x * q["decay"].value)
+
+    fit = fitcore.minimize(resid, p, maxfev=8)
+    assert not fit.success and fit.polished == 0
+
+
+def test_singular_covariance_is_explained(rng):
+    """a*b*x cannot separate a and b: no error bars, and the reason names them."""
+    x = np.linspace(0, 1, 20)
+    y = 2.0 * x + rng.normal(scale=0.01, size=x.size)
+    p = fitcore.Parameters()
+    p.add("a", value=1.0)
+    p.add("b", value=1.5)
+    fit = fitcore.minimize(lambda q: y - q["a"].value * q["b"].value * x, p)
+    assert not fit.errorbars
+    assert "'a'" in fit.errorbars_reason and "'b'" in fit.errorbars_reason
+    assert p["a"].stderr is None and p["b"].stderr is None
+
+
+def test_no_degrees_of_freedom_gives_no_error_bars():
+    """Two points, two parameters: nfree = 0, errorbars False with the reason."""
+    x = np.array([0.0, 1.0])
+    y = np.array([1.0, 3.0])
+    p = fitcore.Parameters()
+    p.add("a", value=0.0)
+    p.add("b", value=0.0)
+    fit = fitcore.minimize(lambda q: y - q["a"].value - q["b"].value * x, p)
+    assert not fit.errorbars and "nfree = 0" in fit.errorbars_reason
+    assert p["a"].value == pytest.approx(1.0) and p["b"].value == pytest.approx(2.0)
+
+
+def test_scale_covar_false_uses_unscaled_covariance(rng):
+    """scale_covar=False: covariance is (J^T J)^-1, independent of the residual size."""
+    x = np.linspace(0.0, 10.0, 40)
+    y = 1.5 + 0.7 * x + rng.normal(scale=0.3, size=x.size)
+    p = fitcore.Parameters()
+    p.add("a", value=0.0)
+    p.add("b", value=1.0)
+    fit = fitcore.minimize(lambda q: y - q["a"].value - q["b"].value * x, p, scale_covar=False)
+    design = np.column_stack([np.ones_like(x), x])
+    assert fit.covar == pytest.approx(np.linalg.inv(design.T @ design), rel=1e-6)
