@@ -23,6 +23,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import plugins, printfuncs
+from .batch import FitArgs, FitBatch, FitSnapshot, fit_many
 from .chisquare import ChiSquare
 from .errors import (
     BoundsWarning,
@@ -72,6 +73,10 @@ __all__ = [
     "Parameters",
     "Minimizer",
     "minimize",
+    "fit_many",
+    "FitArgs",
+    "FitBatch",
+    "FitSnapshot",
     "fit_report",
     "report_errors",
     "conf_interval",

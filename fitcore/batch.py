@@ -1,0 +1,483 @@
+"""fit_many: one fit per dataset, serially or on any executor, each result a picklable snapshot.
+
+Users who fit a model to every pixel of an image or every spectrum of a survey
+run thousands of independent fits of one residual function with one set of
+starting Parameters. :func:`fit_many` validates that setup once, then runs the
+fits (in this process, or in chunks on a ``concurrent.futures.Executor`` such as
+a process pool or a dask cluster, see :mod:`fitcore.executors`) and returns a
+:class:`FitBatch`: one :class:`FitSnapshot` per dataset, in input order.
+
+Datasets
+--------
+Each dataset says how to call the residual function, unambiguously:
+
+* a ``tuple`` is the positional arguments: ``(x, y)`` calls ``function(params, x, y)``;
+* a :class:`FitArgs` gives positional and keyword arguments:
+  ``FitArgs(x, y, weights=w)`` calls ``function(params, x, y, weights=w)``.
+
+Anything else (a list, an array, a dict) is refused with a TypeError before
+any fit runs; wrap a single argument as ``(data,)``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import pickle
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sized
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import EngineNotFoundError, EngineUnavailableError
+from .executors import ProgressCallback, check_picklable, check_progress_args, map_chunked
+from .minimizer import Minimizer
+from .parameters import Parameters
+
+__all__ = ["fit_many", "FitArgs", "FitSnapshot", "FitFailure", "FitBatch"]
+
+
+class FitArgs:
+    """The arguments of the residual function for one dataset of :func:`fit_many`.
+
+    ``FitArgs(x, y, weights=w)`` makes that fit call ``function(params, x, y, weights=w)``.
+    A plain tuple ``(x, y)`` is the same as ``FitArgs(x, y)``.
+
+    Parameters
+    ----------
+    *args
+        Positional arguments after ``params``.
+    **kws
+        Keyword arguments.
+    """
+
+    __slots__ = ("args", "kws")
+
+    def __init__(self, *args: Any, **kws: Any) -> None:
+        self.args: tuple[Any, ...] = args
+        self.kws: dict[str, Any] = kws
+
+    def __repr__(self) -> str:
+        bits = [_short(a) for a in self.args] + [f"{k}={_short(v)}" for k, v in self.kws.items()]
+        return f"FitArgs({', '.join(bits)})"
+
+    def __getstate__(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return self.args, self.kws
+
+    def __setstate__(self, state: tuple[tuple[Any, ...], dict[str, Any]]) -> None:
+        self.args, self.kws = state
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"<array {value.shape} {value.dtype}>"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+@dataclass(frozen=True)
+class FitFailure:
+    """Why one fit of a batch failed.
+
+    Attributes
+    ----------
+    type : str
+        Qualified name of the exception class, e.g. ``'fitcore.errors.NonFiniteResidualError'``.
+    message : str
+        ``str(exception)``, with any notes appended.
+    traceback : str
+        The formatted traceback, as text (tracebacks themselves do not pickle).
+    exception : BaseException or None
+        The exception itself when it survives pickling, else None.
+    """
+
+    type: str
+    message: str
+    traceback: str
+    exception: BaseException | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> FitFailure:
+        """Describe ``exc``; keep the object only if it round-trips through pickle."""
+        kind = type(exc)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        notes = getattr(exc, "__notes__", None) or []
+        message = "\n".join([str(exc), *map(str, notes)])
+        text = "".join(traceback.format_exception(exc))
+        kept: BaseException | None = exc.with_traceback(None)
+        try:
+            pickle.loads(pickle.dumps(kept))
+        except Exception:  # noqa: BLE001 - any failure to round-trip means: keep the text only
+            kept = None
+        return cls(name, message, text, kept)
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+
+@dataclass(frozen=True, eq=False)
+class FitSnapshot:
+    """The outcome of one fit of :func:`fit_many`: plain, picklable data.
+
+    A successful or aborted fit carries the Minimizer's results table; a fit
+    that raised carries :attr:`error`, ``success=False`` and the starting
+    values (its parameters were left untouched), with NaN statistics.
+
+    Attributes
+    ----------
+    index : int
+        Position of the dataset in the input.
+    success : bool
+        Whether the engine converged (see :attr:`fitcore.Minimizer.success`).
+    message : str
+        The engine's message, or why the fit failed.
+    values : dict of str to float
+        Best-fit value of every parameter (varied, fixed and constrained).
+    stderr : dict of str to float or None
+        Standard errors; None where not estimated.
+    correl : dict of str to dict or None
+        Correlations of each varied parameter with the others.
+    init_values : dict of str to float
+        Starting values of the varied parameters.
+    var_names : tuple of str
+        Names of the varied parameters, in ``covar`` order.
+    covar : ndarray or None
+        Covariance matrix of the varied parameters.
+    chisqr, redchi, aic, bic : float
+        Fit statistics (NaN when the fit failed).
+    ndata, nvarys, nfree, nfev : int
+        Number of data points, varied parameters, degrees of freedom, and evaluations.
+    errorbars : bool
+        Whether ``stderr``/``correl``/``covar`` were estimated.
+    errorbars_reason : str or None
+        Why not, when ``errorbars`` is False.
+    aborted : bool
+        True when ``max_nfev`` or ``iter_cb`` stopped the fit (values are the best seen).
+    engine : str
+        The engine that ran the fit.
+    error : FitFailure or None
+        What the fit raised, when it failed.
+    """
+
+    index: int
+    success: bool
+    message: str
+    values: dict[str, float | None]
+    stderr: dict[str, float | None]
+    correl: dict[str, dict[str, float] | None]
+    init_values: dict[str, float]
+    var_names: tuple[str, ...]
+    covar: NDArray[np.float64] | None
+    chisqr: float
+    redchi: float
+    aic: float
+    bic: float
+    ndata: int
+    nvarys: int
+    nfree: int
+    nfev: int
+    errorbars: bool
+    errorbars_reason: str | None
+    aborted: bool
+    engine: str
+    error: FitFailure | None = None
+
+    @property
+    def failed(self) -> bool:
+        """True when the fit raised (see :attr:`error`)."""
+        return self.error is not None
+
+    @classmethod
+    def from_minimizer(cls, index: int, fit: Minimizer) -> FitSnapshot:
+        """Copy the results of a finished fit."""
+        params = fit.params
+        return cls(
+            index=index,
+            success=bool(fit.success),
+            message=str(fit.message),
+            values={k: p.value for k, p in params.items()},
+            stderr={k: p.stderr for k, p in params.items()},
+            correl={k: dict(p.correl) if p.correl is not None else None for k, p in params.items()},
+            init_values=dict(zip(fit.var_names, fit.init_vals)),
+            var_names=tuple(fit.var_names),
+            covar=None if fit.covar is None else np.array(fit.covar, dtype=float),
+            chisqr=float(fit.chisqr),
+            redchi=float(fit.redchi),
+            aic=float(fit.aic),
+            bic=float(fit.bic),
+            ndata=int(fit.ndata),
+            nvarys=int(fit.nvarys),
+            nfree=int(fit.nfree),
+            nfev=int(fit.nfev),
+            errorbars=bool(fit.errorbars),
+            errorbars_reason=fit.errorbars_reason,
+            aborted=bool(fit.aborted),
+            engine=str(fit.engine),
+        )
+
+    @classmethod
+    def from_error(cls, index: int, params: Parameters, engine: str, exc: BaseException) -> FitSnapshot:
+        """A failed fit: the starting values, NaN statistics, and the error."""
+        error = FitFailure.from_exception(exc)
+        free = [k for k, p in params.items() if p.vary and p.expr is None]
+        return cls(
+            index=index,
+            success=False,
+            message=f"fit failed: {error}",
+            values={k: p.value for k, p in params.items()},
+            stderr=dict.fromkeys(params, None),
+            correl=dict.fromkeys(params, None),
+            init_values={k: params[k].value for k in free},  # type: ignore[misc]
+            var_names=tuple(free),
+            covar=None,
+            chisqr=math.nan,
+            redchi=math.nan,
+            aic=math.nan,
+            bic=math.nan,
+            ndata=0,
+            nvarys=len(free),
+            nfree=0,
+            nfev=0,
+            errorbars=False,
+            errorbars_reason="the fit failed",
+            aborted=False,
+            engine=engine,
+            error=error,
+        )
+
+    def to_params(self, template: Parameters) -> Parameters:
+        """Return a copy of ``template`` holding this fit's values, stderr and correl.
+
+        Use the Parameters given to :func:`fit_many`; the copy can go to
+        :func:`fitcore.fit_report`.
+        """
+        out = template.copy()
+        for name, par in out.items():
+            if name not in self.values:
+                raise KeyError(f"parameter {name!r} is not in this fit (it has {', '.join(self.values)})")
+            par._value = self.values[name]
+            par.stderr = self.stderr[name]
+            par.init_value = self.init_values.get(name, par.init_value)
+            corr = self.correl[name]
+            par.correl = dict(corr) if corr is not None else None
+        return out
+
+    def fit_report(self, template: Parameters, **kws: Any) -> str:
+        """Return :func:`fitcore.fit_report` of this fit; ``template`` is the Parameters given to fit_many."""
+        from types import SimpleNamespace
+
+        from .report import fit_report
+
+        view = SimpleNamespace(**{f: getattr(self, f) for f in self.__dataclass_fields__})
+        view.params = self.to_params(template)
+        return fit_report(view, **kws)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        state = "failed" if self.failed else ("success" if self.success else "no success")
+        return f"<FitSnapshot {self.index}: {state}, chisqr={self.chisqr:.6g}, nfev={self.nfev}>"
+
+
+class FitBatch(list):  # type: ignore[type-arg]
+    """The list of :class:`FitSnapshot` returned by :func:`fit_many`, in input order, with array views."""
+
+    def values(self, name: str) -> NDArray[np.float64]:
+        """Best-fit values of parameter ``name`` across the batch; NaN where a fit failed."""
+        self._check(name)
+        return np.array([math.nan if s.failed else _num(s.values[name]) for s in self], dtype=float)
+
+    def stderrs(self, name: str) -> NDArray[np.float64]:
+        """Standard errors of parameter ``name``; NaN where not estimated."""
+        self._check(name)
+        return np.array([_num(s.stderr[name]) for s in self], dtype=float)
+
+    def _check(self, name: str) -> None:
+        if self and name not in self[0].values:
+            raise KeyError(f"no parameter {name!r} in these fits; they have {', '.join(self[0].values)}")
+
+    @property
+    def success(self) -> NDArray[np.bool_]:
+        """``success`` of each fit, as a boolean array."""
+        return np.array([s.success for s in self], dtype=bool)
+
+    @property
+    def failures(self) -> list[FitSnapshot]:
+        """The snapshots of fits that raised."""
+        return [s for s in self if s.failed]
+
+
+def _num(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+class _Probe(Exception):
+    """Raised by the stand-in residual: validation reached the first evaluation."""
+
+
+def _probe(params: Parameters, *args: Any, **kws: Any) -> Any:
+    raise _Probe
+
+
+class _FitTask:
+    """One fit per ``(index, dataset)`` item; the picklable unit of work sent to workers."""
+
+    __slots__ = ("function", "params", "engine", "engine_kws")
+
+    def __init__(self, function: Callable[..., Any], params: Parameters, engine: str,
+                 engine_kws: dict[str, Any]) -> None:
+        self.function = function
+        self.params = params
+        self.engine = engine
+        self.engine_kws = engine_kws
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return self.function, self.params, self.engine, self.engine_kws
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.function, self.params, self.engine, self.engine_kws = state
+
+    def __call__(self, item: tuple[int, tuple[Any, ...] | FitArgs]) -> FitSnapshot:
+        index, dataset = item
+        args, kws = (dataset.args, dataset.kws) if isinstance(dataset, FitArgs) else (dataset, {})
+        fit = Minimizer(self.function, self.params.copy(), fcn_args=args, fcn_kws=kws)
+        try:
+            fit.minimize(engine=self.engine, **self.engine_kws)
+        except (EngineNotFoundError, EngineUnavailableError) as exc:
+            # validated in the caller's process, so this is the worker's environment: fail once, not per fit
+            raise EngineUnavailableError(
+                f"engine {self.engine!r} is available where fit_many was called but not on this worker "
+                f"({exc}); install its plugin distribution on every worker", self.engine) from None
+        except Exception as exc:  # noqa: BLE001 - one bad dataset must not sink the batch
+            return FitSnapshot.from_error(index, self.params, self.engine, exc)
+        return FitSnapshot.from_minimizer(index, fit)
+
+
+def _check_dataset(index: int, dataset: Any) -> None:
+    if not isinstance(dataset, (tuple, FitArgs)):
+        raise TypeError(
+            f"dataset {index} is a {type(dataset).__name__}; each dataset must be a tuple of the residual "
+            "function's positional arguments, e.g. (x, y), or fitcore.FitArgs(x, y, weights=w) for keyword "
+            "arguments too. Wrap a single argument as (data,)"
+        )
+
+
+def _validate(function: Callable[..., Any], params: Parameters, engine: str, engine_kws: dict[str, Any]) -> None:
+    """Check everything a fit checks before its first evaluation, once, in this process."""
+    for wrong in ("args", "kws", "fcn_args", "fcn_kws"):
+        if wrong in engine_kws:
+            raise TypeError(f"fit_many got {wrong}=...; the residual's arguments come from the datasets: give "
+                            "each dataset as a tuple of positional arguments or as fitcore.FitArgs(*args, **kws)")
+    if not callable(function):
+        raise TypeError(f"the residual function must be callable, got {type(function).__name__}")
+    if not isinstance(params, Parameters):
+        raise TypeError(f"params must be a fitcore Parameters, not {type(params).__name__}")
+    for name in ("Dfun", "iter_cb"):
+        value = engine_kws.get(name)
+        if value is not None and not callable(value):
+            raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+    try:  # the Minimizer validates engine, options, parameters and capabilities before evaluating anything
+        Minimizer(_probe, params.copy()).minimize(engine=engine, **engine_kws)
+    except _Probe:
+        return
+
+
+def fit_many(
+    function: Callable[..., Any],
+    params: Parameters,
+    datasets: Iterable[tuple[Any, ...] | FitArgs],
+    engine: str = "leastsq",
+    executor: cf.Executor | None = None,
+    chunksize: int | None = None,
+    progress: bool = False,
+    callback: ProgressCallback | None = None,
+    **engine_kws: Any,
+) -> FitBatch:
+    """Fit ``function`` to each dataset, starting every fit from ``params``.
+
+    Parameters
+    ----------
+    function : callable
+        ``function(params, *args, **kws)`` returning the residual array. With a
+        process pool it must be importable by the workers (module level).
+    params : Parameters
+        Starting values, bounds and constraints shared by every fit. Never
+        modified: each fit works on its own copy.
+    datasets : iterable
+        One item per fit: a tuple of positional arguments of ``function``, or a
+        :class:`FitArgs` for positional and keyword arguments. Any iterable;
+        a generator is consumed lazily.
+    engine : str, default 'leastsq'
+        Name of an installed engine (:func:`fitcore.list_engines`); with an
+        executor it must be installed on every worker.
+    executor : concurrent.futures.Executor, optional
+        Where to run the fits: None runs them here, one after the other; a
+        ``ProcessPoolExecutor`` or dask ``Client.get_executor()`` spreads
+        chunks of fits over its workers.
+    chunksize : int, optional
+        Fits per task sent to the executor. Default: about 8 tasks per worker,
+        at most 512 fits each (128 when ``datasets`` has no length).
+    progress : bool, default False
+        Show a tqdm progress bar (``pip install 'fitcore[progress]'``).
+    callback : callable, optional
+        ``callback(done, total)`` as fits complete (per chunk with an executor).
+    **engine_kws
+        Engine options and core options (``max_nfev``, ``nan_policy``,
+        ``scale_covar``, ...) applied to every fit.
+
+    Returns
+    -------
+    FitBatch
+        One :class:`FitSnapshot` per dataset, in input order. A fit that raises
+        gives a snapshot with ``error`` set; the other fits go on.
+
+    Raises
+    ------
+    TypeError, ValueError, fitcore.FitcoreError
+        Before any fit runs, for an unknown engine or option, invalid
+        parameters or constraints, a malformed dataset (when ``datasets`` has a
+        length), a function a process pool cannot pickle, or a missing tqdm.
+
+    Examples
+    --------
+    >>> import numpy as np, fitcore
+    >>> def residual(p, x, y):
+    ...     return p['a'].value * np.exp(-x / p['t'].value) - y
+    >>> x = np.linspace(0, 5, 40)
+    >>> p = fitcore.Parameters(); p.add('a', value=1); p.add('t', value=1, min=0.1)
+    >>> fits = fitcore.fit_many(residual, p, [(x, 2 * np.exp(-x / 1.5)), (x, 3 * np.exp(-x / 0.5))])
+    >>> np.round(fits.values('t'), 6).tolist(), p['t'].value
+    ([1.5, 0.5], 1.0)
+    """
+    _validate(function, params, engine, engine_kws)
+    check_progress_args(progress, callback)
+    if isinstance(datasets, (str, bytes, Mapping)) or not isinstance(datasets, Iterable):
+        raise TypeError(f"datasets must be an iterable of tuples or FitArgs, not {type(datasets).__name__}")
+    if isinstance(datasets, Sized):
+        for i, dataset in enumerate(datasets):
+            _check_dataset(i, dataset)
+    task = _FitTask(function, params.copy(), engine, dict(engine_kws))
+    if executor is not None:
+        check_picklable(executor, "residual function, parameters or engine options", task)
+    items = _SizedItems(datasets) if isinstance(datasets, Sized) else _Items(datasets)
+    return FitBatch(map_chunked(task, items, executor=executor, chunksize=chunksize, progress=progress,
+                                callback=callback, desc="fits"))
+
+
+class _Items:
+    """``(index, dataset)`` pairs, each dataset checked as it is reached."""
+
+    def __init__(self, datasets: Iterable[Any]) -> None:
+        self.datasets = datasets
+
+    def __iter__(self) -> Any:
+        for i, dataset in enumerate(self.datasets):
+            _check_dataset(i, dataset)
+            yield i, dataset
+
+
+class _SizedItems(_Items):
+    """:class:`_Items` of datasets with a length (gives the progress total and the default chunk size)."""
+
+    def __len__(self) -> int:
+        return len(self.datasets)  # type: ignore[arg-type]
