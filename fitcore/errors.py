@@ -29,8 +29,22 @@ __all__ = [
 ]
 
 
+def _rebuild(cls: type, args: tuple[Any, ...], state: dict[str, Any]) -> "FitcoreError":
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc  # type: ignore[no-any-return]
+
+
 class FitcoreError(Exception):
-    """Base class of every error raised by fitcore itself."""
+    """Base class of every error raised by fitcore itself.
+
+    Every fitcore error pickles with its message and attributes whatever its
+    constructor's signature, so errors travel back from worker processes.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class ParameterError(FitcoreError, ValueError):
