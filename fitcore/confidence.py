@@ -24,7 +24,7 @@ import math
 import pickle
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ from scipy.optimize import brentq
 from scipy.special import erf
 
 from ._profile import FitDef, FitStats, Refitter, RowResult, RowTask, SideResult, SideTask
+from .executors import map_chunked
 from .errors import ConfidenceWarning, ParameterError, did_you_mean
 from .minimizer import Minimizer
 from .plugins import get_prob_func
@@ -41,8 +42,6 @@ __all__ = ["conf_interval", "conf_interval2d"]
 
 Array = NDArray[np.float64]
 ProbFunc = Callable[[Any, Any], float]
-#: default chunks per executor: about this many tasks in total
-_TASKS = 16
 
 
 def conf_interval(
@@ -346,80 +345,42 @@ def _grid_limits(fitdef: FitDef, names: list[str], limits: Any) -> list[tuple[fl
 # -- running ---------------------------------------------------------------------------------
 def _run(tasks: list[Any], executor: Executor | None, chunksize: int | None,
          progress: bool | Callable[[int, int], None] | None) -> list[Any]:
-    """Run tasks (callables) in order, serially or in chunks on ``executor``."""
-    total = len(tasks)
-    if executor is not None:
-        if chunksize is None:
-            chunksize = max(1, math.ceil(total / _TASKS))
-        elif not isinstance(chunksize, (int, np.integer)) or isinstance(chunksize, bool) or chunksize < 1:
-            raise ValueError(f"chunksize={chunksize!r}; expected a positive integer")
-    tick, close = _progress(progress, total)
-    try:
-        if executor is None:
-            cache: dict[Any, Refitter] = {}
-            out = []
-            for task in tasks:
-                out.extend(_run_chunk([task], cache))
-                tick(1)
-            return out
-        chunks = [tasks[i:i + chunksize] for i in range(0, total, chunksize)]
-        futures = {executor.submit(_run_chunk, chunk): len(chunk) for chunk in chunks}
-        try:
-            for fut in as_completed(futures):
-                fut.result()  # raise the first failure now
-                tick(futures[fut])
-        except BaseException as exc:
-            for fut in futures:
-                fut.cancel()
-            if isinstance(exc, (pickle.PicklingError, AttributeError, TypeError)) and "pickl" in str(exc):
-                exc.add_note("conf_interval(executor=...) sends the residual function, its arguments and the "
-                             "Parameters to the workers: they must be picklable (define the function at module "
-                             "level, or use dask, whose cloudpickle also sends closures)")
-            raise
-        return [r for fut in futures for r in fut.result()]
-    finally:
-        close()
-
-
-def _run_chunk(tasks: list[Any], cache: dict[Any, Refitter] | None = None) -> list[Any]:
-    """Run tasks sharing one Refitter per fixed set (tasks of a chunk share their FitDef)."""
-    cache = {} if cache is None else cache
-    out = []
-    for task in tasks:
-        fixed = (task.name,) if isinstance(task, SideTask) else tuple(task.names)
-        key = (id(task.fitdef), fixed)
-        if key not in cache:
-            cache[key] = Refitter(task.fitdef, list(fixed))
-        task.refitter = cache[key]
-        try:
-            out.append(task())
-        finally:
-            task.refitter = None
-    return out
-
-
-def _progress(progress: bool | Callable[[int, int], None] | None,
-              total: int) -> tuple[Callable[[int], None], Callable[[], None]]:
-    if progress is None or progress is False:
-        return (lambda n: None), (lambda: None)
-    if progress is True:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            raise ImportError("progress=True needs tqdm: pip install 'fitcore[progress]' "
-                              "(or pass a callable progress(done, total))") from None
-        bar = tqdm(total=total, unit="profile")
-        return bar.update, bar.close
-    if not callable(progress):
+    """Run tasks (callables) in order, serially or in chunks on ``executor`` (see :mod:`fitcore.executors`)."""
+    if progress is not None and not isinstance(progress, bool) and not callable(progress):
         raise TypeError(f"progress must be True/False or a callable progress(done, total), "
                         f"not {type(progress).__name__}")
-    done = [0]
+    callback = None if isinstance(progress, bool) or progress is None else progress
+    try:
+        return map_chunked(_TaskRunner(), tasks, executor=executor, chunksize=chunksize,
+                           progress=progress is True, callback=callback, desc="profile refits")
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        if "pickl" in str(exc):
+            exc.add_note("conf_interval(executor=...) sends the residual function, its arguments and the "
+                         "Parameters to the workers: they must be picklable (define the function at module "
+                         "level, or use dask, whose cloudpickle also sends closures)")
+        raise
 
-    def tick(n: int) -> None:
-        done[0] += n
-        progress(done[0], total)  # type: ignore[operator]
 
-    return tick, (lambda: None)
+class _TaskRunner:
+    """Runs one task; the tasks one copy of it runs (a chunk, or all of a serial run) share a Refitter
+    per fixed set, so each chunk prepares each profile's refits once."""
+
+    def __init__(self) -> None:
+        self.cache: dict[Any, Refitter] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"cache": {}}
+
+    def __call__(self, task: Any) -> Any:
+        fixed = (task.name,) if isinstance(task, SideTask) else tuple(task.names)
+        key = (id(task.fitdef), fixed)
+        if key not in self.cache:
+            self.cache[key] = Refitter(task.fitdef, list(fixed))
+        task.refitter = self.cache[key]
+        try:
+            return task()
+        finally:
+            task.refitter = None
 
 
 # -- results ---------------------------------------------------------------------------------
