@@ -40,6 +40,9 @@ Array = NDArray[np.float64]
 _STATE = ("_value", "stderr", "correl", "init_value")
 #: gradient cosine above which a fit that never left its start is not at a minimum
 _STATIONARY_COS = 1e-4
+#: a converged fit whose Gauss-Newton step at the answer is longer than this many standard
+#: errors (for some parameter) is not at a minimum
+_GN_STEP_STDERR = 1.0
 #: a fit whose every value changed by less than this fraction "did not move"
 _MOVED_RTOL = 1e-6
 
@@ -179,6 +182,7 @@ class Minimizer:
         self.aborted = False
         self.nit: int | None = None
         self._jac: Array | None = None
+        self._gn_step: list[float] | None = None
 
     # -- the interpreter of section 5.3 ------------------------------------------------------
     @property
@@ -495,6 +499,9 @@ class Minimizer:
         self.aic = self.ndata * math.log(chi / self.ndata) + 2 * self.nvarys
         self.bic = self.ndata * math.log(chi / self.ndata) + math.log(self.ndata) * self.nvarys
         self._judge(result, obj, stayed, setup, engine_v)
+        if self.success and self.errorbars and self._gn_step is not None:
+            assert result is not None
+            self._judge_step(setup, v, result)
 
     def _uncertainties(self, obj: Objective, setup: _Setup, v: Array, resid: Array,
                        result: EngineResult | None, scale_covar: bool, polish: bool) -> tuple[Array, Array]:
@@ -525,7 +532,7 @@ class Minimizer:
             if unc.polished:
                 v, resid = unc.v, unc.resid
         self.polished = unc.polished
-        self.nfev_errorbars, self._jac = unc.nfev, unc.jacobian
+        self.nfev_errorbars, self._jac, self._gn_step = unc.nfev, unc.jacobian, unc.gn_step
         self.covar, self.errorbars_reason = unc.covar, unc.reason
         self.errorbars = unc.covar is not None
         if unc.covar is None:
@@ -571,6 +578,27 @@ class Minimizer:
                 self.message = (f"parameter(s) {', '.join(map(repr, dead))} moved to where they have no effect on the "
                                 "residual (e.g. an exponential term vanished); that is not a minimum "
                                 f"(engine said: {result.message})")
+
+    def _judge_step(self, setup: _Setup, v: Array, result: EngineResult) -> None:
+        """Refuse success where a Gauss-Newton step at the answer still moves it by over a standard error.
+
+        Catches engines that stop on a small gradient in a long, flat valley far from
+        the minimum. Skipped when the step would leave the bounds (a minimum on a bound);
+        steps below ``_MOVED_RTOL`` of a value are rounding, not evidence.
+        """
+        step = np.array(self._gn_step)
+        if not (np.all(v + step >= setup.lower) and np.all(v + step <= setup.upper)):
+            return
+        errs = np.array([self.params[n].stderr or np.inf for n in setup.names])
+        ratio = np.abs(step) / errs
+        # a step at rounding level is no evidence (an exact fit has stderr ~ 0)
+        ratio[np.abs(step) <= _MOVED_RTOL * np.abs(v)] = 0.0
+        worst = int(np.argmax(ratio))
+        if ratio[worst] > _GN_STEP_STDERR:
+            self.success = False
+            self.message = (f"the engine stopped where a Gauss-Newton step would still move "
+                            f"{setup.names[worst]!r} by {ratio[worst]:.3g} standard errors: not a minimum; "
+                            f"try engine='leastsq' or tighter tolerances (engine said: {result.message})")
 
     def _gradient_cosine(self, jac: Array) -> float:
         r = self.residual

@@ -98,6 +98,7 @@ class Uncertainty:
     v: Array | None = None
     resid: Array | None = None
     polished: int = 0
+    gn_step: list[float] | None = None  # the Gauss-Newton step still pointing away from ``v``
 
 
 # -- finite differences ---------------------------------------------------------------------------
@@ -354,6 +355,7 @@ def estimate(
     if cov is None:
         return Uncertainty(None, {}, {}, reason, dec.jac, used, v, r0, polished)
     unc = _from_rows(cov, names, dec.jac, used)  # correlations do not depend on the scale
+    unc.gn_step = dec.step(r0)[0]
     if scale_covar and unc.covar is not None:  # an exact fit (chisqr = 0) has zero error bars, not none
         factor = chi / nfree
         unc.covar = unc.covar * factor

@@ -485,3 +485,4 @@ def test_bounds_on_an_expression_parameter_are_reported_not_ignored():
     hits = [w for w in caught if issubclass(w.category, BoundsWarning)]
     assert len(hits) == 1 and "'b'" in str(hits[0].message) and "not enforced" in str(hits[0].message)
     assert p["b"].value == pytest.approx(4.9, rel=1e-6)
+

@@ -139,3 +139,11 @@ def test_nist_totals():
     both = sum(o.lre_values >= 5 and o.lre_stderr >= 5 for o in outs)
     false = [(o.problem, o.start) for o in outs if o.success and o.max_rel_error > 0.01]
     assert values >= 51 and both >= 45 and not false, (values, both, false)
+
+
+def test_an_engine_stopping_in_a_flat_valley_is_not_a_success():
+    """lbfgsb stops on Misra1a start 1 ~80% from the answer; a Gauss-Newton step there moves it many stderr."""
+    out = nist_strd.run(nist_strd.load("Misra1a"), 1, engine="lbfgsb")
+    assert out.max_rel_error > 0.01
+    assert not out.success
+    assert "Gauss-Newton step" in out.message and "standard errors" in out.message
