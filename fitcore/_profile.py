@@ -223,8 +223,17 @@ class SideResult:
 Point = tuple[float, float, float, float, Array]  # (distance, u, value, chisqr, free values)
 
 
+class _Task:
+    """A picklable unit of refits; its ``refitter`` (a per-process cache) never travels."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["refitter"] = None
+        return state
+
+
 @dataclass
-class SideTask:
+class SideTask(_Task):
     """Find the limits of ``name`` on one side (``sign`` -1 or +1) for chi-square increases ``deltas``.
 
     The profile is searched in ``u = sqrt(chisqr - chisqr_best)``, which is
@@ -242,10 +251,6 @@ class SideTask:
     maxiter: int
     refitter: Refitter | None = field(default=None, repr=False)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["refitter"] = None
-        return state
 
     def __call__(self) -> SideResult:
         """Run the search."""
@@ -386,7 +391,7 @@ class RowResult:
 
 
 @dataclass
-class RowTask:
+class RowTask(_Task):
     """Refit every point of row ``index`` of a 2-d grid (``y`` fixed, ``x`` along ``xs``).
 
     The row starts at the column nearest the best fit (covariance prediction)
@@ -401,10 +406,6 @@ class RowTask:
     xs: Array
     refitter: Refitter | None = field(default=None, repr=False)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["refitter"] = None
-        return state
 
     def __call__(self) -> RowResult:
         """Refit the row."""

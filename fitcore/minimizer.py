@@ -451,6 +451,8 @@ class Minimizer:
         if not isinstance(result, EngineResult):
             raise TypeError(f"engine {info.name!r} (distribution {info.distribution}) returned "
                             f"{type(result).__name__}, not fitcore.EngineResult")
+        if not info.spec.provides_covariance:
+            result.covariance = None  # only engines that declare it supply the covariance
         return result
 
     # -- results -----------------------------------------------------------------------------
@@ -517,7 +519,7 @@ class Minimizer:
         if not math.isfinite(self.chisqr):
             self.errorbars, self.errorbars_reason = False, "the residual at the solution is not finite"
             return v, resid
-        if result is not None and result.covariance is not None and self._spec_provides_covariance():
+        if result is not None and result.covariance is not None:
             unc = from_covariance(np.asarray(result.covariance, dtype=float), setup.names)
         else:
             # polish only what the engine reports as converged and that left its start
@@ -548,9 +550,6 @@ class Minimizer:
             if par.expr is None and not par.vary:
                 par.stderr = 0.0
         return v, resid
-
-    def _spec_provides_covariance(self) -> bool:
-        return bool(self.engine and get_engine(self.engine).spec.provides_covariance)
 
     def _judge(self, result: EngineResult | None, obj: Objective, stayed: bool, setup: _Setup, v: Array) -> None:
         if result is None or self.aborted:
