@@ -9,7 +9,6 @@ a finiteness check folded into the chi-square dot product.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
@@ -28,7 +27,6 @@ Array = NDArray[np.float64]
 _F64 = np.dtype(np.float64)
 _INF = float("inf")
 _dot = np.dot
-_sin, _hypot = math.sin, math.hypot
 NAN_POLICIES = ("raise", "propagate", "omit")
 
 
@@ -83,15 +81,6 @@ class Objective:
         self.free = list(free)
         self.names = [p.name for p in self.free]
         self.transform = None if transform is None or transform.identity else transform
-        self._bounded: list[tuple[int, int, float, float, float]] = []
-        if self.transform is not None:
-            for j, (lo, hi) in enumerate(zip(self.transform.lower.tolist(), self.transform.upper.tolist())):
-                if lo > -_INF and hi < _INF:
-                    self._bounded.append((j, 0, lo, (hi - lo) / 2.0, hi))
-                elif lo > -_INF:
-                    self._bounded.append((j, 1, lo, 0.0, 0.0))
-                elif hi < _INF:
-                    self._bounded.append((j, 2, hi, 0.0, 0.0))
         self.constraints = constraints if constraints else None
         self.args = tuple(args)
         self.kws = dict(kws or {})
@@ -119,28 +108,7 @@ class Objective:
 
     def external(self, x: Array) -> Array:
         """External values for a point ``x`` in the engine's coordinates."""
-        return x if self.transform is None else np.array(self._external_list(x))
-
-    def _external_list(self, x: Array) -> list[float]:
-        """The bound transform of :class:`~fitcore.bounds.BoundsTransform`, as plain floats.
-
-        The same formulas, evaluated per parameter with :mod:`math` (equal to
-        rounding: ``math.hypot`` and numpy's may differ in the last bit): for
-        the few parameters of a fit this is several times faster than numpy's
-        fancy indexing, and it is the only path the objective uses, so values
-        are consistent across the fit. Values never cross their bounds.
-        """
-        out = x.tolist()
-        for j, kind, a, b, c in self._bounded:
-            xj = out[j]
-            if kind == 0:  # two bounds: a = min, b = half range, c = max
-                v = a + (_sin(xj) + 1.0) * b
-                out[j] = v if v < c else c
-            else:  # one bound (kind 1: min, 2: max): sqrt(x^2 + 1) - 1 without cancellation
-                t = abs(xj)
-                d = t * (t / (_hypot(t, 1.0) + 1.0))
-                out[j] = a + d if kind == 1 else a - d
-        return out
+        return x if self.transform is None else self.transform.to_external(x)
 
     # -- evaluation -------------------------------------------------------------------------
     def residual(self, x: Array) -> Array:
@@ -150,7 +118,7 @@ class Objective:
             if x.shape == first[0].shape and (x == first[0]).all():
                 return first[1]
             self._first = None
-        for par, val in zip(self.free, x.tolist() if self.transform is None else self._external_list(x)):
+        for par, val in zip(self.free, x.tolist() if self.transform is None else self.transform.external_list(x)):
             par._value = val
         if self.constraints is not None:
             self.constraints.evaluate()
