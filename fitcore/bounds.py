@@ -7,7 +7,9 @@ An engine that declares ``bounds="transform"`` sees an unbounded problem in
 * lower bound only: ``ext = min - 1 + sqrt(int**2 + 1)``
 * upper bound only: ``ext = max + 1 - sqrt(int**2 + 1)``
 
-All transforms are vectorized over the free parameters and built once per fit.
+A fit has a handful of free parameters, so the transform is a table of the
+bounded ones, built once per fit and applied per parameter with :mod:`math`:
+for a few parameters several times faster than numpy's per-call overhead.
 Uncertainties are never computed through this transform (its derivative
 vanishes at a bound, which collapses the back-transformed covariance): see
 :mod:`fitcore.uncertainty`.
@@ -23,68 +25,78 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = ["BoundsTransform"]
 
 Array = NDArray[np.float64]
-_sin, _hypot = math.sin, math.hypot
+_sin, _cos, _asin, _hypot, _sqrt = math.sin, math.cos, math.asin, math.hypot, math.sqrt
+_INF = math.inf
+_HALF_PI = math.pi / 2
+_BOTH, _LOWER, _UPPER = 0, 1, 2
+
+
+def _floats(values: ArrayLike) -> list[float]:
+    if isinstance(values, np.ndarray):
+        return values.astype(float, copy=False).ravel().tolist()
+    return [float(v) for v in values]  # type: ignore[union-attr]
 
 
 class BoundsTransform:
-    """Vectorized internal <-> external transform for a vector of free parameters.
+    """Internal <-> external transform for a vector of free parameters.
 
     Parameters
     ----------
     lower, upper : array_like
         Bounds of each free parameter, ``-inf``/``inf`` where unbounded.
+
+    Raises
+    ------
+    ValueError
+        When the lengths differ or a lower bound is not below its upper bound.
     """
 
-    __slots__ = ("lower", "upper", "_both", "_lo", "_hi", "_lo_b", "_hi_b", "_half", "_lo_o", "_hi_o", "identity", "_table")
+    __slots__ = ("lower", "upper", "identity", "_table", "_n")
 
     def __init__(self, lower: ArrayLike, upper: ArrayLike) -> None:
-        self.lower = np.asarray(lower, dtype=float).copy()
-        self.upper = np.asarray(upper, dtype=float).copy()
-        if self.lower.shape != self.upper.shape or self.lower.ndim != 1:
+        if np.ndim(lower) != 1 or np.ndim(upper) != 1:
             raise ValueError("lower and upper must be 1-d arrays of the same length")
-        if np.any(self.lower >= self.upper):
-            raise ValueError("every lower bound must be less than its upper bound")
-        has_lo = np.isfinite(self.lower)
-        has_hi = np.isfinite(self.upper)
-        self._both = np.flatnonzero(has_lo & has_hi)
-        self._lo = np.flatnonzero(has_lo & ~has_hi)
-        self._hi = np.flatnonzero(~has_lo & has_hi)
-        self._lo_b = self.lower[self._both]
-        self._hi_b = self.upper[self._both]
-        self._half = (self._hi_b - self._lo_b) / 2.0
-        self._lo_o = self.lower[self._lo]
-        self._hi_o = self.upper[self._hi]
-        self.identity = not (self._both.size or self._lo.size or self._hi.size)
-        self._table: list[tuple[int, int, float, float, float]] = []  # (index, kind, bound, half range, max)
-        for j, (lo, hi) in enumerate(zip(self.lower.tolist(), self.upper.tolist())):
-            if lo > -math.inf and hi < math.inf:
-                self._table.append((j, 0, lo, (hi - lo) / 2.0, hi))
-            elif lo > -math.inf:
-                self._table.append((j, 1, lo, 0.0, 0.0))
-            elif hi < math.inf:
-                self._table.append((j, 2, hi, 0.0, 0.0))
+        lo, hi = _floats(lower), _floats(upper)
+        if len(lo) != len(hi):
+            raise ValueError("lower and upper must be 1-d arrays of the same length")
+        # (index, kind, bound, half range, max): kind 0 two bounds, 1 lower only, 2 upper only
+        table: list[tuple[int, int, float, float, float]] = []
+        for j, (a, b) in enumerate(zip(lo, hi)):
+            if not a < b:
+                raise ValueError("every lower bound must be less than its upper bound")
+            if a > -_INF:
+                table.append((j, _BOTH, a, (b - a) / 2.0, b) if b < _INF else (j, _LOWER, a, 0.0, 0.0))
+            elif b < _INF:
+                table.append((j, _UPPER, b, 0.0, 0.0))
+        self._table = table
+        self._n = len(lo)
+        self.identity = not table
+        self.lower = np.array(lo)
+        self.upper = np.array(hi)
 
     def to_external(self, x: Array) -> Array:
         """Map internal values to external (bounded) values."""
-        return x if self.identity else np.array(self.external_list(x))
+        return x if self.identity else np.array(self.external_values(x.tolist()))
 
     def external_list(self, x: Array) -> list[float]:
-        """External values of ``x`` as plain floats (the hot path's form of :meth:`to_external`).
+        """External values of ``x`` as plain floats."""
+        return self.external_values(x.tolist())
 
-        Evaluated per parameter with :mod:`math`: for the few parameters of a
-        fit several times faster than numpy's fancy indexing. Values never
-        cross their bounds.
+    def external_values(self, xs: list[float]) -> list[float]:
+        """External values of internal values ``xs`` (plain floats; the hot path's form of :meth:`to_external`).
+
+        Values never cross their bounds.
         """
-        out = x.tolist()
+        out = list(xs)
         for j, kind, a, h, c in self._table:
             xj = out[j]
-            if kind == 0:  # two bounds: a = min, h = half range, c = max; rounding may pass c by an ulp
+            if kind == _BOTH:  # a = min, h = half range, c = max; rounding may pass c by an ulp
                 v = a + (_sin(xj) + 1.0) * h
                 out[j] = v if v < c else c
             else:  # one bound a (kind 1: min, 2: max): sqrt(u^2 + 1) - 1 as u*u / (hypot(u, 1) + 1),
                 t = abs(xj)  # no cancellation, no overflow, never negative: cannot round across a
                 d = t * (t / (_hypot(t, 1.0) + 1.0))
-                out[j] = a + d if kind == 1 else a - d
+                out[j] = a + d if kind == _LOWER else a - d
         return out
 
     def to_internal(self, v: ArrayLike) -> Array:
@@ -92,21 +104,14 @@ class BoundsTransform:
 
         Values on or outside a bound are clipped to it first.
         """
-        v = np.asarray(v, dtype=float)
-        if self.identity:
-            return v.copy()
-        out = np.array(v, dtype=float)
-        b, lo, hi = self._both, self._lo, self._hi
-        if b.size:
-            t = np.clip((v[b] - self._lo_b) / self._half - 1.0, -1.0, 1.0)
-            out[b] = np.arcsin(t)
-        if lo.size:  # sqrt((w + 1)^2 - 1) = sqrt(w * (w + 2)), w = distance from the bound
-            w = np.maximum(v[lo] - self._lo_o, 0.0)
-            out[lo] = np.sqrt(w * (w + 2.0))
-        if hi.size:
-            w = np.maximum(self._hi_o - v[hi], 0.0)
-            out[hi] = np.sqrt(w * (w + 2.0))
-        return out
+        out = _floats(v)
+        for j, kind, a, h, _ in self._table:
+            if kind == _BOTH:
+                out[j] = _asin(min(max((out[j] - a) / h - 1.0, -1.0), 1.0))
+            else:  # sqrt((w + 1)^2 - 1) = sqrt(w * (w + 2)), w = distance from the bound
+                w = max(out[j] - a if kind == _LOWER else a - out[j], 0.0)
+                out[j] = _sqrt(w * (w + 2.0))
+        return np.array(out)
 
     def nudge(self, x: Array, step: float = 1e-2) -> Array:
         """Move internal values whose transform derivative is zero (a start on a bound) inwards.
@@ -115,27 +120,24 @@ class BoundsTransform:
         ``d external / d internal = 0`` and a gradient-based engine could not
         move it; ``step`` radians (or units) inwards it can.
         """
-        x = np.array(x, dtype=float)
-        b, lo, hi = self._both, self._lo, self._hi
-        if b.size:
-            xb = x[b]
-            at = np.abs(np.cos(xb)) < step / 10
-            x[b] = np.where(at, np.sign(xb) * (np.pi / 2 - step), xb)
-        for idx in (lo, hi):
-            if idx.size:
-                x[idx] = np.where(np.abs(x[idx]) < step / 10, step, x[idx])
-        return x
+        out = _floats(x)
+        for j, kind, *_ in self._table:
+            xj = out[j]
+            if kind == _BOTH:
+                if abs(_cos(xj)) < step / 10:
+                    out[j] = math.copysign(_HALF_PI - step, xj)
+            elif abs(xj) < step / 10:
+                out[j] = step
+        return np.array(out)
 
     def derivative(self, x: Array) -> Array:
         """Return ``d external / d internal`` at internal values ``x`` (the diagonal)."""
-        d = np.ones_like(np.asarray(x, dtype=float))
-        if self.identity:
-            return d
-        b, lo, hi = self._both, self._lo, self._hi
-        if b.size:
-            d[b] = np.cos(x[b]) * self._half
-        if lo.size:
-            d[lo] = x[lo] / np.hypot(x[lo], 1.0)
-        if hi.size:
-            d[hi] = -x[hi] / np.hypot(x[hi], 1.0)
-        return d
+        d = [1.0] * self._n
+        xs = _floats(x)
+        for j, kind, _, h, _ in self._table:
+            xj = xs[j]
+            if kind == _BOTH:
+                d[j] = _cos(xj) * h
+            else:
+                d[j] = (xj if kind == _LOWER else -xj) / _hypot(xj, 1.0)
+        return np.array(d)

@@ -37,7 +37,6 @@ from .uncertainty import estimate, from_covariance, propagate
 __all__ = ["Minimizer", "minimize"]
 
 Array = NDArray[np.float64]
-_STATE = ("_value", "stderr", "correl", "init_value")
 #: gradient cosine above which a fit that never left its start is not at a minimum
 _STATIONARY_COS = 1e-4
 #: a converged fit whose Gauss-Newton step at the answer is longer than this many standard
@@ -53,10 +52,13 @@ class _Setup:
     def __init__(self, free: list[Parameter], constraints: Constraints | None) -> None:
         self.free = free
         self.names = [p.name for p in free]
-        self.lower = np.array([p.min for p in free], dtype=float)
-        self.upper = np.array([p.max for p in free], dtype=float)
-        self.start = np.array([p.value for p in free], dtype=float)
-        self.bounded = bool(np.isfinite(self.lower).any() or np.isfinite(self.upper).any())
+        self.lo = [p._min for p in free]
+        self.hi = [p._max for p in free]
+        self.start_list: list[float] = [p._value for p in free]  # type: ignore[misc]
+        self.lower = np.array(self.lo)
+        self.upper = np.array(self.hi)
+        self.start = np.array(self.start_list)
+        self.bounded = any(a != -math.inf for a in self.lo) or any(b != math.inf for b in self.hi)
         self.constraints = constraints
 
 
@@ -291,7 +293,7 @@ class Minimizer:
             p.init_value = p.value
         self._setup = _Setup(free, constraints)
         self.var_names = list(self._setup.names)
-        self.init_vals = self._setup.start.tolist()
+        self.init_vals = list(self._setup.start_list)
         self.nvarys = len(free)
 
     # -- engines by name ---------------------------------------------------------------------
@@ -352,7 +354,7 @@ class Minimizer:
                 f"engine {spec.name!r} is deterministic and takes no seed; remove seed=", spec.name, "seed"
             )
         # taken before prepare_fit, which already writes init values, clipped starts and expressions
-        snapshot = [(p, tuple(getattr(p, a) for a in _STATE)) for p in self.params.values()]
+        snapshot = [(p, p._value, p.stderr, p.correl, p.init_value) for p in self.params.values()]
         try:
             self.prepare_fit()
             setup = self._setup
@@ -360,7 +362,7 @@ class Minimizer:
             self._check_capabilities(info, setup, options)
             call = info.load()
             self._reset_results()
-            self.var_names, self.init_vals, self.nvarys = list(setup.names), setup.start.tolist(), len(setup.free)
+            self.var_names, self.init_vals, self.nvarys = list(setup.names), list(setup.start_list), len(setup.free)
             self.engine, self.engine_options, self.core_options = spec.name, dict(options), dict(core)
             transform = (BoundsTransform(setup.lower, setup.upper)
                          if spec.bounds == "transform" and setup.bounded else None)
@@ -370,9 +372,8 @@ class Minimizer:
             result = self._run(call, problem, options, obj, info)
             self._finish(obj, setup, problem, result, core.get("scale_covar", self.scale_covar))
         except BaseException:
-            for par, state in snapshot:
-                for attr, val in zip(_STATE, state):
-                    setattr(par, attr, val)
+            for par, *state in snapshot:
+                par._value, par.stderr, par.correl, par.init_value = state
             raise
         return self.success
 
@@ -459,28 +460,22 @@ class Minimizer:
     def _finish(self, obj: Objective, setup: _Setup, problem: Problem, result: EngineResult | None,
                 scale_covar: bool) -> None:
         self.aborted = obj.stop_reason is not None
-        x = obj.best_x
+        x, resid, best_chi = obj.best()
         if result is not None and not self.aborted:
             rx = np.asarray(result.x, dtype=float)
-            if x is None or not np.array_equal(rx, x):
-                obj.counting = False  # the engine's own answer, checked against the best seen
-                try:
-                    r = obj.residual(rx)
-                finally:
-                    obj.counting = True
-                if float(r @ r) <= obj.best_chisqr or x is None:
-                    x, obj.best_x, obj.best_resid, obj.best_chisqr = rx, rx, r.copy(), float(r @ r)
+            if x is None or rx.tolist() != x.tolist():
+                r = obj._quiet(rx)  # the engine's own answer, checked against the best seen
+                if x is None or float(r @ r) <= best_chi:
+                    x, resid = rx, r
+                    obj.keep(x, r)
         if x is None:  # no evaluation had a finite chi-square (nan_policy='propagate'): report the start
-            obj.counting = False
-            try:
-                obj.best_resid = obj.residual(problem.x0).copy()
-            finally:
-                obj.counting = True
-            x = obj.best_x = np.array(problem.x0, dtype=float)
-        assert obj.best_resid is not None
+            x = np.array(problem.x0, dtype=float)
+            resid = obj._quiet(x)
+            obj.keep(x, resid)
+        assert resid is not None
+        resid = resid.copy()  # ours: the function may write into the array it returned later on
         v = obj.external(x)
         obj.set_external(v)
-        resid = obj.best_resid
         self.nfev = obj.nfev
         self.ndata = int(resid.size)
         self.nfree = self.ndata - self.nvarys
@@ -489,8 +484,8 @@ class Minimizer:
             self.ier, self.lmdif_message, self.nit = int(result.status), str(result.message), result.nit
             self.engine_extras = dict(result.extras)
         # the engine may return its start while the best point seen is a finite-difference probe next to it
-        stayed = not _moved(v, setup.start) or (
-            result is not None and np.array_equal(np.asarray(result.x, dtype=float), problem.x0))
+        stayed = not _moved(v, setup.start_list) or (
+            result is not None and np.asarray(result.x, dtype=float).tolist() == problem.x0.tolist())
         engine_v = v
         # error bars first: the Gauss-Newton polish may move to a point of lower chi-square
         v, resid = self._uncertainties(obj, setup, v, resid, result, scale_covar, polish=not stayed)
@@ -585,18 +580,20 @@ class Minimizer:
         the minimum. Skipped when the step would leave the bounds (a minimum on a bound);
         steps below ``_MOVED_RTOL`` of a value are rounding, not evidence.
         """
-        step = np.array(self._gn_step)
-        if not (np.all(v + step >= setup.lower) and np.all(v + step <= setup.upper)):
-            return
-        errs = np.array([self.params[n].stderr or np.inf for n in setup.names])
-        ratio = np.abs(step) / errs
-        # a step at rounding level is no evidence (an exact fit has stderr ~ 0)
-        ratio[np.abs(step) <= _MOVED_RTOL * np.abs(v)] = 0.0
-        worst = int(np.argmax(ratio))
-        if ratio[worst] > _GN_STEP_STDERR:
+        params = self.params
+        worst, largest = 0, 0.0
+        for j, (name, s, a, lo, hi) in enumerate(zip(setup.names, self._gn_step, v.tolist(), setup.lo, setup.hi)):
+            if not lo <= a + s <= hi:
+                return
+            err = params[name].stderr or math.inf
+            # a step at rounding level is no evidence (an exact fit has stderr ~ 0)
+            ratio = abs(s) / err if abs(s) > _MOVED_RTOL * abs(a) else 0.0
+            if ratio > largest:
+                worst, largest = j, ratio
+        if largest > _GN_STEP_STDERR:
             self.success = False
             self.message = (f"the engine stopped where a Gauss-Newton step would still move "
-                            f"{setup.names[worst]!r} by {ratio[worst]:.3g} standard errors: not a minimum; "
+                            f"{setup.names[worst]!r} by {largest:.3g} standard errors: not a minimum; "
                             f"try engine='leastsq' or tighter tolerances (engine said: {result.message})")
 
     def _gradient_cosine(self, jac: Array) -> float:
@@ -610,9 +607,9 @@ class Minimizer:
         return float(np.max(np.abs(jac.T @ r) / (norms * rn)))
 
 
-def _moved(v: Array, start: Array) -> bool:
+def _moved(v: Array, start: list[float]) -> bool:
     """Whether some value changed by more than ``_MOVED_RTOL`` of its start."""
-    return bool((np.abs(v - start) > _MOVED_RTOL * np.abs(start)).any())
+    return any(abs(a - b) > _MOVED_RTOL * abs(b) for a, b in zip(v.tolist(), start))
 
 
 def minimize(

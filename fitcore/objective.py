@@ -81,7 +81,9 @@ class Objective:
         self.free = list(free)
         self.names = [p.name for p in self.free]
         self.transform = None if transform is None or transform.identity else transform
+        self._ext = None if self.transform is None else self.transform.external_values
         self.constraints = constraints if constraints else None
+        self._cons = None if self.constraints is None else self.constraints.evaluate
         self.args = tuple(args)
         self.kws = dict(kws or {})
         self.nan_policy = nan_policy
@@ -90,21 +92,21 @@ class Objective:
         self.nfev = 0
         self.ndata: int | None = None
         self._mask: NDArray[np.bool_] | None = None
-        self.best_chisqr = np.inf
-        self.best_x: Array | None = None  # in the coordinates the engine uses
-        self.best_resid: Array | None = None
+        self.best_chisqr = _INF
+        self._best_x: list[float] | None = None  # in the coordinates the engine uses
+        self._best_r: Array | None = None  # as returned: it may be the function's own buffer, see best()
         self.stop_reason: str | None = None
         self.user_error: BaseException | None = None
         self.counting = True  # False while the core estimates error bars
-        self._first: tuple[Array, Array] | None = None
+        self._first: tuple[list[float], Array] | None = None
 
     # -- writing values ---------------------------------------------------------------------
     def set_external(self, values: Array) -> None:
         """Write external values of the free parameters, then evaluate the expressions."""
         for par, val in zip(self.free, values.tolist()):
             par._value = val
-        if self.constraints is not None:
-            self.constraints.evaluate()
+        if self._cons is not None:
+            self._cons()
 
     def external(self, x: Array) -> Array:
         """External values for a point ``x`` in the engine's coordinates."""
@@ -113,23 +115,25 @@ class Objective:
     # -- evaluation -------------------------------------------------------------------------
     def residual(self, x: Array) -> Array:
         """Residual at ``x`` (engine coordinates); the function engines call."""
+        xl = x.tolist()
         first = self._first
         if first is not None:  # engines often evaluate the start (again) first
-            if x.shape == first[0].shape and (x == first[0]).all():
+            if xl == first[0]:
                 return first[1]
             self._first = None
-        for par, val in zip(self.free, x.tolist() if self.transform is None else self.transform.external_list(x)):
+        for par, val in zip(self.free, xl if self._ext is None else self._ext(xl)):
             par._value = val
-        if self.constraints is not None:
-            self.constraints.evaluate()
-        return self._call(x)
+        if self._cons is not None:
+            self._cons()
+        return self._call(xl)
 
     def scalar(self, x: Array) -> float:
         """Chi-square (sum of squared residuals) at ``x``."""
         r = self.residual(x)
         return float(r @ r)
 
-    def _call(self, x: Array) -> Array:
+    def _call(self, xl: Any) -> Array:
+        """Call the function with the values already written; ``xl`` is the point, kept if it is the best."""
         try:
             out = self.fcn(self.params, *self.args, **self.kws)
         except BaseException as exc:
@@ -151,10 +155,10 @@ class Objective:
         if not chi < self.best_chisqr:
             if chi != chi or chi == _INF:  # NaN or inf somewhere
                 r = self._nonfinite(r)
-        else:
+        else:  # kept without copies: best() checks the residual was not overwritten since
             self.best_chisqr = chi
-            self.best_x = np.array(x, dtype=float)
-            self.best_resid = r.copy()
+            self._best_x = xl if type(xl) is list else np.asarray(xl, dtype=float).tolist()
+            self._best_r = r
         if self.iter_cb is not None and self.iter_cb(self.params, self.nfev, r, *self.args, **self.kws):
             self.stop_reason = f"aborted by iter_cb after {self.nfev} evaluations"
             raise StopFit(self.stop_reason)
@@ -163,10 +167,38 @@ class Objective:
             raise StopFit(self.stop_reason)
         return r
 
+    def _quiet(self, x: Array) -> Array:
+        """Residual at ``x`` (engine coordinates) outside the count and the best-so-far tracking, as a copy."""
+        self.counting = False
+        try:
+            return self.residual(x).copy()
+        finally:
+            self.counting = True
+
+    def best(self) -> tuple[Array | None, Array | None, float]:
+        """The best point seen (engine coordinates), its residual and chi-square; ``(None, None, inf)`` if none.
+
+        The residual was kept as the function returned it; a function that
+        reuses one output buffer has overwritten it since, which the kept
+        chi-square reveals, and the point is evaluated again.
+        """
+        if self._best_x is None:
+            return None, None, _INF
+        x = np.array(self._best_x)
+        r = self._best_r
+        assert r is not None
+        if float(_dot(r, r)) != self.best_chisqr:
+            r = self._best_r = self._quiet(x)
+        return x, r, self.best_chisqr
+
+    def keep(self, x: Array, r: Array) -> None:
+        """Make ``x`` (engine coordinates) with residual ``r`` the best point."""
+        self._best_x, self._best_r, self.best_chisqr = x.tolist(), r, float(_dot(r, r))
+
     def prime(self, x0: Array) -> Array:
         """Evaluate at the start once, validating the residual; the engine's first call reuses it."""
         r = self.residual(x0)
-        self._first = (np.array(x0, dtype=float), r)
+        self._first = (x0.tolist(), r)
         return r
 
     def _check(self, out: Any) -> Array:

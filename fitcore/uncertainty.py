@@ -102,34 +102,42 @@ class Uncertainty:
 
 
 # -- finite differences ---------------------------------------------------------------------------
+# Jacobians are built transposed, one row per parameter (contiguous writes), in a buffer with one
+# row more that holds the residual: one matrix product then gives J^T J, J^T r and r^T r together.
 def _eval(obj: "Objective", v: Array, j: int, h: float) -> Array:
     w = v.copy()
     w[j] += h
     obj.set_external(w)
-    return obj._call(w).copy()
+    return obj._call(w).copy()  # the function may return one buffer each time
 
 
 def forward_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array) -> Array:
     """Jacobian ``d residual / d external value`` at ``v`` by forward differences, stepping inwards."""
+    return _forward_rows(obj, v, r0, lower, upper)[:-1].T
+
+
+def _forward_rows(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array) -> Array:
     vs = v.tolist()
-    up = upper.tolist()
+    lo, up = lower.tolist(), upper.tolist()
     free, cons, call = obj.free, obj.constraints, obj._call
-    jt = np.empty((len(vs), r0.size))  # rows are columns of the Jacobian: contiguous writes
+    n = len(vs)
+    buf = np.empty((n + 1, r0.size))
     steps = []
-    lo = lower.tolist()
     for j, vj in enumerate(vs):
         h = inward_step(_FSTEP * (abs(vj) if vj != 0.0 else 1.0), vj, lo[j], up[j])
         w = list(vs)
         w[j] = vj + h
-        steps.append(w[j] - vj)  # the step actually taken
+        steps.append([w[j] - vj])  # the step actually taken
         for par, val in zip(free, w):
             par._value = val
         if cons is not None:
             cons.evaluate()
-        jt[j] = call(v)  # not counted: x is only used for best-so-far tracking
-    jt -= r0
-    jt /= np.array(steps)[:, None]
-    return jt.T
+        buf[j] = call(v)  # not counted: x is only used for best-so-far tracking
+    buf[n] = r0
+    rows = buf[:n]
+    rows -= r0
+    rows /= steps
+    return buf
 
 
 def accurate_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array,
@@ -139,13 +147,19 @@ def accurate_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper
     With ``richardson`` (the default) two step sizes are extrapolated to fourth
     order; without it, plain second-order differences.
     """
+    return _accurate_rows(obj, v, r0, lower, upper, richardson)[:-1].T
+
+
+def _accurate_rows(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array,
+                   richardson: bool = True) -> Array:
     n = v.size
-    jac = np.empty((r0.size, n))
+    buf = np.empty((n + 1, r0.size))
     step = _RSTEP if richardson else _STEP
     for j in range(n):
         h = step * (abs(v[j]) if v[j] != 0.0 else 1.0)
-        jac[:, j] = _column(obj, v, r0, j, h, lower[j], upper[j], richardson=richardson)
-    return jac
+        buf[j] = _column(obj, v, r0, j, h, lower[j], upper[j], richardson=richardson)
+    buf[n] = r0
+    return buf
 
 
 def _column(obj: "Objective", v: Array, r0: Array, j: int, h: float, lo: float, hi: float,
@@ -169,38 +183,47 @@ def _column(obj: "Objective", v: Array, r0: Array, j: int, h: float, lo: float, 
 class _Decomposition:
     """The column-scaled Jacobian decomposed once: condition, ``(J^T J)^-1`` and the Gauss-Newton step.
 
-    The normal equations' Gram matrix is only ``n x n``: one BLAS product makes
-    it, one LAPACK ``dsyevd`` call decomposes it (a few microseconds, against
-    tens for ``numpy.linalg`` on small matrices), and everything else for a
-    well-conditioned Jacobian is a few dozen float operations done in plain
-    Python, cheaper than as many small numpy calls. Ill-conditioned Jacobians
-    use the SVD of the Jacobian itself.
+    Built from the buffer of :func:`_forward_rows` (rows: Jacobian columns, then
+    the residual ``r``). One matrix product gives ``J^T J``, ``J^T r`` and
+    ``r^T r``; the ``n x n`` Gram matrix, scaled to unit diagonal, is decomposed
+    by one LAPACK ``dsyevd`` call. A fit has a handful of parameters, so the
+    per-call overhead of numpy and LAPACK, not arithmetic, is the cost here:
+    the small matrices are handled in as few calls as possible, and scaling is
+    done on Python floats. Ill-conditioned Jacobians use the SVD of the
+    Jacobian itself.
     """
 
-    __slots__ = ("jac", "norms", "safe", "lam", "vec", "cond", "_svd")
+    __slots__ = ("buf", "n", "norms", "safe", "lam", "vec", "cond", "_g", "_svd", "_step", "_scaled_inv")
 
-    def __init__(self, jac: Array) -> None:
-        self.jac = jac
+    def __init__(self, buf: Array) -> None:
+        self.buf = buf
+        self.n = n = buf.shape[0] - 1
+        self._svd: tuple[Array, Array, Array] | None = None
+        self._step: tuple[list[float], float] | None = None
+        self._scaled_inv: list[list[float]] | None = None
+        self.lam: Array | None = None
+        self.vec: Array | None = None
         with np.errstate(over="ignore", invalid="ignore"):
-            g = (jac.T @ jac).tolist()
-        n = len(g)
-        diag = [g[i][i] for i in range(n)]
+            mm = (buf @ buf.T).tolist()
+        diag = [mm[i][i] for i in range(n)]
         self.norms = norms = [math.sqrt(d) if d > 0.0 else 0.0 for d in diag]
         self.safe = safe = [x if x > 0.0 else 1.0 for x in norms]
-        self._svd: tuple[Array, Array, Array] | None = None
-        self.lam: list[float] | None = None
-        self.vec: list[list[float]] | None = None
-        if not all(math.isfinite(d) for d in diag):
+        self._g = [mm[i][n] / safe[i] for i in range(n)]  # (J^T r) scaled
+        if not all(map(math.isfinite, diag)) or not all(map(math.isfinite, self._g)):
             self.cond = math.inf
             return
-        scaled = [[g[i][k] / (safe[i] * safe[k]) for k in range(n)] for i in range(n)]
-        lam, vec, info = _syevd(np.array(scaled))
-        self.lam, self.vec = lam.tolist(), vec.tolist()  # vec[i][k]: component i of eigenvector k
-        lo, hi = self.lam[0], self.lam[-1]
+        lam, vec, info = _syevd(np.array([[mm[i][k] / (safe[i] * safe[k]) for k in range(n)] for i in range(n)]))
+        self.lam, self.vec = lam, vec  # vec[:, k]: eigenvector k
+        lo, hi = float(lam[0]), float(lam[-1])
         if info != 0 or not lo > 0.0 or not math.isfinite(hi) or 0.0 in norms:
             self.cond = math.inf
         else:
             self.cond = math.sqrt(hi / lo)
+
+    @property
+    def jac(self) -> Array:
+        """The Jacobian (a view of the buffer)."""
+        return self.buf[:self.n].T
 
     def svd(self) -> tuple[Array, Array, Array]:
         if self._svd is None:
@@ -210,58 +233,67 @@ class _Decomposition:
     def well_conditioned(self) -> bool:
         return self.cond < _GRAM_CONDITION
 
-    def dead(self) -> list[int]:
-        """Indices of parameters with a zero Jacobian column."""
-        return [j for j, nj in enumerate(self.norms) if nj == 0.0]
-
-    def step(self, r: Array) -> tuple[list[float], float]:
+    def step(self) -> tuple[list[float], float]:
         """Gauss-Newton step ``-pinv(J) r`` and its predicted decrease of chi-square ``|J step|^2``."""
-        safe = self.safe
-        n = len(safe)
-        if self.well_conditioned():
-            lam, vec = self.lam, self.vec
-            assert lam is not None and vec is not None
-            gs = [a / b for a, b in zip((self.jac.T @ r).tolist(), safe)]
-            c = [sum(vec[i][k] * gs[i] for i in range(n)) for k in range(n)]
-            gl = [ck / lk for ck, lk in zip(c, lam)]
-            step = [-sum(vec[i][k] * gl[k] for k in range(n)) / safe[i] for i in range(n)]
-            return step, sum(ck * gk for ck, gk in zip(c, gl))
-        u, s, vt = self.svd()
-        keep = s > s[0] * max(self.jac.shape) * _EPS
-        coef = (u.T @ r)[keep]
-        return (-(vt[keep].T @ (coef / s[keep])) / np.array(safe)).tolist(), float(coef @ coef)
+        if self._step is None:
+            safe = self.safe
+            if self.well_conditioned():
+                vec = self.vec
+                assert vec is not None and self.lam is not None
+                c = np.dot(self._g, vec)  # the scaled gradient in the eigenbasis
+                cl = c / self.lam
+                self._step = ([-a / b for a, b in zip(np.dot(vec, cl).tolist(), safe)], float(np.dot(c, cl)))
+            else:
+                u, s, vt = self.svd()
+                keep = s > s[0] * max(self.buf.shape[1], self.n) * _EPS
+                coef = (self.buf[self.n] @ u)[keep]
+                step = (-(vt[keep].T @ (coef / s[keep]))).tolist()
+                self._step = [a / b for a, b in zip(step, safe)], float(coef @ coef)
+        return self._step
 
-    def inverse(self, names: list[str]) -> tuple[list[list[float]] | None, str | None]:
-        """``(J^T J)^-1`` as nested lists, or ``(None, reason)`` when it is singular."""
-        jac = self.jac
+    def scaled_inverse(self, names: list[str]) -> tuple[list[list[float]] | None, str | None]:
+        """``(S^T S)^-1`` of the column-scaled Jacobian ``S`` (covariance is this over ``safe_i * safe_j``).
+
+        Returns ``(None, reason)`` when it is singular.
+        """
         if self.lam is None:
+            jac = self.jac
             bad = [names[j] for j in range(len(names)) if not np.isfinite(jac[:, j]).all()]
             return None, f"the Jacobian is not finite for parameter(s) {', '.join(map(repr, bad))}"
-        dead = [names[j] for j in self.dead()]
+        dead = [names[j] for j, nj in enumerate(self.norms) if nj == 0.0]
         if dead:
             return None, (f"parameter(s) {', '.join(map(repr, dead))} have no effect on the residual "
                           "(zero derivative); fix them or check the model")
-        safe = self.safe
-        n = len(safe)
         if self.well_conditioned():
-            lam, vec = self.lam, self.vec
+            vec = self.vec
             assert vec is not None
-            w = [[vec[i][k] / lam[k] for k in range(n)] for i in range(n)]
-            return [[sum(w[i][k] * vec[j][k] for k in range(n)) / (safe[i] * safe[j]) for j in range(n)]
-                    for i in range(n)], None
+            return ((vec / self.lam) @ vec.T).tolist(), None
         _, s, vt = self.svd()
-        if s[-1] <= s[0] * max(SINGULAR_RTOL, max(jac.shape) * _EPS):
+        if s[-1] <= s[0] * max(SINGULAR_RTOL, max(self.buf.shape[1], self.n) * _EPS):
             null = np.abs(vt[-1])
             culprits = [names[j] for j in np.argsort(null)[::-1][:2] if null[j] > 0.1]
             return None, (f"the covariance matrix is singular: parameters {', '.join(map(repr, culprits))} "
                           "are (nearly) fully correlated; fix one of them or add a constraint")
-        sa = np.array(safe)
-        return (((vt.T / s**2) @ vt) / sa[:, None] / sa).tolist(), None
+        return ((vt.T / s**2) @ vt).tolist(), None
+
+    def inverse(self, names: list[str]) -> tuple[Array | None, str | None]:
+        """``(J^T J)^-1``, or ``(None, reason)`` when it is singular."""
+        inv, reason = self.scaled_inverse(names)
+        if inv is None:
+            return None, reason
+        safe = self.safe
+        return np.array([[c / (a * b) for c, b in zip(row, safe)] for row, a in zip(inv, safe)]), None
+
+
+def _rows_of(jac: Array) -> Array:
+    buf = np.zeros((jac.shape[1] + 1, jac.shape[0]))
+    buf[:-1] = jac.T
+    return buf
 
 
 def condition(jac: Array) -> float:
     """Condition number of the Jacobian after scaling its columns to unit norm."""
-    return _Decomposition(jac).cond
+    return _Decomposition(_rows_of(np.asarray(jac, dtype=float))).cond
 
 
 def covariance_from_jacobian(jac: Array, names: list[str]) -> tuple[Array | None, str | None]:
@@ -271,16 +303,15 @@ def covariance_from_jacobian(jac: Array, names: list[str]) -> tuple[Array | None
     magnitude do not fake singularity. Well-conditioned Jacobians use the
     normal equations; ill-conditioned ones the SVD.
     """
-    inv, reason = _Decomposition(jac).inverse(names)
-    return (None if inv is None else np.array(inv)), reason
+    return _Decomposition(_rows_of(np.asarray(jac, dtype=float))).inverse(names)
 
 
 def _jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array) -> tuple[_Decomposition, int]:
     """Forward differences, refined when ill-conditioned; returns the decomposition and evaluations used."""
-    dec = _Decomposition(forward_jacobian(obj, v, r0, lower, upper))
+    dec = _Decomposition(_forward_rows(obj, v, r0, lower, upper))
     used = v.size
     if dec.cond > REFINE_CONDITION:
-        dec = _Decomposition(accurate_jacobian(obj, v, r0, lower, upper))
+        dec = _Decomposition(_accurate_rows(obj, v, r0, lower, upper))
         used += 4 * v.size
     return dec, used
 
@@ -334,7 +365,7 @@ def estimate(
         dec, used = _jacobian(obj, v, r0, lower, upper)
         chi = chisqr
         while polish and polished < MAX_POLISH and dec.cond < math.inf and chi > 0.0:
-            step, predicted = dec.step(r0)
+            step, predicted = dec.step()
             if not (predicted > POLISH_TOLERANCE * chi / nfree
                     and any(abs(a) > POLISH_RTOL * abs(b) for a, b in zip(step, v.tolist()))):
                 break
@@ -346,39 +377,40 @@ def estimate(
             chi = float(r0 @ r0)
             polished += 1
             # an accurate Jacobian from here on: forward differences bias the step on large residuals
-            dec = _Decomposition(accurate_jacobian(obj, v, r0, lower, upper))
+            dec = _Decomposition(_accurate_rows(obj, v, r0, lower, upper))
             used += 4 * v.size
     finally:
         obj.counting = True
         obj.set_external(v)
-    cov, reason = dec.inverse(names)
-    if cov is None:
+    inv, reason = dec.scaled_inverse(names)
+    if inv is None:
         return Uncertainty(None, {}, {}, reason, dec.jac, used, v, r0, polished)
-    unc = _from_rows(cov, names, dec.jac, used)  # correlations do not depend on the scale
-    unc.gn_step = dec.step(r0)[0]
-    if scale_covar and unc.covar is not None:  # an exact fit (chisqr = 0) has zero error bars, not none
-        factor = chi / nfree
-        unc.covar = unc.covar * factor
-        root = math.sqrt(factor)
-        unc.stderr = {k: e * root for k, e in unc.stderr.items()}
+    factor = chi / nfree if scale_covar else 1.0  # an exact fit (chisqr = 0) has zero error bars, not none
+    unc = _from_scaled(inv, dec.safe, factor, names, dec.jac, used)
+    unc.gn_step = dec.step()[0]
     unc.v, unc.resid, unc.polished = v, r0, polished
     return unc
 
 
-def from_covariance(cov: Array, names: list[str], jac: Array | None = None, nfev: int = 0) -> Uncertainty:
-    """Standard errors and correlations from a covariance matrix (in ``names`` order)."""
-    return _from_rows(np.asarray(cov, dtype=float).tolist(), names, jac, nfev)
-
-
-def _from_rows(cov: list[list[float]], names: list[str], jac: Array | None, nfev: int) -> Uncertainty:
-    diag = [row[i] for i, row in enumerate(cov)]
+def _from_scaled(inv: list[list[float]], safe: list[float], factor: float, names: list[str],
+                 jac: Array | None, nfev: int) -> Uncertainty:
+    """Covariance ``factor * inv_ij / (safe_i safe_j)``, stderr and correlations, on Python floats."""
+    diag = [row[i] for i, row in enumerate(inv)]
     if not all(0.0 < d < math.inf for d in diag):
         return Uncertainty(None, {}, {}, "the covariance matrix has non-positive or non-finite variances", jac, nfev)
-    errs = [math.sqrt(d) for d in diag]
-    stderr = dict(zip(names, errs))
-    correl = {a: {b: c / (ea * eb) for b, c, eb in zip(names, row, errs) if b != a}
-              for a, row, ea in zip(names, cov, errs)}
-    return Uncertainty(np.array(cov), stderr, correl, None, jac, nfev)
+    roots = [math.sqrt(d) for d in diag]  # correlations do not depend on the scale
+    correl = {a: {b: c / (ra * rb) for b, c, rb in zip(names, row, roots) if b != a}
+              for a, row, ra in zip(names, inv, roots)}
+    root = math.sqrt(factor)
+    stderr = {a: r * root / s for a, r, s in zip(names, roots, safe)}
+    cov = np.array([[factor * c / (sa * sb) for c, sb in zip(row, safe)] for row, sa in zip(inv, safe)])
+    return Uncertainty(cov, stderr, correl, None, jac, nfev)
+
+
+def from_covariance(cov: Array, names: list[str], jac: Array | None = None, nfev: int = 0) -> Uncertainty:
+    """Standard errors and correlations from a covariance matrix (in ``names`` order)."""
+    rows = np.asarray(cov, dtype=float).tolist()
+    return _from_scaled(rows, [1.0] * len(rows), 1.0, names, jac, nfev)
 
 
 def propagate(obj: "Objective", v: Array, cov: Array) -> dict[str, float]:
@@ -396,20 +428,23 @@ def propagate(obj: "Objective", v: Array, cov: Array) -> dict[str, float]:
     vs = v.tolist()
     grads: list[list[float]] = []  # grads[j][k]: d expression k / d free parameter j
     try:
-        for j, vj in enumerate(vs):
+        for j, (par_j, vj) in enumerate(zip(free, vs)):
             h = _STEP * (abs(vj) if vj != 0.0 else 1.0)
-            vals = []
-            for w_j in (vj + h, vj - h):
-                w = list(vs)
-                w[j] = w_j
-                for par, val in zip(free, w):
-                    par._value = val
-                cons.evaluate()
-                vals.append([p._value for p in pars])
-            width = (vj + h) - (vj - h)
-            grads.append([(a - b) / width for a, b in zip(*vals)])
+            up, down = vj + h, vj - h
+            par_j._value = up
+            cons.evaluate()
+            high = [p._value for p in pars]
+            par_j._value = down
+            cons.evaluate()
+            grads.append([(a - p._value) / (up - down) for a, p in zip(high, pars)])
+            par_j._value = vj
     finally:
         obj.set_external(v)
-    g = np.array(grads)
-    var = ((cov @ g) * g).sum(axis=0).tolist()
-    return {c.name: math.sqrt(s) if s > 0.0 else 0.0 for c, s in zip(ordered, var)}
+    cl = cov.tolist()
+    n = len(vs)
+    out = {}
+    for k, c in enumerate(ordered):
+        g = [grads[j][k] for j in range(n)]
+        var = sum(g[i] * sum(row[j] * g[j] for j in range(n)) for i, row in enumerate(cl))
+        out[c.name] = math.sqrt(var) if var > 0.0 else 0.0
+    return out
