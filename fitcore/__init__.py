@@ -49,7 +49,7 @@ from .hookspecs import hookimpl, hookspec
 from .minimizer import Minimizer, minimize
 from .parameters import Parameter, Parameters
 from .plugins import list_engines, list_plugins, list_prob_funcs
-from .problem import EngineResult, Problem
+from .problem import EngineResult, Problem, Stencil
 from .report import fit_report, report_errors
 from .specs import EngineSpec, ProbFuncSpec
 
@@ -94,6 +94,7 @@ __all__ = [
     "ProbFuncSpec",
     "Problem",
     "EngineResult",
+    "Stencil",
     "ChiSquare",
     "FitcoreError",
     "ParameterError",

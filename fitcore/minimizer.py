@@ -521,7 +521,7 @@ class Minimizer:
             polish = polish and result is not None and bool(result.success)
             try:
                 unc = estimate(obj, v, resid, self.chisqr, self.nfree, setup.lower, setup.upper, scale_covar,
-                               polish=polish)
+                               polish=polish, stencil=None if result is None else result.stencil)
             except np.linalg.LinAlgError as exc:  # a finished fit is not lost because its error bars failed
                 obj.set_external(v)
                 self.errorbars, self.errorbars_reason = False, f"the covariance could not be computed: {exc}"

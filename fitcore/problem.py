@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Problem", "EngineResult"]
+__all__ = ["Problem", "EngineResult", "Stencil"]
 
 Array = NDArray[np.float64]
 
@@ -75,6 +75,37 @@ class Problem:
         return self._counter()
 
 
+@dataclass(frozen=True, eq=False)
+class Stencil:
+    """Forward differences an engine evaluated near its answer, offered to the core for the error bars.
+
+    An engine that builds its Jacobian by forward differences (MINPACK does,
+    at every iterate) can hand over its last one. The core converts it to
+    external coordinates and uses it instead of evaluating ``nvar`` new points
+    when it is accurate at the answer: when the answer is the stencil's base
+    point, or when the residual at the answer agrees with the stencil's
+    linear prediction so well that the Jacobian cannot have changed by more
+    than :data:`fitcore.uncertainty.REUSE_RTOL` in between. Otherwise the core
+    evaluates its own forward differences, as for engines that offer none.
+
+    Attributes
+    ----------
+    x : ndarray
+        The base point, in the engine's coordinates.
+    r : ndarray
+        The residual at ``x``.
+    steps : ndarray
+        ``steps[j]`` is the (non-zero) step along coordinate ``j``, in the engine's coordinates.
+    rows : ndarray, shape (nvar, ndata)
+        ``rows[j]`` is the residual at ``x + steps[j] * e_j``.
+    """
+
+    x: Array
+    r: Array
+    steps: Array
+    rows: Array
+
+
 @dataclass
 class EngineResult:
     """What an engine returns.
@@ -96,6 +127,9 @@ class EngineResult:
         declare ``provides_covariance``.
     extras : dict
         Anything engine specific, kept on ``Minimizer.engine_extras``.
+    stencil : Stencil or None
+        The engine's last forward-difference Jacobian, which may spare the
+        core ``nvar`` evaluations for the error bars (see :class:`Stencil`).
     """
 
     x: Array
@@ -105,3 +139,4 @@ class EngineResult:
     nit: int | None = None
     covariance: Array | None = None
     extras: Mapping[str, Any] = field(default_factory=dict)
+    stencil: Stencil | None = None

@@ -51,10 +51,11 @@ from .errors import NonFiniteResidualError
 
 if TYPE_CHECKING:
     from .objective import Objective
+    from .problem import Stencil
 
 __all__ = ["Uncertainty", "accurate_jacobian", "forward_jacobian", "covariance_from_jacobian",
            "estimate", "from_covariance", "propagate", "condition", "REFINE_CONDITION", "POLISH_TOLERANCE",
-           "MAX_POLISH", "SINGULAR_RTOL"]
+           "MAX_POLISH", "SINGULAR_RTOL", "REUSE_RTOL"]
 
 Array = NDArray[np.float64]
 _syevd = lapack.dsyevd
@@ -79,6 +80,11 @@ SINGULAR_RTOL = 1.0e-9
 #: below this condition number the normal equations keep more than 8 digits and are used;
 #: above it the covariance comes from the SVD of the Jacobian itself
 _GRAM_CONDITION = 1.0e4
+#: largest estimated relative change of the Jacobian between an engine's last forward-difference
+#: stencil and the answer for the stencil to stand in for the core's own forward differences
+#: (error bars then agree with the core's own to about this; see :class:`fitcore.Stencil`)
+REUSE_RTOL = 2.0e-6
+_dot = np.dot
 
 
 @dataclass
@@ -306,10 +312,64 @@ def covariance_from_jacobian(jac: Array, names: list[str]) -> tuple[Array | None
     return _Decomposition(_rows_of(np.asarray(jac, dtype=float))).inverse(names)
 
 
-def _jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array) -> tuple[_Decomposition, int]:
-    """Forward differences, refined when ill-conditioned; returns the decomposition and evaluations used."""
-    dec = _Decomposition(_forward_rows(obj, v, r0, lower, upper))
-    used = v.size
+def _stencil_rows(obj: "Objective", stencil: "Stencil", v: Array, r0: Array) -> Array | None:
+    """The engine's forward differences as Jacobian rows at ``v`` (external), or None when not accurate there.
+
+    Each column becomes a forward difference in external coordinates (the
+    external step is what the bound transform made of the engine's step; it
+    must be within a factor of ten of the core's own step). When ``v`` is not
+    the stencil's base point, the residual at ``v`` must match the stencil's
+    linear prediction: the mismatch ``e`` bounds the curvature along the
+    move ``dv``, and ``2 |e| / |J dv|`` estimates the relative change of the
+    Jacobian in between, which must not exceed :data:`REUSE_RTOL`.
+    """
+    n, m = len(obj.free), r0.size
+    rows = np.asarray(stencil.rows, dtype=float)
+    base_r = np.asarray(stencil.r, dtype=float)
+    xb = np.asarray(stencil.x, dtype=float).ravel().tolist()
+    hs = np.asarray(stencil.steps, dtype=float).ravel().tolist()
+    if rows.shape != (n, m) or base_r.shape != (m,) or len(xb) != n or len(hs) != n:
+        return None
+    ext = obj._ext
+    vb = xb if ext is None else ext(xb)
+    vl = v.tolist()
+    dv = []
+    for j in range(n):
+        probe = list(xb)
+        probe[j] += hs[j]
+        d = (probe if ext is None else ext(probe))[j] - vb[j]
+        own = _FSTEP * (abs(vl[j]) if vl[j] != 0.0 else 1.0)
+        if not 0.1 * own <= abs(d) <= 10.0 * own:
+            return None
+        dv.append([d])
+    buf = np.empty((n + 1, m))
+    rows_j = buf[:n]
+    np.subtract(rows, base_r, out=rows_j)
+    rows_j /= dv
+    buf[n] = r0
+    move = [a - b for a, b in zip(vl, vb)]
+    if any(move):
+        with np.errstate(over="ignore", invalid="ignore"):
+            linear = np.dot(move, rows_j)
+            e = r0 - base_r - linear
+            mismatch, change = float(_dot(e, e)), float(_dot(linear, linear))
+        if not 4.0 * mismatch <= REUSE_RTOL**2 * change:  # also refuses NaN
+            return None
+    return buf
+
+
+def _jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array,
+              stencil: "Stencil | None" = None) -> tuple[_Decomposition, int]:
+    """The engine's stencil or forward differences, refined when ill-conditioned.
+
+    Returns the decomposition and the evaluations used.
+    """
+    buf = None if stencil is None else _stencil_rows(obj, stencil, v, r0)
+    used = 0
+    if buf is None:
+        buf = _forward_rows(obj, v, r0, lower, upper)
+        used = v.size
+    dec = _Decomposition(buf)
     if dec.cond > REFINE_CONDITION:
         dec = _Decomposition(_accurate_rows(obj, v, r0, lower, upper))
         used += 4 * v.size
@@ -347,13 +407,15 @@ def estimate(
     upper: Array,
     scale_covar: bool = True,
     polish: bool = False,
+    stencil: "Stencil | None" = None,
 ) -> Uncertainty:
     """Estimate covariance, stderr and correlations at external values ``v``.
 
     ``chisqr`` is ``r0 @ r0``. With ``polish``, Gauss-Newton steps from the accurate Jacobian are tried
     first (see the module notes); the returned ``v``/``resid`` are the point
     the error bars belong to. The objective's parameters are left holding
-    that point (and the expressions' values there) afterwards.
+    that point (and the expressions' values there) afterwards. An engine's
+    ``stencil`` replaces the forward differences when it is accurate at ``v``.
     """
     names = obj.names
     if nfree <= 0:
@@ -362,7 +424,7 @@ def estimate(
     obj.counting = False
     polished = 0
     try:
-        dec, used = _jacobian(obj, v, r0, lower, upper)
+        dec, used = _jacobian(obj, v, r0, lower, upper, stencil)
         chi = chisqr
         while polish and polished < MAX_POLISH and dec.cond < math.inf and chi > 0.0:
             step, predicted = dec.step()

@@ -43,7 +43,7 @@ def test_start_is_evaluated_once():
     fit = fitcore.minimize(f, _params())
     assert fit.success
     assert f.calls == fit.nfev + fit.nfev_errorbars
-    assert fit.nfev_errorbars >= 2
+    assert fit.nfev_errorbars in (0, 2)  # 0 when MINPACK's last Jacobian is reused (test_stencil.py)
 
 
 def test_iter_cb_sees_fit_evaluations_only():

@@ -17,6 +17,13 @@ at the start or inside the finite-difference Jacobian (where a value is needed,
 not a comparison) still raises. Jacobian evaluations are recognized by
 MINPACK's own stencil: one coordinate of a recent point moved by
 ``sqrt(max(epsfcn, eps)) * |x_j|``.
+
+The last Jacobian
+-----------------
+MINPACK builds a forward-difference Jacobian at every iterate. The engine keeps
+the last few evaluations and hands the last complete stencil to the core
+(:class:`fitcore.Stencil`), which uses it for the error bars when it is
+accurate at the answer and so spares ``nvar`` evaluations.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from typing import Any, Iterable
 import numpy as np
 from scipy.optimize import leastsq as _leastsq
 
-from fitcore import EngineResult, EngineSpec, Problem, hookimpl
+from fitcore import EngineResult, EngineSpec, Problem, Stencil, hookimpl
 from fitcore.errors import NonFiniteResidualError
 
 __all__ = ["leastsq", "fitcore_engines"]
@@ -71,8 +78,8 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
         del opts["diag"]
     pad = max(n - problem.ndata, 0)  # MINPACK needs m >= n; zero rows leave chi-square unchanged
     residual = problem.residual
-    # MINPACK's x is a view of its own work array: keep copies of the recent points
-    recent: deque[np.ndarray] = deque(maxlen=n + 2)
+    # MINPACK's x is a view of its own work array: keep copies of the recent points and residuals
+    recent: deque[tuple[list[float], np.ndarray]] = deque(maxlen=2 * n + 4)
     remember = recent.append
     fd_step = math.sqrt(max(opts["epsfcn"] or 0.0, _EPS))
     rejected = [0]
@@ -81,12 +88,12 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
         try:
             r = residual(x)
         except NonFiniteResidualError:
-            if _jacobian_point(x, recent, fd_step):
+            if _jacobian_point(x.tolist(), recent, fd_step):
                 raise
             rejected[0] += 1
             r = np.full(problem.ndata, _REJECT)
         else:
-            remember(x.copy())
+            remember((x.tolist(), r.copy()))
         return np.concatenate([r, np.zeros(pad)]) if pad else r
 
     dfun = None
@@ -103,6 +110,7 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
         status=int(ier),
         extras={"minpack_nfev": int(info["nfev"]), "minpack_njev": int(info.get("njev", 0) or 0),
                 "nonfinite_trials": rejected[0]},
+        stencil=None if dfun is not None else _last_stencil(list(recent), n),
     )
 
 
@@ -111,16 +119,28 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
 _REJECT = 1.0e150
 
 
-def _jacobian_point(x: np.ndarray, recent: deque[np.ndarray], fd_step: float) -> bool:
+def _jacobian_point(x: list[float], recent: Iterable[tuple[list[float], np.ndarray]], fd_step: float) -> bool:
     """Whether ``x`` is a forward-difference point of MINPACK's Jacobian around a recent point."""
-    for base in recent:
-        diff = np.flatnonzero(x != base)
-        if diff.size == 1:
-            j = int(diff[0])
+    for base, _ in recent:
+        diff = [j for j, (a, b) in enumerate(zip(x, base)) if a != b]
+        if len(diff) == 1:
+            j = diff[0]
             h = fd_step * abs(base[j]) or fd_step
             if x[j] == base[j] + h:
                 return True
     return False
+
+
+def _last_stencil(recent: list[tuple[list[float], np.ndarray]], n: int) -> Stencil | None:
+    """The last base point followed by its ``n`` forward-difference points, coordinate by coordinate."""
+    for i in range(len(recent) - n - 1, -1, -1):
+        base = recent[i][0]
+        probes = recent[i + 1:i + 1 + n]
+        if all([k for k, (a, b) in enumerate(zip(x, base)) if a != b] == [j] for j, (x, _) in enumerate(probes)):
+            return Stencil(x=np.array(base), r=recent[i][1], steps=np.array([x[j] - base[j] for j, (x, _) in
+                                                                            enumerate(probes)]),
+                           rows=np.array([r for _, r in probes]))
+    return None
 
 
 @hookimpl
