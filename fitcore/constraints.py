@@ -92,6 +92,8 @@ def _refuse(message: str) -> ConstraintError:
 
 def safe_pow(base: Any, exp: Any) -> Any:
     """``base ** exp``, refusing integer results too large to compute quickly."""
+    if type(base) is float or type(exp) is float:  # the common case: a float result cannot grow unboundedly
+        return base**exp
     if isinstance(base, numbers.Integral) and isinstance(exp, numbers.Integral) and exp > 0:
         if abs(int(base)) > 1 and int(exp) * int(base).bit_length() > MAX_INT_BITS:
             raise _refuse(f"an integer power would build an integer of more than {MAX_INT_BITS} bits")
@@ -111,6 +113,8 @@ def safe_lshift(a: Any, b: Any) -> Any:
 
 def safe_mult(a: Any, b: Any) -> Any:
     """``a * b``, refusing repetition of a sequence into a huge one."""
+    if type(a) is float or type(b) is float:  # the common case: no sequence repetition, no integer growth
+        return a * b
     for seq, n in ((a, b), (b, a)):
         if isinstance(seq, (str, bytes, list, tuple)) and isinstance(n, numbers.Integral):
             if len(seq) * int(n) > MAX_SEQ_LEN:

@@ -252,15 +252,15 @@ class Minimizer:
                 raise TypeError(f"params must be a fitcore Parameters, not {type(params).__name__}")
             self.params = params
         params = self.params
-        has_expr = any(p.expr is not None for p in params.values())
-        if has_expr:
+        pars = list(params.values())
+        if any(p._expr is not None for p in pars):
             me = weakref.ref(self)  # no Minimizer -> Constraints -> closure -> Minimizer cycle for the GC
             constraints = Constraints(params, self._symbols(), lambda: me().asteval)  # type: ignore[union-attr]
         else:
             constraints = None
-        free = [p for p in params.values() if p.vary and p.expr is None]
-        for p in params.values():
-            if p.expr is not None and (p.min != -math.inf or p.max != math.inf):
+        free = [p for p in pars if p._vary and p._expr is None]
+        for p in pars:
+            if p._expr is not None and (p._min != -math.inf or p._max != math.inf):
                 warnings.warn(
                     f"parameter {p.name!r} has expr={p.expr!r} and bounds [{p.min}, {p.max}]: an expression "
                     "parameter's value is computed, and its bounds are not enforced; bound the parameters "
@@ -268,13 +268,13 @@ class Minimizer:
                     BoundsWarning,
                     stacklevel=3,
                 )
-            if p.expr is None and p.value is None:
+            if p._expr is None and p._value is None:
                 raise ParameterError(f"parameter {p.name!r} has no value; give it value=... or expr=...", p.name)
         for p in free:
-            assert p.value is not None
-            if not p.min < p.max:  # only reachable by bypassing Parameter's own checks (slots, pickles)
+            assert p._value is not None
+            if not p._min < p._max:  # only reachable by bypassing Parameter's own checks (slots, pickles)
                 raise ParameterError(f"parameter {p.name!r}: min ({p.min}) must be less than max ({p.max})", p.name)
-            if p.value < p.min or p.value > p.max:
+            if p._value < p._min or p._value > p._max:
                 moved = min(max(p.value, p.min), p.max)
                 warnings.warn(
                     f"parameter {p.name!r}: starting value {p.value} is outside its bounds "
@@ -289,8 +289,8 @@ class Minimizer:
             )
         if constraints is not None:
             constraints.evaluate()
-        for p in params.values():
-            p.init_value = p.value
+        for p in pars:
+            p.init_value = p._value
         self._setup = _Setup(free, constraints)
         self.var_names = list(self._setup.names)
         self.init_vals = list(self._setup.start_list)
