@@ -11,8 +11,10 @@ outside the bounds.
 
 Cost and accuracy
 -----------------
-Forward differences (one evaluation per parameter, step ``sqrt(eps)*|v|``)
-come first. The column-scaled Gram matrix is decomposed once (one symmetric
+An engine's own last forward-difference Jacobian (:class:`fitcore.Stencil`)
+comes first, when a secant check shows it accurate at the answer to
+:data:`REUSE_RTOL` (see :func:`_stencil_rows`); otherwise forward differences
+(one evaluation per parameter, step ``sqrt(eps)*|v|``). The column-scaled Gram matrix is decomposed once (one symmetric
 eigen-decomposition, LAPACK ``dsyevd`` on an ``n x n`` matrix); it gives the
 condition number, the covariance and the Gauss-Newton step. When the
 column-scaled Jacobian is ill-conditioned (condition number above

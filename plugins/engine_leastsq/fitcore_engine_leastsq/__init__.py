@@ -136,7 +136,8 @@ def _last_stencil(recent: list[tuple[list[float], np.ndarray]], n: int) -> Stenc
     for i in range(len(recent) - n - 1, -1, -1):
         base = recent[i][0]
         probes = recent[i + 1:i + 1 + n]
-        if all([k for k, (a, b) in enumerate(zip(x, base)) if a != b] == [j] for j, (x, _) in enumerate(probes)):
+        if all(x[j] != base[j] and x[:j] == base[:j] and x[j + 1:] == base[j + 1:]
+               for j, (x, _) in enumerate(probes)):
             return Stencil(x=np.array(base), r=recent[i][1], steps=np.array([x[j] - base[j] for j, (x, _) in
                                                                             enumerate(probes)]),
                            rows=np.array([r for _, r in probes]))
