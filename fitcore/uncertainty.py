@@ -346,19 +346,21 @@ def _stencil_rows(obj: "Objective", stencil: "Stencil", v: Array, r0: Array) -> 
         own = _FSTEP * (abs(vl[j]) if vl[j] != 0.0 else 1.0)
         if not 0.1 * own <= abs(d) <= 10.0 * own:
             return None
-        dv.append([d])
-    buf = np.empty((n + 1, m))
-    rows_j = buf[:n]
-    np.subtract(rows, base_r, out=rows_j)
-    rows_j /= dv
-    buf[n] = r0
+        dv.append(d)
     move = [a - b for a, b in zip(vl, vb)]
-    if any(move):
-        linear = _gemv(1.0, rows_j.T, move)  # J dv (rows_j.T is Fortran-ordered: no copy)
+    if any(move):  # checked before the rows are built: J dv = sum_j c_j (rows_j - r), c_j = dv_j / step_j
+        c = [a / d for a, d in zip(move, dv)]
+        linear = _gemv(1.0, rows.T, c)
+        linear -= sum(c) * base_r
         e = r0 - base_r
         e -= linear
         if not 2.0 * _nrm2(e) <= REUSE_RTOL * _nrm2(linear):  # also refuses NaN and inf
             return None
+    buf = np.empty((n + 1, m))
+    rows_j = buf[:n]
+    np.subtract(rows, base_r, out=rows_j)
+    rows_j /= np.array(dv)[:, None]
+    buf[n] = r0
     return buf
 
 
