@@ -29,8 +29,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import brentq
-from scipy.special import erf
 
 from ._profile import FitDef, FitStats, Refitter, RowResult, RowTask, SideResult, SideTask
 from .executors import map_chunked
@@ -267,7 +265,7 @@ def _levels(sigmas: Iterable[float]) -> list[float]:
         if not (s > 0 and math.isfinite(s)):
             raise ValueError(f"sigmas contains {s}: each must be a probability in (0, 1) "
                              "or a number of standard deviations >= 1")
-        level = s if s < 1 else float(erf(s / math.sqrt(2.0)))
+        level = s if s < 1 else math.erf(s / math.sqrt(2.0))
         if level >= 1.0:
             raise ValueError(f"sigmas contains {s}: {s} standard deviations is a probability of 1 in "
                              "double precision; use at most 8")
@@ -297,8 +295,15 @@ def _deltas(prob: ProbFunc, best: FitStats, nfix: int, levels: list[float]) -> l
             if hi > scale * 1e15:
                 raise ValueError(f"prob_func {getattr(prob, '__name__', prob)!r} never reaches probability "
                                  f"{level} however much chi-square grows; use a smaller level")
-        out.append(brentq(excess, lo, hi, args=(level,), xtol=scale * 1e-13, rtol=1e-13))
+        out.append(_brentq()(excess, lo, hi, args=(level,), xtol=scale * 1e-13, rtol=1e-13))
     return out
+
+
+def _brentq() -> Any:
+    """scipy's root finder, imported on use: ``import fitcore`` does not pay for scipy.optimize."""
+    from scipy.optimize import brentq
+
+    return brentq
 
 
 def _step(fitdef: FitDef, name: str) -> float:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Iterable, Protocol
 
-from scipy import special
-
 from .hookspecs import hookimpl
 from .specs import ProbFuncSpec
 
@@ -40,6 +38,8 @@ def f_test(best: FitStats, new: FitStats) -> float:
     ``F = (chi2_new / chi2_best - 1) * (N - P) / P_fix``, and the probability is
     the F(P_fix, N - P) distribution's CDF at F.
     """
+    from scipy import special  # on use: importing fitcore does not import scipy.special
+
     nfix = _nfix(best, new)
     dchi = max(new.chisqr / best.chisqr - 1.0, 0.0)
     return float(special.fdtr(nfix, best.nfree, dchi * best.nfree / nfix))
@@ -51,6 +51,8 @@ def likelihood_ratio(best: FitStats, new: FitStats) -> float:
     The chi-square increase, in units of the best fit's reduced chi-square, is
     distributed as chi-square with ``P_fix`` degrees of freedom.
     """
+    from scipy import special
+
     nfix = _nfix(best, new)
     delta = max(new.chisqr - best.chisqr, 0.0) / best.redchi
     return float(special.chdtr(nfix, delta))

@@ -42,11 +42,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.linalg import blas, lapack
 
 from .chisquare import inward_step
 from .errors import NonFiniteResidualError
@@ -60,10 +59,24 @@ __all__ = ["Uncertainty", "accurate_jacobian", "forward_jacobian", "covariance_f
            "MAX_POLISH", "SINGULAR_RTOL", "REUSE_RTOL"]
 
 Array = NDArray[np.float64]
-_syevd = lapack.dsyevd
-# BLAS through scipy raises no floating-point warnings: overflow shows up as inf and is checked for,
-# with none of the cost of entering numpy's errstate on every call
-_syrk, _gemv, _nrm2 = blas.dsyrk, blas.dgemv, blas.dnrm2
+
+
+class _Lapack:
+    """scipy's BLAS and LAPACK wrappers, imported on first use (``import fitcore`` stays light).
+
+    BLAS through scipy raises no floating-point warnings: overflow shows up as
+    inf and is checked for, with none of the cost of entering numpy's
+    ``errstate`` on every call.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        from scipy.linalg import blas, lapack
+
+        self.syevd, self.syrk, self.gemv, self.nrm2 = lapack.dsyevd, blas.dsyrk, blas.dgemv, blas.dnrm2
+        return self.__dict__[name]
+
+
+_LA = _Lapack()
 _EPS = np.finfo(float).eps
 _STEP = _EPS ** (1.0 / 3.0)
 _FSTEP = _EPS ** 0.5
@@ -214,7 +227,7 @@ class _Decomposition:
         self._scaled_inv: list[list[float]] | None = None
         self.lam: Array | None = None
         self.vec: Array | None = None
-        mm = _syrk(1.0, buf.T, trans=1).tolist()  # upper triangle of [J r]^T [J r]
+        mm = _LA.syrk(1.0, buf.T, trans=1).tolist()  # upper triangle of [J r]^T [J r]
         diag = [mm[i][i] for i in range(n)]
         self.norms = norms = [math.sqrt(d) if d > 0.0 else 0.0 for d in diag]
         self.safe = safe = [x if x > 0.0 else 1.0 for x in norms]
@@ -222,7 +235,7 @@ class _Decomposition:
         if not all(map(math.isfinite, diag)) or not all(map(math.isfinite, self._g)):
             self.cond = math.inf
             return
-        lam, vec, info = _syevd(np.array([[mm[min(i, k)][max(i, k)] / (safe[i] * safe[k]) for k in range(n)]
+        lam, vec, info = _LA.syevd(np.array([[mm[min(i, k)][max(i, k)] / (safe[i] * safe[k]) for k in range(n)]
                                           for i in range(n)]))
         self.lam, self.vec = lam, vec  # vec[:, k]: eigenvector k
         lo, hi = float(lam[0]), float(lam[-1])
@@ -350,11 +363,11 @@ def _stencil_rows(obj: "Objective", stencil: "Stencil", v: Array, r0: Array) -> 
     move = [a - b for a, b in zip(vl, vb)]
     if any(move):  # checked before the rows are built: J dv = sum_j c_j (rows_j - r), c_j = dv_j / step_j
         c = [a / d for a, d in zip(move, dv)]
-        linear = _gemv(1.0, rows.T, c)
+        linear = _LA.gemv(1.0, rows.T, c)
         linear -= sum(c) * base_r
         e = r0 - base_r
         e -= linear
-        if not 2.0 * _nrm2(e) <= REUSE_RTOL * _nrm2(linear):  # also refuses NaN and inf
+        if not 2.0 * _LA.nrm2(e) <= REUSE_RTOL * _LA.nrm2(linear):  # also refuses NaN and inf
             return None
     buf = np.empty((n + 1, m))
     rows_j = buf[:n]

@@ -168,3 +168,20 @@ def test_plugins_table_marks_conflicted_engines():
            "status": "active", "stage": None, "error": None}
     cells = _plugin_cells(row, {"twin": ["a (p)", "b (q)"]})
     assert cells["registered"] == "engine twin (conflict), engine solo" and cells["status"] == "active"
+
+
+def test_import_and_listing_stay_light():
+    """``import fitcore`` and listing the engines import no part of scipy; the first fit imports what it needs."""
+    code = (
+        "import sys, fitcore\n"
+        "assert not [m for m in sys.modules if m.startswith('scipy')], sorted(m for m in sys.modules if m.startswith('scipy'))[:5]\n"
+        "names = [e.name for e in fitcore.list_engines()]\n"
+        "assert 'leastsq' in names and 'lbfgsb' in names, names\n"
+        "assert not [m for m in sys.modules if m.startswith('scipy')], sorted(m for m in sys.modules if m.startswith('scipy'))[:5]\n"
+        "p = fitcore.Parameters(); p.add('a', value=1.0)\n"
+        "fit = fitcore.minimize(lambda q: [q['a'].value - 2.0, q['a'].value - 2.2], p)\n"
+        "assert fit.success and abs(p['a'].value - 2.1) < 1e-9 and 'scipy.optimize' in sys.modules\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

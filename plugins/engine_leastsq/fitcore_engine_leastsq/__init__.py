@@ -33,7 +33,6 @@ from collections import deque
 from typing import Any, Iterable
 
 import numpy as np
-from scipy.optimize import leastsq as _leastsq
 
 from fitcore import EngineResult, EngineSpec, Problem, Stencil, hookimpl
 from fitcore.errors import NonFiniteResidualError
@@ -70,6 +69,8 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
     fitcore.EngineResult
         ``status`` is MINPACK's ``ier``; ``success`` is True for ier 1-4.
     """
+    from scipy.optimize import leastsq as _leastsq  # on use: listing engines does not import scipy
+
     opts = {**OPTIONS, **options}
     n = problem.nvar
     if opts["maxfev"] is None:
