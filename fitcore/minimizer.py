@@ -154,6 +154,8 @@ class Minimizer:
         self._setup: _Setup | None = None
         #: False skips the covariance step (profile refits in :mod:`fitcore.confidence` need only chi-square)
         self._calc_covar = True
+        #: the values this Minimizer's last fit left in the parameters (a refit keeps their init_value)
+        self._left: dict[str, tuple[Parameter, float | None]] = {}
         self._reset_results()
 
     def _reset_results(self) -> None:
@@ -289,8 +291,11 @@ class Minimizer:
             )
         if constraints is not None:
             constraints.evaluate()
-        for p in pars:
-            p.init_value = p._value
+        left = self._left
+        for p in pars:  # a refit from where this Minimizer's last fit left a value keeps its start (manual 4.2)
+            mark = left.get(p.name)  # type: ignore[arg-type]
+            if mark is None or mark[0] is not p or mark[1] != p._value:
+                p.init_value = p._value
         self._setup = _Setup(free, constraints)
         self.var_names = list(self._setup.names)
         self.init_vals = list(self._setup.start_list)
@@ -371,6 +376,7 @@ class Minimizer:
             problem = self._problem(obj, setup, transform, core, max_nfev)
             result = self._run(call, problem, options, obj, info)
             self._finish(obj, setup, problem, result, core.get("scale_covar", self.scale_covar))
+            self._left = {name: (p, p._value) for name, p in self.params.items()}
         except BaseException:
             for par, *state in snapshot:
                 par._value, par.stderr, par.correl, par.init_value = state

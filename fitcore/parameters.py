@@ -74,7 +74,10 @@ class Parameter:
     correl : dict or None
         Correlation coefficients with the other varied parameters.
     init_value : float or None
-        The value this parameter had when the last fit started.
+        The value this parameter had when the last fit started. A refit by the
+        same Minimizer from the value its previous fit left (``mi.leastsq()``
+        after ``mi = minimize(...)``, manual section 4.2) keeps the original
+        start; setting the value yourself starts anew.
 
     Examples
     --------

@@ -486,3 +486,26 @@ def test_bounds_on_an_expression_parameter_are_reported_not_ignored():
     assert len(hits) == 1 and "'b'" in str(hits[0].message) and "not enforced" in str(hits[0].message)
     assert p["b"].value == pytest.approx(4.9, rel=1e-6)
 
+
+
+def test_refit_keeps_the_original_init_value():
+    """Manual 4.2: ``mi = minimize(...)`` then ``mi.leastsq()`` reports ``initial=`` the first start."""
+    rng = np.random.default_rng(0)
+    x = np.linspace(0.3, 10, 100)
+    y = 1 / (0.1 * x) + 2 + 0.1 * rng.standard_normal(x.size)
+    p = Parameters()
+    p.add_many(("a", 0.1), ("b", 1))
+
+    def residual(q):
+        return 1 / (q["a"].value * x) + q["b"].value - y
+
+    mi = minimize(residual, p)
+    first = [p["a"].value, p["b"].value]
+    assert mi.leastsq()
+    assert (p["a"].init_value, p["b"].init_value) == (0.1, 1.0)
+    assert mi.init_vals == first  # where this fit itself started
+    p["b"].value = 1.5  # a value set by hand starts anew; the untouched one keeps its start
+    assert mi.leastsq()
+    assert (p["a"].init_value, p["b"].init_value) == (0.1, 1.5)
+    other = minimize(residual, p)  # another Minimizer starts from what it is given
+    assert other.success and p["a"].init_value == other.init_vals[0]
