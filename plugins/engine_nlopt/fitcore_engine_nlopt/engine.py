@@ -36,8 +36,12 @@ class _Stage:
     """
 
     def __init__(self, chi: ChiSquare, alg: str, problem: Problem, opts: dict[str, Any], maxeval: int,
-                 local: str | None) -> None:
+                 local: str | None, scale: np.ndarray | None = None) -> None:
         self.chi = chi
+        n = problem.nvar
+        # nlopt works on u = x / scale: gradient algorithms take their first step along the gradient,
+        # which on parameters of very different magnitude overshoots by orders of magnitude
+        self.scale = np.ones(n) if scale is None else np.asarray(scale, dtype=float)
         self.alg = alg
         self.pending: BaseException | None = None
         self.best_f = np.inf
@@ -45,23 +49,22 @@ class _Stage:
         self.calls = 0
         self.reason = ""
         self.retried = ""
-        n = problem.nvar
         self.lower, self.upper = problem.lower, problem.upper
         self.opt = opt = nlopt.opt(code(alg), n)
         opt.set_min_objective(self._objective)
-        opt.set_lower_bounds(problem.lower)
-        opt.set_upper_bounds(problem.upper)
-        _tolerances(opt, opts)
+        opt.set_lower_bounds(problem.lower / self.scale)
+        opt.set_upper_bounds(problem.upper / self.scale)
+        _tolerances(opt, opts, self.scale)
         opt.set_maxeval(int(maxeval))
         if opts["maxtime"] is not None:
             opt.set_maxtime(float(opts["maxtime"]))
         if opts["initial_step"] is not None:
-            opt.set_initial_step(np.broadcast_to(np.asarray(opts["initial_step"], dtype=float), (n,)).copy())
+            opt.set_initial_step(np.broadcast_to(np.asarray(opts["initial_step"], dtype=float), (n,)) / self.scale)
         if opts["population"] is not None:
             opt.set_population(int(opts["population"]))
         if local is not None:
             sub = nlopt.opt(code(local), n)
-            _tolerances(sub, opts)
+            _tolerances(sub, opts, self.scale)
             opt.set_local_optimizer(sub)
 
     def _objective(self, x: np.ndarray, grad: np.ndarray) -> float:
@@ -69,11 +72,11 @@ class _Stage:
             self.opt.force_stop()
             return np.inf
         self.calls += 1
-        x = np.minimum(np.maximum(x, self.lower), self.upper)  # some algorithms overshoot a bound by an ulp
+        x = np.minimum(np.maximum(x * self.scale, self.lower), self.upper)  # some overshoot a bound by an ulp
         try:
             if grad.size:
                 f, g = self.chi.value_and_gradient(x)
-                grad[:] = g  # nlopt reads the gradient from this array: fill it, never rebind
+                grad[:] = g * self.scale  # nlopt reads the gradient from this array: fill it, never rebind
             else:
                 f = self.chi.value(x)
         except BaseException as exc:  # noqa: BLE001 - kept and raised again after optimize()
@@ -88,7 +91,8 @@ class _Stage:
         """Optimize from ``x0``; return the best point and nlopt's result code."""
         try:
             x0 = np.clip(np.asarray(x0, dtype=float), self.lower, self.upper)  # nlopt refuses a start 1 ulp out
-            x = np.clip(np.asarray(self.opt.optimize(x0), dtype=float), self.lower, self.upper)
+            u = np.asarray(self.opt.optimize(x0 / self.scale), dtype=float)
+            x = np.clip(u * self.scale, self.lower, self.upper)
             status = int(self.opt.last_optimize_result())
         except Exception as exc:
             if self.pending is not None:
@@ -112,10 +116,10 @@ class _Stage:
         return x, status
 
 
-def _tolerances(opt: Any, opts: dict[str, Any]) -> None:
+def _tolerances(opt: Any, opts: dict[str, Any], scale: np.ndarray) -> None:
     opt.set_xtol_rel(float(opts["xtol_rel"]))
     opt.set_ftol_rel(float(opts["ftol_rel"]))
-    opt.set_xtol_abs(float(opts["xtol_abs"]))
+    opt.set_xtol_abs(float(opts["xtol_abs"]) / scale)
     opt.set_ftol_abs(float(opts["ftol_abs"]))
 
 
@@ -162,7 +166,8 @@ def nlopt_engine(problem: Problem, **options: Any) -> EngineResult:
     maxeval = opts["maxeval"] or (1000 if glob else 2000) * (n + 1)
     _seed(problem.seed)
     chi = ChiSquare.for_problem(problem)
-    stage = _Stage(chi, alg, problem, opts, maxeval, sub)
+    scale = _scale(problem.x0) if uses_gradient(alg) else None
+    stage = _Stage(chi, alg, problem, opts, maxeval, sub, scale)
     x, status = stage.run(problem.x0)
     extras: dict[str, Any] = {"algorithm": alg, "nlopt_result": RESULTS.get(status, str(status)),
                               "nlopt_calls": stage.calls, "uses_gradient": uses_gradient(alg)}
@@ -193,6 +198,12 @@ def nlopt_engine(problem: Problem, **options: Any) -> EngineResult:
                     "try another algorithm or tighter tolerances")
     return EngineResult(x=x.reshape(n), success=ok, message=message, status=status,
                         extras=extras)
+
+
+def _scale(x0: np.ndarray) -> np.ndarray:
+    """Typical magnitude of each parameter: its start, or 1 where the start is 0."""
+    mag = np.abs(np.asarray(x0, dtype=float))
+    return np.where(mag > 0.0, mag, 1.0)
 
 
 #: largest cosine between the residual and a column of the Jacobian at an accepted minimum
