@@ -128,19 +128,19 @@ class Uncertainty:
 # -- finite differences ---------------------------------------------------------------------------
 # Jacobians are built transposed, one row per parameter (contiguous writes), in a buffer with one
 # row more that holds the residual: one matrix product then gives J^T J, J^T r and r^T r together.
-def _eval(obj: "Objective", v: Array, j: int, h: float) -> Array:
+def _eval(obj: Objective, v: Array, j: int, h: float) -> Array:
     w = v.copy()
     w[j] += h
     obj.set_external(w)
     return obj._call(w).copy()  # the function may return one buffer each time
 
 
-def forward_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array) -> Array:
+def forward_jacobian(obj: Objective, v: Array, r0: Array, lower: Array, upper: Array) -> Array:
     """Jacobian ``d residual / d external value`` at ``v`` by forward differences, stepping inwards."""
     return _forward_rows(obj, v, r0, lower, upper)[:-1].T
 
 
-def _forward_rows(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array) -> Array:
+def _forward_rows(obj: Objective, v: Array, r0: Array, lower: Array, upper: Array) -> Array:
     vs = v.tolist()
     lo, up = lower.tolist(), upper.tolist()
     free, cons, call = obj.free, obj.constraints, obj._call
@@ -164,7 +164,7 @@ def _forward_rows(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Ar
     return buf
 
 
-def accurate_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array,
+def accurate_jacobian(obj: Objective, v: Array, r0: Array, lower: Array, upper: Array,
                       richardson: bool = True) -> Array:
     """Jacobian ``d residual / d external value`` at ``v`` by central differences, one-sided near a bound.
 
@@ -174,7 +174,7 @@ def accurate_jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper
     return _accurate_rows(obj, v, r0, lower, upper, richardson)[:-1].T
 
 
-def _accurate_rows(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array,
+def _accurate_rows(obj: Objective, v: Array, r0: Array, lower: Array, upper: Array,
                    richardson: bool = True) -> Array:
     n = v.size
     buf = np.empty((n + 1, r0.size))
@@ -186,7 +186,7 @@ def _accurate_rows(obj: "Objective", v: Array, r0: Array, lower: Array, upper: A
     return buf
 
 
-def _column(obj: "Objective", v: Array, r0: Array, j: int, h: float, lo: float, hi: float,
+def _column(obj: Objective, v: Array, r0: Array, j: int, h: float, lo: float, hi: float,
             richardson: bool) -> Array:
     lo_room, hi_room = v[j] - lo, hi - v[j]
     if lo_room >= h and hi_room >= h:
@@ -330,7 +330,7 @@ def covariance_from_jacobian(jac: Array, names: list[str]) -> tuple[Array | None
     return _Decomposition(_rows_of(np.asarray(jac, dtype=float))).inverse(names)
 
 
-def _stencil_rows(obj: "Objective", stencil: "Stencil", v: Array, r0: Array) -> Array | None:
+def _stencil_rows(obj: Objective, stencil: Stencil, v: Array, r0: Array) -> Array | None:
     """The engine's forward differences as Jacobian rows at ``v`` (external), or None when not accurate there.
 
     Each column becomes a forward difference in external coordinates (the
@@ -377,8 +377,8 @@ def _stencil_rows(obj: "Objective", stencil: "Stencil", v: Array, r0: Array) -> 
     return buf
 
 
-def _jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array,
-              stencil: "Stencil | None" = None) -> tuple[_Decomposition, int]:
+def _jacobian(obj: Objective, v: Array, r0: Array, lower: Array, upper: Array,
+              stencil: Stencil | None = None) -> tuple[_Decomposition, int]:
     """The engine's stencil or forward differences, refined when ill-conditioned.
 
     Returns the decomposition and the evaluations used.
@@ -395,7 +395,7 @@ def _jacobian(obj: "Objective", v: Array, r0: Array, lower: Array, upper: Array,
     return dec, used
 
 
-def _line_search(obj: "Objective", v: Array, step: Array, chi: float, lower: Array,
+def _line_search(obj: Objective, v: Array, step: Array, chi: float, lower: Array,
                  upper: Array) -> tuple[tuple[Array, Array] | None, int]:
     """Try ``v + t*step`` for t = 1, 1/2, ... ; the first point inside the bounds that lowers chi-square wins."""
     tried = 0
@@ -417,7 +417,7 @@ def _line_search(obj: "Objective", v: Array, step: Array, chi: float, lower: Arr
 
 
 def estimate(
-    obj: "Objective",
+    obj: Objective,
     v: Array,
     r0: Array,
     chisqr: float,
@@ -426,7 +426,7 @@ def estimate(
     upper: Array,
     scale_covar: bool = True,
     polish: bool = False,
-    stencil: "Stencil | None" = None,
+    stencil: Stencil | None = None,
 ) -> Uncertainty:
     """Estimate covariance, stderr and correlations at external values ``v``.
 
@@ -494,7 +494,7 @@ def from_covariance(cov: Array, names: list[str], jac: Array | None = None, nfev
     return _from_scaled(rows, [1.0] * len(rows), 1.0, names, jac, nfev)
 
 
-def propagate(obj: "Objective", v: Array, cov: Array) -> dict[str, float]:
+def propagate(obj: Objective, v: Array, cov: Array) -> dict[str, float]:
     """First-order stderr of every expression parameter from the free parameters' covariance.
 
     The expressions' gradient with respect to the free parameters comes from
