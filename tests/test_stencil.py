@@ -139,3 +139,19 @@ def test_leastsq_engine_returns_its_last_stencil():
         probe[j] += st.steps[j]
         np.testing.assert_array_equal(st.rows[j], residual(probe))
     np.testing.assert_array_equal(st.r, residual(st.x))
+
+
+def test_a_refilled_buffer_offers_no_stencil():
+    """A residual function that returns one buffer, refilled, would make every stencil row the same array."""
+    x = np.linspace(0, 4, 40)
+    y = 2.0 * np.exp(-0.7 * x)
+    buf = np.empty_like(y)
+
+    def residual(b):
+        buf[:] = y - b[0] * np.exp(-b[1] * x)
+        return buf
+
+    problem = fitcore.Problem(x0=np.array([1.0, 0.3]), lower=np.full(2, -np.inf), upper=np.full(2, np.inf),
+                              names=("a", "k"), residual=residual, scalar=lambda b: float(residual(b) @ buf),
+                              jacobian=lambda b: None, gradient=lambda b: None, ndata=x.size)
+    assert minpack(problem).stencil is None

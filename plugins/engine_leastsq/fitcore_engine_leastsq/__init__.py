@@ -79,11 +79,13 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
         del opts["diag"]
     pad = max(n - problem.ndata, 0)  # MINPACK needs m >= n; zero rows leave chi-square unchanged
     residual = problem.residual
-    # MINPACK's x is a view of its own work array: keep copies of the recent points and residuals
+    # MINPACK's x is a view of its own work array: keep the recent points as lists, and their residuals
+    # (new arrays at every call; a function that refills one buffer is noticed and offers no stencil)
     recent: deque[tuple[list[float], np.ndarray]] = deque(maxlen=2 * n + 4)
     remember = recent.append
     fd_step = math.sqrt(max(opts["epsfcn"] or 0.0, _EPS))
     rejected = [0]
+    reused = [False]
 
     def func(x: np.ndarray) -> np.ndarray:
         try:
@@ -94,7 +96,10 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
             rejected[0] += 1
             r = np.full(problem.ndata, _REJECT)
         else:
-            remember((x.tolist(), r.copy()))
+            xl = x.tolist()
+            if recent and r is recent[-1][1] and xl != recent[-1][0]:
+                reused[0] = True
+            remember((xl, r))
         return np.concatenate([r, np.zeros(pad)]) if pad else r
 
     dfun = None
@@ -111,7 +116,7 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
         status=int(ier),
         extras={"minpack_nfev": int(info["nfev"]), "minpack_njev": int(info.get("njev", 0) or 0),
                 "nonfinite_trials": rejected[0]},
-        stencil=None if dfun is not None else _last_stencil(list(recent), n),
+        stencil=None if dfun is not None or reused[0] else _last_stencil(list(recent), n),
     )
 
 
