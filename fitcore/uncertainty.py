@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ._blas import LA as _LA
 from .chisquare import inward_step
 from .errors import NonFiniteResidualError
 
@@ -60,23 +61,6 @@ __all__ = ["Uncertainty", "accurate_jacobian", "forward_jacobian", "covariance_f
 
 Array = NDArray[np.float64]
 
-
-class _Lapack:
-    """scipy's BLAS and LAPACK wrappers, imported on first use (``import fitcore`` stays light).
-
-    BLAS through scipy raises no floating-point warnings: overflow shows up as
-    inf and is checked for, with none of the cost of entering numpy's
-    ``errstate`` on every call.
-    """
-
-    def __getattr__(self, name: str) -> Any:
-        from scipy.linalg import blas, lapack
-
-        self.syevd, self.syrk, self.gemv, self.nrm2 = lapack.dsyevd, blas.dsyrk, blas.dgemv, blas.dnrm2
-        return self.__dict__[name]
-
-
-_LA = _Lapack()
 _EPS = np.finfo(float).eps
 _STEP = _EPS ** (1.0 / 3.0)
 _FSTEP = _EPS ** 0.5
