@@ -27,6 +27,13 @@ def damped_sine(rng):
     return x, model + rng.normal(scale=0.2, size=x.size), truth
 
 
+@pytest.fixture
+def toy_4_2():
+    """x and y of the manual's section 4.2 toy problem, y = 1/(a x) + b with a = 0.1, b = 2, and noise."""
+    x = np.linspace(0.3, 10, 100)
+    return x, 1 / (0.1 * x) + 2 + 0.1 * np.random.default_rng(0).standard_normal(x.size)
+
+
 def sine_residual(params, x, data=None):
     """The manual's damped-sine residual (data - model)."""
     v = params

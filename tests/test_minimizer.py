@@ -487,12 +487,9 @@ def test_bounds_on_an_expression_parameter_are_reported_not_ignored():
     assert p["b"].value == pytest.approx(4.9, rel=1e-6)
 
 
-
-def test_refit_keeps_the_original_init_value():
+def test_refit_keeps_the_original_init_value(toy_4_2):
     """Manual 4.2: ``mi = minimize(...)`` then ``mi.leastsq()`` reports ``initial=`` the first start."""
-    rng = np.random.default_rng(0)
-    x = np.linspace(0.3, 10, 100)
-    y = 1 / (0.1 * x) + 2 + 0.1 * rng.standard_normal(x.size)
+    x, y = toy_4_2
     p = Parameters()
     p.add_many(("a", 0.1), ("b", 1))
 

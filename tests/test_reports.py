@@ -12,11 +12,9 @@ from fitcore import Parameters, fit_report, minimize, report_errors
 
 
 @pytest.fixture
-def fitted():
+def fitted(toy_4_2):
     """The manual's section 4.2 toy problem, fitted, with an expression and a fixed parameter."""
-    rng = np.random.default_rng(0)
-    x = np.linspace(0.3, 10, 100)
-    y = 1 / (0.1 * x) + 2 + 0.1 * rng.standard_normal(x.size)
+    x, y = toy_4_2
     p = Parameters()
     p.add_many(("a", 0.1), ("b", 1))
     p.add("ab", expr="a*b")
