@@ -27,7 +27,6 @@ __all__ = ["Objective", "StopFit", "NAN_POLICIES"]
 Array = NDArray[np.float64]
 _F64 = np.dtype(np.float64)
 _INF = float("inf")
-_dot = np.dot
 NAN_POLICIES = ("raise", "propagate", "omit")
 
 
@@ -189,13 +188,13 @@ class Objective:
         x = np.array(self._best_x)
         r = self._best_r
         assert r is not None
-        if float(_dot(r, r)) != self.best_chisqr:
+        if self._ddot(r, r) != self.best_chisqr:  # the same dot product as the kept one, bit for bit
             r = self._best_r = self._quiet(x)
         return x, r, self.best_chisqr
 
     def keep(self, x: Array, r: Array) -> None:
         """Make ``x`` (engine coordinates) with residual ``r`` the best point."""
-        self._best_x, self._best_r, self.best_chisqr = x.tolist(), r, float(_dot(r, r))
+        self._best_x, self._best_r, self.best_chisqr = x.tolist(), r, self._ddot(r, r)
 
     def prime(self, x0: Array) -> Array:
         """Evaluate at the start once, validating the residual; the engine's first call reuses it."""
