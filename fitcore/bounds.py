@@ -78,10 +78,6 @@ class BoundsTransform:
         """Map internal values to external (bounded) values."""
         return x if self.identity else np.array(self.external_values(x.tolist()))
 
-    def external_list(self, x: Array) -> list[float]:
-        """External values of ``x`` as plain floats."""
-        return self.external_values(x.tolist())
-
     def external_values(self, xs: list[float]) -> list[float]:
         """External values of internal values ``xs`` (plain floats; the hot path's form of :meth:`to_external`).
 

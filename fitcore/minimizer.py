@@ -467,8 +467,8 @@ class Minimizer:
                 scale_covar: bool) -> None:
         self.aborted = obj.stop_reason is not None
         x, resid, best_chi = obj.best()
-        if result is not None and not self.aborted:
-            rx = np.asarray(result.x, dtype=float)
+        rx = None if result is None else np.asarray(result.x, dtype=float)
+        if rx is not None and not self.aborted:
             if x is None or rx.tolist() != x.tolist():
                 r = obj._quiet(rx)  # the engine's own answer, checked against the best seen
                 if x is None or float(r @ r) <= best_chi:
@@ -490,8 +490,7 @@ class Minimizer:
             self.ier, self.lmdif_message, self.nit = int(result.status), str(result.message), result.nit
             self.engine_extras = dict(result.extras)
         # the engine may return its start while the best point seen is a finite-difference probe next to it
-        stayed = not _moved(v, setup.start_list) or (
-            result is not None and np.asarray(result.x, dtype=float).tolist() == problem.x0.tolist())
+        stayed = not _moved(v, setup.start_list) or (rx is not None and rx.tolist() == problem.x0.tolist())
         engine_v = v
         # error bars first: the Gauss-Newton polish may move to a point of lower chi-square
         v, resid = self._uncertainties(obj, setup, v, resid, result, scale_covar, polish=not stayed)

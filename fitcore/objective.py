@@ -104,7 +104,11 @@ class Objective:
     # -- writing values ---------------------------------------------------------------------
     def set_external(self, values: Array) -> None:
         """Write external values of the free parameters, then evaluate the expressions."""
-        for par, val in zip(self.free, values.tolist()):
+        self.write(values.tolist())
+
+    def write(self, values: list[float]) -> None:
+        """Write the free parameters' external values (plain floats), then evaluate the expressions."""
+        for par, val in zip(self.free, values):
             par._value = val
         if self._cons is not None:
             self._cons()
@@ -122,10 +126,7 @@ class Objective:
             if xl == first[0]:
                 return first[1]
             self._first = None
-        for par, val in zip(self.free, xl if self._ext is None else self._ext(xl)):
-            par._value = val
-        if self._cons is not None:
-            self._cons()
+        self.write(xl if self._ext is None else self._ext(xl))
         return self._call(xl)
 
     def scalar(self, x: Array) -> float:

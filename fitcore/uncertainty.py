@@ -55,9 +55,8 @@ if TYPE_CHECKING:
     from .objective import Objective
     from .problem import Stencil
 
-__all__ = ["Uncertainty", "accurate_jacobian", "forward_jacobian", "covariance_from_jacobian",
-           "estimate", "from_covariance", "propagate", "condition", "REFINE_CONDITION", "POLISH_TOLERANCE",
-           "MAX_POLISH", "SINGULAR_RTOL", "REUSE_RTOL"]
+__all__ = ["Uncertainty", "estimate", "from_covariance", "propagate", "condition", "REFINE_CONDITION",
+           "POLISH_TOLERANCE", "MAX_POLISH", "SINGULAR_RTOL", "REUSE_RTOL"]
 
 Array = NDArray[np.float64]
 
@@ -119,15 +118,10 @@ def _eval(obj: Objective, v: Array, j: int, h: float) -> Array:
     return obj._call(w).copy()  # the function may return one buffer each time
 
 
-def forward_jacobian(obj: Objective, v: Array, r0: Array, lower: Array, upper: Array) -> Array:
-    """Jacobian ``d residual / d external value`` at ``v`` by forward differences, stepping inwards."""
-    return _forward_rows(obj, v, r0, lower, upper)[:-1].T
-
-
 def _forward_rows(obj: Objective, v: Array, r0: Array, lower: Array, upper: Array) -> Array:
+    """Forward differences at ``v`` (external values), stepping inwards: Jacobian rows, then ``r0``."""
     vs = v.tolist()
     lo, up = lower.tolist(), upper.tolist()
-    free, cons, call = obj.free, obj.constraints, obj._call
     n = len(vs)
     buf = np.empty((n + 1, r0.size))
     steps = []
@@ -136,11 +130,8 @@ def _forward_rows(obj: Objective, v: Array, r0: Array, lower: Array, upper: Arra
         w = list(vs)
         w[j] = vj + h
         steps.append([w[j] - vj])  # the step actually taken
-        for par, val in zip(free, w):
-            par._value = val
-        if cons is not None:
-            cons.evaluate()
-        buf[j] = call(v)  # not counted: x is only used for best-so-far tracking
+        obj.write(w)
+        buf[j] = obj._call(v)  # not counted: x is only used for best-so-far tracking
     buf[n] = r0
     rows = buf[:n]
     rows -= r0
@@ -148,18 +139,13 @@ def _forward_rows(obj: Objective, v: Array, r0: Array, lower: Array, upper: Arra
     return buf
 
 
-def accurate_jacobian(obj: Objective, v: Array, r0: Array, lower: Array, upper: Array,
-                      richardson: bool = True) -> Array:
-    """Jacobian ``d residual / d external value`` at ``v`` by central differences, one-sided near a bound.
+def _accurate_rows(obj: Objective, v: Array, r0: Array, lower: Array, upper: Array,
+                   richardson: bool = True) -> Array:
+    """Central differences at ``v``, one-sided near a bound: Jacobian rows, then ``r0``.
 
     With ``richardson`` (the default) two step sizes are extrapolated to fourth
     order; without it, plain second-order differences.
     """
-    return _accurate_rows(obj, v, r0, lower, upper, richardson)[:-1].T
-
-
-def _accurate_rows(obj: Objective, v: Array, r0: Array, lower: Array, upper: Array,
-                   richardson: bool = True) -> Array:
     n = v.size
     buf = np.empty((n + 1, r0.size))
     step = _RSTEP if richardson else _STEP
@@ -284,34 +270,13 @@ class _Decomposition:
                           "are (nearly) fully correlated; fix one of them or add a constraint")
         return ((vt.T / s**2) @ vt).tolist(), None
 
-    def inverse(self, names: list[str]) -> tuple[Array | None, str | None]:
-        """``(J^T J)^-1``, or ``(None, reason)`` when it is singular."""
-        inv, reason = self.scaled_inverse(names)
-        if inv is None:
-            return None, reason
-        safe = self.safe
-        return np.array([[c / (a * b) for c, b in zip(row, safe)] for row, a in zip(inv, safe)]), None
-
-
-def _rows_of(jac: Array) -> Array:
-    buf = np.zeros((jac.shape[1] + 1, jac.shape[0]))
-    buf[:-1] = jac.T
-    return buf
-
 
 def condition(jac: Array) -> float:
     """Condition number of the Jacobian after scaling its columns to unit norm."""
-    return _Decomposition(_rows_of(np.asarray(jac, dtype=float))).cond
-
-
-def covariance_from_jacobian(jac: Array, names: list[str]) -> tuple[Array | None, str | None]:
-    """Return ``(J^T J)^-1``, or ``(None, reason)`` when it is singular.
-
-    Columns are scaled to unit norm first, so parameters of very different
-    magnitude do not fake singularity. Well-conditioned Jacobians use the
-    normal equations; ill-conditioned ones the SVD.
-    """
-    return _Decomposition(_rows_of(np.asarray(jac, dtype=float))).inverse(names)
+    jac = np.asarray(jac, dtype=float)
+    buf = np.zeros((jac.shape[1] + 1, jac.shape[0]))
+    buf[:-1] = jac.T
+    return _Decomposition(buf).cond
 
 
 def _stencil_rows(obj: Objective, stencil: Stencil, v: Array, r0: Array) -> Array | None:

@@ -125,15 +125,18 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
 _REJECT = 1.0e150
 
 
+def _moved_coordinate(x: list[float], base: list[float]) -> int | None:
+    """The one coordinate in which ``x`` differs from ``base``, or None (none, or several)."""
+    diff = [j for j, (a, b) in enumerate(zip(x, base)) if a != b]
+    return diff[0] if len(diff) == 1 else None
+
+
 def _jacobian_point(x: list[float], recent: Iterable[tuple[list[float], np.ndarray]], fd_step: float) -> bool:
     """Whether ``x`` is a forward-difference point of MINPACK's Jacobian around a recent point."""
     for base, _ in recent:
-        diff = [j for j, (a, b) in enumerate(zip(x, base)) if a != b]
-        if len(diff) == 1:
-            j = diff[0]
-            h = fd_step * abs(base[j]) or fd_step
-            if x[j] == base[j] + h:
-                return True
+        j = _moved_coordinate(x, base)
+        if j is not None and x[j] == base[j] + (fd_step * abs(base[j]) or fd_step):
+            return True
     return False
 
 
@@ -142,10 +145,9 @@ def _last_stencil(recent: list[tuple[list[float], np.ndarray]], n: int) -> Stenc
     for i in range(len(recent) - n - 1, -1, -1):
         base = recent[i][0]
         probes = recent[i + 1:i + 1 + n]
-        if all(x[j] != base[j] and x[:j] == base[:j] and x[j + 1:] == base[j + 1:]
-               for j, (x, _) in enumerate(probes)):
-            return Stencil(x=np.array(base), r=recent[i][1], steps=np.array([x[j] - base[j] for j, (x, _) in
-                                                                            enumerate(probes)]),
+        if all(_moved_coordinate(x, base) == j for j, (x, _) in enumerate(probes)):
+            return Stencil(x=np.array(base), r=recent[i][1],
+                           steps=np.array([x[j] - base[j] for j, (x, _) in enumerate(probes)]),
                            rows=np.array([r for _, r in probes]))
     return None
 
