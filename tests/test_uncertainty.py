@@ -17,15 +17,21 @@ def _cov_analytic(jac: np.ndarray, resid: np.ndarray) -> np.ndarray:
 
 
 # -- a linear model: the covariance is known in closed form -----------------------------------
-def test_linear_model_stderr_equals_closed_form(rng):
-    """For y = a + b*x the stderr are sqrt(diag((X^T X)^-1) * s^2), to 1e-6."""
+def _line_fit(rng, **kws):
+    """Fit y = a + b*x (40 noisy points); return the fit, its Parameters, the design matrix and y."""
     x = np.linspace(0.0, 10.0, 40)
     y = 1.5 + 0.7 * x + rng.normal(scale=0.3, size=x.size)
     p = fitcore.Parameters()
     p.add("a", value=0.0)
     p.add("b", value=1.0)
-    fit = fitcore.minimize(lambda q: y - q["a"].value - q["b"].value * x, p)
-    design = np.column_stack([np.ones_like(x), x])
+    fit = fitcore.minimize(lambda q: y - q["a"].value - q["b"].value * x, p, **kws)
+    return fit, p, np.column_stack([np.ones_like(x), x]), y
+
+
+def test_linear_model_stderr_equals_closed_form(rng):
+    """For y = a + b*x the stderr are sqrt(diag((X^T X)^-1) * s^2), to 1e-6."""
+    fit, p, design, y = _line_fit(rng)
+    x = design[:, 1]
     coef, rss, *_ = np.linalg.lstsq(design, y, rcond=None)
     cov = np.linalg.inv(design.T @ design) * rss[0] / (x.size - 2)
     assert [p["a"].value, p["b"].value] == pytest.approx(coef, rel=1e-9)
@@ -212,11 +218,5 @@ def test_no_degrees_of_freedom_gives_no_error_bars():
 
 def test_scale_covar_false_uses_unscaled_covariance(rng):
     """scale_covar=False: covariance is (J^T J)^-1, independent of the residual size."""
-    x = np.linspace(0.0, 10.0, 40)
-    y = 1.5 + 0.7 * x + rng.normal(scale=0.3, size=x.size)
-    p = fitcore.Parameters()
-    p.add("a", value=0.0)
-    p.add("b", value=1.0)
-    fit = fitcore.minimize(lambda q: y - q["a"].value - q["b"].value * x, p, scale_covar=False)
-    design = np.column_stack([np.ones_like(x), x])
+    fit, _, design, _ = _line_fit(rng, scale_covar=False)
     assert fit.covar == pytest.approx(np.linalg.inv(design.T @ design), rel=1e-6)
