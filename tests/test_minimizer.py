@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 from conftest import sine_residual
-import scipy.optimize
+import fitcore_engine_leastsq as engine_leastsq
 from scipy.optimize import leastsq as scipy_leastsq
 
 from fitcore import (
@@ -45,14 +45,21 @@ def _jac(p, x, data):
 
 @pytest.fixture
 def spy(monkeypatch):
-    """Record the keywords fitcore's leastsq engine hands to scipy.optimize.leastsq."""
+    """Record the settings fitcore's leastsq engine hands to MINPACK (scipy's binding, as leastsq names them)."""
     seen = []
+    lmdif, lmder = engine_leastsq._binding()
 
-    def wrapper(func, x0, **kws):
-        seen.append(kws)
-        return scipy_leastsq(func, x0, **kws)
+    def spy_lmdif(func, x0, args, full_output, ftol, xtol, gtol, maxfev, epsfcn, factor, diag):
+        seen.append(dict(Dfun=None, full_output=full_output, ftol=ftol, xtol=xtol, gtol=gtol, maxfev=maxfev,
+                         epsfcn=epsfcn, factor=factor, diag=diag))
+        return lmdif(func, x0, args, full_output, ftol, xtol, gtol, maxfev, epsfcn, factor, diag)
 
-    monkeypatch.setattr(scipy.optimize, "leastsq", wrapper)  # the engine imports it on use
+    def spy_lmder(func, dfun, x0, args, full_output, col_deriv, ftol, xtol, gtol, maxfev, factor, diag):
+        seen.append(dict(Dfun=dfun, full_output=full_output, ftol=ftol, xtol=xtol, gtol=gtol, maxfev=maxfev,
+                         factor=factor, diag=diag))
+        return lmder(func, dfun, x0, args, full_output, col_deriv, ftol, xtol, gtol, maxfev, factor, diag)
+
+    monkeypatch.setattr(engine_leastsq, "_binding", lambda: (spy_lmdif, spy_lmder))
     return seen
 
 
@@ -257,8 +264,8 @@ def test_prepare_fit_without_varied_parameters_is_an_error():
 
 
 # -- leastsq defaults and keywords -------------------------------------------------------------
-def test_leastsq_defaults_reach_scipy(damped_sine, spy):
-    """xtol=1e-7, ftol=1e-7, maxfev=1000*(nvar+1) are what scipy.optimize.leastsq receives."""
+def test_leastsq_defaults_reach_minpack(damped_sine, spy):
+    """xtol=1e-7, ftol=1e-7, maxfev=1000*(nvar+1) are what MINPACK receives."""
     x, data, _ = damped_sine
     p = _params()
     p["decay"].vary = False
@@ -269,7 +276,7 @@ def test_leastsq_defaults_reach_scipy(damped_sine, spy):
 
 
 def test_every_leastsq_keyword_passes_through(damped_sine, spy):
-    """xtol, ftol, gtol, maxfev, epsfcn, factor, diag given by the user reach scipy unchanged."""
+    """xtol, ftol, gtol, maxfev, epsfcn, factor, diag given by the user reach MINPACK unchanged."""
     x, data, _ = damped_sine
     given = {"xtol": 1e-9, "ftol": 1e-8, "gtol": 1e-12, "maxfev": 321, "epsfcn": 1e-12, "factor": 10.0,
              "diag": np.ones(4)}
@@ -281,20 +288,39 @@ def test_every_leastsq_keyword_passes_through(damped_sine, spy):
     assert m.engine_options["maxfev"] == 321
 
 
+@pytest.mark.parametrize("dfun", [None, _jac])
+def test_public_leastsq_gives_the_same_fit_as_the_minpack_binding(damped_sine, monkeypatch, dfun):
+    """Where scipy has no MINPACK binding to call, the engine uses scipy.optimize.leastsq: the same fit, bit for
+    bit, and the same message (the binding's path words MINPACK's exit codes as scipy does)."""
+    x, data, _ = damped_sine
+    p_bind, p_pub = _params(True), _params(True)
+    m_bind = minimize(sine_residual, p_bind, args=(x, data), Dfun=dfun)
+    monkeypatch.setattr(engine_leastsq, "_binding", lambda: None)
+    m_pub = minimize(sine_residual, p_pub, args=(x, data), Dfun=dfun)
+    assert m_bind.success and m_pub.success
+    assert [p_bind[n].value for n in NAMES] == [p_pub[n].value for n in NAMES]
+    assert [p_bind[n].stderr for n in NAMES] == [p_pub[n].stderr for n in NAMES]
+    assert (m_bind.nfev, m_bind.ier, m_bind.lmdif_message, m_bind.engine_extras) == \
+        (m_pub.nfev, m_pub.ier, m_pub.lmdif_message, m_pub.engine_extras)
+
+
 def test_minimizer_kws_are_defaults_that_leastsq_kws_override(damped_sine, spy):
-    """Minimizer(**kws) keywords reach scipy; leastsq(**kws) overrides them for that fit."""
+    """Minimizer(**kws) keywords reach MINPACK; leastsq(**kws) overrides them for that fit."""
     x, data, _ = damped_sine
     m = Minimizer(sine_residual, _params(), (x, data), xtol=1e-9, ftol=1e-9)
     m.leastsq(ftol=1e-6)
     assert spy[0]["xtol"] == 1e-9 and spy[0]["ftol"] == 1e-6
 
 
-def test_maxfev_hit_is_not_a_success(damped_sine):
-    """A fit stopped by maxfev reports success False, MINPACK's ier 5 and its message."""
+@pytest.mark.parametrize("public", [False, True])
+def test_maxfev_hit_is_not_a_success(damped_sine, monkeypatch, public):
+    """A fit stopped by maxfev reports success False, MINPACK's ier 5 and scipy's message for it."""
     x, data, _ = damped_sine
+    if public:
+        monkeypatch.setattr(engine_leastsq, "_binding", lambda: None)
     m = minimize(sine_residual, _params(), args=(x, data), maxfev=10)
     assert m.success is False and m.ier == 5
-    assert "maxfev" in m.lmdif_message and "maxfev" in m.message
+    assert m.lmdif_message == "Number of calls to function has reached maxfev = 10." and "maxfev" in m.message
 
 
 def test_max_nfev_stop_is_not_a_success_and_keeps_best_values(damped_sine):
@@ -358,8 +384,10 @@ def test_dfun_internal_jacobian_matches_finite_differences(damped_sine, monkeypa
     x, data, _ = damped_sine
     checked = []
 
-    def wrapper(func, x0, Dfun=None, **kws):
-        if Dfun is not None and not checked:
+    lmdif, lmder = engine_leastsq._binding()
+
+    def wrapper(func, Dfun, x0, *rest):
+        if not checked:
             u = np.asarray(x0, dtype=float) + 0.05
             jac = Dfun(u)
             r0 = func(u).copy()
@@ -370,9 +398,9 @@ def test_dfun_internal_jacobian_matches_finite_differences(damped_sine, monkeypa
                 v[j] += h
                 fd[:, j] = (func(v) - r0) / h
             checked.append(np.max(np.abs(jac - fd)) / np.max(np.abs(fd)))
-        return scipy_leastsq(func, x0, Dfun=Dfun, **kws)
+        return lmder(func, Dfun, x0, *rest)
 
-    monkeypatch.setattr(scipy.optimize, "leastsq", wrapper)  # the engine imports it on use
+    monkeypatch.setattr(engine_leastsq, "_binding", lambda: (lmdif, wrapper))
     minimize(sine_residual, _params(True), args=(x, data), Dfun=_jac)
     assert checked and checked[0] < 1e-5
 

@@ -1,4 +1,4 @@
-"""fitcore engine ``leastsq``: Levenberg-Marquardt from MINPACK via ``scipy.optimize.leastsq``.
+"""fitcore engine ``leastsq``: Levenberg-Marquardt from MINPACK, through scipy (``scipy.optimize.leastsq``).
 
 Registered through the ``fitcore`` entry-point group like any third-party
 engine. Bounds reach it through fitcore's MINUIT-style transform.
@@ -62,21 +62,20 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
         An unbounded problem (bounds are transformed away by the core).
     **options
         ``xtol``, ``ftol``, ``gtol``, ``maxfev``, ``epsfcn``, ``factor``,
-        ``diag``: passed to :func:`scipy.optimize.leastsq`.
+        ``diag``: MINPACK's settings, named and defaulted as in
+        :func:`scipy.optimize.leastsq` (whose MINPACK binding is called directly).
 
     Returns
     -------
     fitcore.EngineResult
         ``status`` is MINPACK's ``ier``; ``success`` is True for ier 1-4.
     """
-    from scipy.optimize import leastsq as _leastsq  # on use: listing engines does not import scipy
-
     opts = {**OPTIONS, **options}
     n = problem.nvar
     if opts["maxfev"] is None:
         opts["maxfev"] = 1000 * (n + 1)
-    if opts["diag"] is None:
-        del opts["diag"]
+    elif opts["maxfev"] == 0:  # scipy's meaning of 0: its own default
+        opts["maxfev"] = (100 if problem.has_analytic_jacobian else 200) * (n + 1)
     pad = max(n - problem.ndata, 0)  # MINPACK needs m >= n; zero rows leave chi-square unchanged
     residual = problem.residual
     # MINPACK's x is a view of its own work array: keep the recent points as lists, and their residuals
@@ -108,16 +107,80 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
             jac = problem.jacobian(x)
             return np.vstack([jac, np.zeros((pad, n))]) if pad else jac
 
-    x, _, info, mesg, ier = _leastsq(func, problem.x0, Dfun=dfun, full_output=True, **opts)
+    x0 = np.array(problem.x0, dtype=float).reshape(n)
+    x, ier, nfev, njev, message = _minpack(func, dfun, x0, opts)
     return EngineResult(
         x=np.asarray(x, dtype=float).reshape(n),
         success=ier in _SUCCESS,
-        message=" ".join(str(mesg).split()),
-        status=int(ier),
-        extras={"minpack_nfev": int(info["nfev"]), "minpack_njev": int(info.get("njev", 0) or 0),
-                "nonfinite_trials": rejected[0]},
+        message=message,
+        status=ier,
+        extras={"minpack_nfev": nfev, "minpack_njev": njev, "nonfinite_trials": rejected[0]},
         stencil=None if dfun is not None or reused[0] else _last_stencil(list(recent), n),
     )
+
+
+#: MINPACK's exit codes, worded as scipy.optimize.leastsq words them
+_MESSAGES = {
+    0: "Improper input parameters.",
+    1: "Both actual and predicted relative reductions in the sum of squares are at most {ftol:f}",
+    2: "The relative error between two consecutive iterates is at most {xtol:f}",
+    3: "Both actual and predicted relative reductions in the sum of squares are at most {ftol:f} and the "
+       "relative error between two consecutive iterates is at most {xtol:f}",
+    4: "The cosine of the angle between func(x) and any column of the Jacobian is at most {gtol:f} in "
+       "absolute value",
+    5: "Number of calls to function has reached maxfev = {maxfev}.",
+    6: "ftol={ftol:f} is too small, no further reduction in the sum of squares is possible.",
+    7: "xtol={xtol:f} is too small, no further improvement in the approximate solution is possible.",
+    8: "gtol={gtol:f} is too small, func(x) is orthogonal to the columns of the Jacobian to machine precision.",
+}
+
+
+def _minpack(func: Any, dfun: Any, x0: np.ndarray, opts: dict[str, Any]) -> tuple[np.ndarray, int, int, int, str]:
+    """Run MINPACK's lmdif (or lmder with ``dfun``) from ``x0``.
+
+    Returns ``(x, ier, nfev, njev, message)``: the answer, MINPACK's exit code and
+    its counts of function and Jacobian evaluations, and scipy's wording of the exit code.
+
+    Calls scipy's MINPACK binding, which :func:`scipy.optimize.leastsq` wraps, directly:
+    the wrapper's extra work (a validating call of ``func``, the covariance from MINPACK's
+    last QR factor, message formatting) is not needed here, since the core validates the
+    residual before the fit and estimates the covariance itself. Should a scipy release
+    drop the binding, the public :func:`scipy.optimize.leastsq` is used, with identical results.
+    """
+    ftol, xtol, gtol, maxfev = opts["ftol"], opts["xtol"], opts["gtol"], opts["maxfev"]
+    epsfcn, factor, diag = opts["epsfcn"], opts["factor"], opts.get("diag")
+    binding = _binding()
+    if binding is not None:
+        lmdif, lmder = binding
+        if dfun is None:
+            out = lmdif(func, x0, (), 1, ftol, xtol, gtol, maxfev, _EPS if epsfcn is None else epsfcn, factor, diag)
+        else:
+            out = lmder(func, dfun, x0, (), 1, 0, ftol, xtol, gtol, maxfev, factor, diag)
+        x, info, ier = out
+        message = _MESSAGES.get(ier, "unknown MINPACK exit code {ier}").format(
+            ftol=ftol, xtol=xtol, gtol=gtol, maxfev=maxfev, ier=ier)
+    else:
+        from scipy.optimize import leastsq as _leastsq
+
+        kws = {} if diag is None else {"diag": diag}
+        x, _, info, message, ier = _leastsq(func, x0, Dfun=dfun, full_output=True, ftol=ftol, xtol=xtol,
+                                            gtol=gtol, maxfev=maxfev, epsfcn=epsfcn, factor=factor, **kws)
+    return x, int(ier), int(info["nfev"]), int(info.get("njev", 0) or 0), " ".join(str(message).split())
+
+
+_BINDING: list[Any] = []
+
+
+def _binding() -> tuple[Any, Any] | None:
+    """scipy's ``_minpack._lmdif``/``_lmder``, or None where a scipy release does not have them."""
+    if not _BINDING:
+        try:
+            from scipy.optimize import _minpack
+
+            _BINDING.append((_minpack._lmdif, _minpack._lmder))
+        except (ImportError, AttributeError):
+            _BINDING.append(None)
+    return _BINDING[0]
 
 
 #: residual value handed to MINPACK for a rejected non-finite trial step (finite; its norm
