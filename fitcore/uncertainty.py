@@ -85,7 +85,6 @@ _GRAM_CONDITION = 1.0e4
 #: stencil and the answer for the stencil to stand in for the core's own forward differences
 #: (error bars then agree with the core's own to about this; see :class:`fitcore.Stencil`)
 REUSE_RTOL = 2.0e-6
-_dot = np.dot
 
 
 @dataclass
@@ -174,45 +173,134 @@ def _column(obj: Objective, v: Array, r0: Array, j: int, h: float, lo: float, hi
 
 
 # -- one decomposition for condition, covariance and Gauss-Newton step -----------------------------
+#: largest number of free parameters whose scaled Gram matrix is inverted on Python floats (Cholesky);
+#: above it, or when that inverse cannot prove the matrix well conditioned, LAPACK decomposes it
+_PY_MAX = 8
+
+
+def _spd_inverse(a: list[list[float]]) -> list[list[float]] | None:
+    """Inverse of a small symmetric positive definite matrix by Cholesky on Python floats; None if not positive definite.
+
+    For a handful of parameters this costs less than one call into LAPACK.
+    """
+    n = len(a)
+    low: list[list[float]] = []  # rows of L, a = L L^T; row i has i + 1 entries
+    for i in range(n):
+        ai = a[i]
+        row: list[float] = []
+        for j in range(i):
+            lj = low[j]
+            t = ai[j]
+            for k in range(j):
+                t -= row[k] * lj[k]
+            row.append(t / lj[j])
+        t = ai[i]
+        for x in row:
+            t -= x * x
+        if not t > 0.0:  # also NaN
+            return None
+        row.append(math.sqrt(t))
+        low.append(row)
+    w: list[list[float]] = []  # rows of W = L^-1 (lower triangular)
+    for i in range(n):
+        li = low[i]
+        d = li[i]
+        row = [0.0] * (i + 1)
+        row[i] = 1.0 / d
+        for j in range(i):
+            t = 0.0
+            for k in range(j, i):
+                t -= li[k] * w[k][j]
+            row[j] = t / d
+        w.append(row)
+    inv = [[0.0] * n for _ in range(n)]  # a^-1 = W^T W
+    for i in range(n):
+        for j in range(i + 1):
+            t = 0.0
+            for k in range(i, n):
+                t += w[k][i] * w[k][j]
+            inv[i][j] = inv[j][i] = t
+    return inv
+
+
 class _Decomposition:
     """The column-scaled Jacobian decomposed once: condition, ``(J^T J)^-1`` and the Gauss-Newton step.
 
     Built from the buffer of :func:`_forward_rows` (rows: Jacobian columns, then
     the residual ``r``). One matrix product gives ``J^T J``, ``J^T r`` and
-    ``r^T r``; the ``n x n`` Gram matrix, scaled to unit diagonal, is decomposed
-    by one LAPACK ``dsyevd`` call. A fit has a handful of parameters, so the
-    per-call overhead of numpy and LAPACK, not arithmetic, is the cost here:
-    the small matrices are handled in as few calls as possible, and scaling is
-    done on Python floats. Ill-conditioned Jacobians use the SVD of the
-    Jacobian itself.
+    ``r^T r``; the Gram matrix is scaled to unit diagonal. A fit has a handful
+    of parameters, so the per-call overhead of numpy and LAPACK, not arithmetic,
+    is the cost here (each distinct routine, called once after the model's own
+    work, costs tens of microseconds). Up to :data:`_PY_MAX` parameters the
+    scaled Gram matrix is inverted by Cholesky on Python floats, and that
+    inverse bounds the condition number from above
+    (``kappa_2(G) <= ||G||_inf ||G^-1||_inf`` for a symmetric ``G``): when the
+    bound proves the Jacobian's condition number at most
+    :data:`REFINE_CONDITION`, no decision below needs the exact value and
+    LAPACK is not called. Otherwise one symmetric eigen-decomposition (LAPACK
+    ``dsyevd``) gives the exact condition number, and ill-conditioned Jacobians
+    use the SVD of the Jacobian itself. Every decision (refine, normal equations
+    or SVD) is the one the exact condition number would give.
     """
 
-    __slots__ = ("buf", "n", "norms", "safe", "lam", "vec", "cond", "_g", "_svd", "_step", "_scaled_inv")
+    __slots__ = ("buf", "n", "norms", "safe", "finite", "lam", "vec", "_cond", "_bound", "_gram", "_inv", "_g",
+                 "_svd", "_step")
 
     def __init__(self, buf: Array) -> None:
         self.buf = buf
         self.n = n = buf.shape[0] - 1
         self._svd: tuple[Array, Array, Array] | None = None
         self._step: tuple[list[float], float] | None = None
-        self._scaled_inv: list[list[float]] | None = None
         self.lam: Array | None = None
         self.vec: Array | None = None
+        self._cond: float | None = None
+        self._bound = math.inf
+        self._inv: list[list[float]] | None = None
         mm = _LA.syrk(1.0, buf.T, trans=1).tolist()  # upper triangle of [J r]^T [J r]
         diag = [mm[i][i] for i in range(n)]
         self.norms = norms = [math.sqrt(d) if d > 0.0 else 0.0 for d in diag]
         self.safe = safe = [x if x > 0.0 else 1.0 for x in norms]
         self._g = [mm[i][n] / safe[i] for i in range(n)]  # (J^T r) scaled
-        if not all(map(math.isfinite, diag)) or not all(map(math.isfinite, self._g)):
-            self.cond = math.inf
+        self.finite = all(map(math.isfinite, diag)) and all(map(math.isfinite, self._g))
+        self._gram = [[mm[i][k] / (safe[i] * safe[k]) if i <= k else mm[k][i] / (safe[i] * safe[k])
+                       for k in range(n)] for i in range(n)]
+        if not self.finite:
+            self._cond = math.inf
             return
-        lam, vec, info = _LA.syevd(np.array([[mm[min(i, k)][max(i, k)] / (safe[i] * safe[k]) for k in range(n)]
-                                          for i in range(n)]))
+        if n <= _PY_MAX and 0.0 not in norms:
+            inv = _spd_inverse(self._gram)
+            if inv is not None:
+                bound = math.sqrt(max(sum(map(abs, row)) for row in self._gram)
+                                  * max(sum(map(abs, row)) for row in inv))
+                if bound <= REFINE_CONDITION:
+                    self._inv, self._bound = inv, bound
+
+    def _eigen(self) -> None:
+        lam, vec, info = _LA.syevd(np.array(self._gram))
         self.lam, self.vec = lam, vec  # vec[:, k]: eigenvector k
         lo, hi = float(lam[0]), float(lam[-1])
-        if info != 0 or not lo > 0.0 or not math.isfinite(hi) or 0.0 in norms:
-            self.cond = math.inf
+        if info != 0 or not lo > 0.0 or not math.isfinite(hi) or 0.0 in self.norms:
+            self._cond = math.inf
         else:
-            self.cond = math.sqrt(hi / lo)
+            self._cond = math.sqrt(hi / lo)
+
+    @property
+    def cond(self) -> float:
+        """Condition number of the column-scaled Jacobian (exact; LAPACK is called on first use if needed)."""
+        if self._cond is None:
+            self._eigen()
+        assert self._cond is not None
+        return self._cond
+
+    def cond_above(self, limit: float) -> bool:
+        """Whether the condition number exceeds ``limit`` (exact answer, from the bound where it suffices)."""
+        if self._inv is not None and self._bound <= limit:
+            return False
+        return not self.cond <= limit
+
+    def regular(self) -> bool:
+        """Whether the condition number is finite."""
+        return self._inv is not None or self.cond < math.inf
 
     @property
     def jac(self) -> Array:
@@ -225,16 +313,20 @@ class _Decomposition:
         return self._svd
 
     def well_conditioned(self) -> bool:
-        return self.cond < _GRAM_CONDITION
+        return not self.cond_above(_GRAM_CONDITION)
 
     def step(self) -> tuple[list[float], float]:
         """Gauss-Newton step ``-pinv(J) r`` and its predicted decrease of chi-square ``|J step|^2``."""
         if self._step is None:
-            safe = self.safe
-            if self.well_conditioned():
+            safe, g = self.safe, self._g
+            inv = self._inv
+            if inv is not None:
+                cg = [sum(a * b for a, b in zip(row, g)) for row in inv]  # G^-1 g, scaled
+                self._step = [-a / b for a, b in zip(cg, safe)], sum(a * b for a, b in zip(cg, g))
+            elif self.well_conditioned():
                 vec = self.vec
                 assert vec is not None and self.lam is not None
-                c = np.dot(self._g, vec)  # the scaled gradient in the eigenbasis
+                c = np.dot(g, vec)  # the scaled gradient in the eigenbasis
                 cl = c / self.lam
                 self._step = ([-a / b for a, b in zip(np.dot(vec, cl).tolist(), safe)], float(np.dot(c, cl)))
             else:
@@ -250,7 +342,7 @@ class _Decomposition:
 
         Returns ``(None, reason)`` when it is singular.
         """
-        if self.lam is None:
+        if not self.finite:
             jac = self.jac
             bad = [names[j] for j in range(len(names)) if not np.isfinite(jac[:, j]).all()]
             return None, f"the Jacobian is not finite for parameter(s) {', '.join(map(repr, bad))}"
@@ -258,6 +350,8 @@ class _Decomposition:
         if dead:
             return None, (f"parameter(s) {', '.join(map(repr, dead))} have no effect on the residual "
                           "(zero derivative); fix them or check the model")
+        if self._inv is not None:
+            return self._inv, None
         if self.well_conditioned():
             vec = self.vec
             assert vec is not None
@@ -338,7 +432,7 @@ def _jacobian(obj: Objective, v: Array, r0: Array, lower: Array, upper: Array,
         buf = _forward_rows(obj, v, r0, lower, upper)
         used = v.size
     dec = _Decomposition(buf)
-    if dec.cond > REFINE_CONDITION:
+    if dec.cond_above(REFINE_CONDITION):
         dec = _Decomposition(_accurate_rows(obj, v, r0, lower, upper))
         used += 4 * v.size
     return dec, used
@@ -394,7 +488,7 @@ def estimate(
     try:
         dec, used = _jacobian(obj, v, r0, lower, upper, stencil)
         chi = chisqr
-        while polish and polished < MAX_POLISH and dec.cond < math.inf and chi > 0.0:
+        while polish and polished < MAX_POLISH and dec.regular() and chi > 0.0:
             step, predicted = dec.step()
             if not (predicted > POLISH_TOLERANCE * chi / nfree
                     and any(abs(a) > POLISH_RTOL * abs(b) for a, b in zip(step, v.tolist()))):
