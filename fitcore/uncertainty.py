@@ -382,7 +382,9 @@ def _stencil_rows(obj: Objective, stencil: Stencil, v: Array, r0: Array) -> Arra
     the stencil's base point, the residual at ``v`` must match the stencil's
     linear prediction: the mismatch ``e`` bounds the curvature along the
     move ``dv``, and ``2 |e| / |J dv|`` estimates the relative change of the
-    Jacobian in between, which must not exceed :data:`REUSE_RTOL`.
+    Jacobian in between, which must not exceed :data:`REUSE_RTOL` (checked with
+    ``|d| - |e| <= |J dv|``, ``d`` the residual's change, which needs no second
+    matrix-vector product).
     """
     n, m = len(obj.free), r0.size
     rows = np.asarray(stencil.rows, dtype=float)
@@ -403,19 +405,19 @@ def _stencil_rows(obj: Objective, stencil: Stencil, v: Array, r0: Array) -> Arra
         if not 0.1 * own <= abs(d) <= 10.0 * own:
             return None
         dv.append(d)
-    move = [a - b for a, b in zip(vl, vb)]
-    if any(move):  # checked before the rows are built: J dv = sum_j c_j (rows_j - r), c_j = dv_j / step_j
-        c = [a / d for a, d in zip(move, dv)]
-        linear = _LA.gemv(1.0, rows.T, c)
-        linear -= sum(c) * base_r
-        e = r0 - base_r
-        e -= linear
-        if not 2.0 * _LA.nrm2(e) <= REUSE_RTOL * _LA.nrm2(linear):  # also refuses NaN and inf
-            return None
     buf = np.empty((n + 1, m))
     rows_j = buf[:n]
     np.subtract(rows, base_r, out=rows_j)
-    rows_j /= np.array(dv)[:, None]
+    rows_j *= np.array([[1.0 / d] for d in dv])
+    move = [a - b for a, b in zip(vl, vb)]
+    if any(move):  # the residual's change d = r0 - r_base against its linear prediction J dv
+        change = r0 - base_r
+        dd = _LA.ddot(change, change)
+        e = _LA.gemv(-1.0, rows_j.T, move, beta=1.0, y=change, overwrite_y=1)  # d - J dv
+        err = math.sqrt(_LA.ddot(e, e))
+        # |J dv| >= |d| - |e|: a conservative form of 2 |e| <= REUSE_RTOL |J dv| (refuses NaN and inf too)
+        if not 2.0 * err <= REUSE_RTOL * (math.sqrt(dd) - err):
+            return None
     buf[n] = r0
     return buf
 
