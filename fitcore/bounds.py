@@ -43,7 +43,8 @@ class BoundsTransform:
     Parameters
     ----------
     lower, upper : array_like
-        Bounds of each free parameter, ``-inf``/``inf`` where unbounded.
+        Bounds of each free parameter, ``-inf``/``inf`` where unbounded (kept
+        as lists of floats in the attributes of the same names).
 
     Raises
     ------
@@ -54,7 +55,7 @@ class BoundsTransform:
     __slots__ = ("lower", "upper", "identity", "_table", "_n")
 
     def __init__(self, lower: ArrayLike, upper: ArrayLike) -> None:
-        if np.ndim(lower) != 1 or np.ndim(upper) != 1:
+        if not (type(lower) is list and type(upper) is list) and (np.ndim(lower) != 1 or np.ndim(upper) != 1):
             raise ValueError("lower and upper must be 1-d arrays of the same length")
         lo, hi = _floats(lower), _floats(upper)
         if len(lo) != len(hi):
@@ -71,8 +72,8 @@ class BoundsTransform:
         self._table = table
         self._n = len(lo)
         self.identity = not table
-        self.lower = np.array(lo)
-        self.upper = np.array(hi)
+        self.lower = lo  # plain floats
+        self.upper = hi
 
     def to_external(self, x: Array) -> Array:
         """Map internal values to external (bounded) values."""

@@ -376,6 +376,8 @@ def parse(expr: str) -> tuple[ast.Module, Any]:
 
 
 _NAMES: dict[str, frozenset[str]] = {}
+#: (parameter names, (name, expr) of the expression parameters) -> parse, order and inputs (see Constraints)
+_PLANS: dict[Any, Any] = {}
 
 
 def _names(expr: str, tree: ast.AST) -> frozenset[str]:
@@ -448,36 +450,55 @@ class Constraints:
         self.symtable = symtable
         self._interpreter = interpreter
         self.interp: "Interpreter | None" = None
-        compiled: dict[str, _Compiled] = {}
-        inputs: set[str] = set()
+        names = tuple(params)
+        exprs = tuple((name, par._expr) for name, par in params.items() if par._expr is not None)
         for name, par in params.items():
-            if par.expr is None:
-                continue
-            if par.vary:
+            if par._expr is not None and par._vary:
                 raise ConstraintError(
                     f"parameter {name!r} has expr={_show(par.expr)} and vary=True: an expression parameter is "
                     "computed, not fitted; set vary=False or remove the expression",
                     name,
                     par.expr,
                 )
-            tree, code = self._parse(name, par.expr)
-            symbols = _names(par.expr, tree)
-            for sym in sorted(symbols):
-                if sym not in params and sym not in self.symtable:
-                    known = list(params) + [k for k in self.symtable if not k.startswith("_")]
-                    raise ConstraintError(
-                        f"parameter {name!r}: unknown name {sym!r} in expression {_show(par.expr)}."
-                        f"{did_you_mean(sym, known)} Parameters are: {', '.join(params)}",
-                        name,
-                        par.expr,
-                    )
-            deps = {s for s in symbols if s in params}
-            inputs |= {s for s in deps if params[s].expr is None}
-            compiled[name] = _Compiled(name, par, par.expr, tree, code, deps)
-        self.ordered: list[_Compiled] = self._order(compiled, params)
-        self.inputs: list[tuple[str, "Parameter"]] = [(n, params[n]) for n in params if n in inputs]
+        key = (names, exprs)
+        plan = _PLANS.get(key)
+        if plan is None:
+            plan = self._plan(params, exprs)
+            if len(_PLANS) >= _PARSED_MAX:
+                _PLANS.clear()
+            _PLANS[key] = plan
+        order, input_names, symbols = plan
+        for sym, name, expr in symbols:  # the symbol table is the user's and may have changed since
+            if sym not in self.symtable and sym not in params:
+                known = list(params) + [k for k in self.symtable if not k.startswith("_")]
+                raise ConstraintError(
+                    f"parameter {name!r}: unknown name {sym!r} in expression {_show(expr)}."
+                    f"{did_you_mean(sym, known)} Parameters are: {', '.join(params)}",
+                    name,
+                    expr,
+                )
+        self.ordered: list[_Compiled] = [_Compiled(name, params[name], expr, tree, code, deps)
+                                         for name, expr, tree, code, deps in order]
+        self.inputs: list[tuple[str, "Parameter"]] = [(n, params[n]) for n in input_names]
         if any(c.code is None for c in self.ordered):
             self.interp = interpreter()
+
+    def _plan(self, params: "Parameters", exprs: tuple[tuple[str, str], ...]) -> tuple[Any, ...]:
+        """Parse, check names, order: what depends only on the parameter names and expressions (cached)."""
+        compiled: dict[str, _Compiled] = {}
+        inputs: set[str] = set()
+        symbols_used: list[tuple[str, str, str]] = []
+        for name, expr in exprs:
+            tree, code = self._parse(name, expr)
+            symbols = _names(expr, tree)
+            for sym in sorted(symbols):
+                if sym not in params:
+                    symbols_used.append((sym, name, expr))
+            deps = {s for s in symbols if s in params}
+            inputs |= {s for s in deps if params[s]._expr is None}
+            compiled[name] = _Compiled(name, params[name], expr, tree, code, deps)
+        order = [(c.name, c.expr, c.tree, c.code, c.deps) for c in self._order(compiled, params)]
+        return order, [n for n in params if n in inputs], symbols_used
 
     def _parse(self, name: str, expr: str) -> tuple[ast.Module, Any]:
         try:

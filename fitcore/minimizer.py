@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import NDArray
 
+from ._blas import LA
 from .bounds import BoundsTransform
 from .chisquare import ChiSquare
 from .constraints import Constraints, base_symtable, make_interpreter
@@ -369,7 +370,7 @@ class Minimizer:
             self._reset_results()
             self.var_names, self.init_vals, self.nvarys = list(setup.names), list(setup.start_list), len(setup.free)
             self.engine, self.engine_options, self.core_options = spec.name, dict(options), dict(core)
-            transform = (BoundsTransform(setup.lower, setup.upper)
+            transform = (BoundsTransform(setup.lo, setup.hi)
                          if spec.bounds == "transform" and setup.bounded else None)
             obj = Objective(self.userfcn, self.params, setup.free, transform, setup.constraints, self.userargs,
                             self.userkws, nan_policy, core.get("iter_cb", self.iter_cb), max_nfev)
@@ -471,7 +472,7 @@ class Minimizer:
         if rx is not None and not self.aborted:
             if x is None or rx.tolist() != x.tolist():
                 r = obj._quiet(rx)  # the engine's own answer, checked against the best seen
-                if x is None or float(r @ r) <= best_chi:
+                if x is None or LA.ddot(r, r) <= best_chi:
                     x, resid = rx, r
                     obj.keep(x, r)
         if x is None:  # no evaluation had a finite chi-square (nan_policy='propagate'): report the start
@@ -485,7 +486,7 @@ class Minimizer:
         self.nfev = obj.nfev
         self.ndata = int(resid.size)
         self.nfree = self.ndata - self.nvarys
-        self.chisqr = float(resid @ resid)
+        self.chisqr = LA.ddot(resid, resid)
         if result is not None:
             self.ier, self.lmdif_message, self.nit = int(result.status), str(result.message), result.nit
             self.engine_extras = dict(result.extras)
@@ -495,7 +496,7 @@ class Minimizer:
         # error bars first: the Gauss-Newton polish may move to a point of lower chi-square
         v, resid = self._uncertainties(obj, setup, v, resid, result, scale_covar, polish=not stayed)
         self.residual = resid
-        self.chisqr = float(resid @ resid)
+        self.chisqr = LA.ddot(resid, resid)
         self.redchi = self.chisqr / self.nfree if self.nfree > 0 else math.nan
         chi = max(self.chisqr, 1e-300)
         self.aic = self.ndata * math.log(chi / self.ndata) + 2 * self.nvarys

@@ -9,6 +9,7 @@ a finiteness check folded into the chi-square dot product.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
@@ -100,6 +101,11 @@ class Objective:
         self.counting = True  # False while the core estimates error bars
         self._first: tuple[list[float], Array] | None = None
         self._ddot = LA.ddot  # chi-square: a third of numpy.dot's cost on the hot path, no overflow warning
+        # the user's call with its arguments bound once (a C-level call per evaluation)
+        self._fcn = partial(fcn, params, *self.args, **self.kws)
+        self._pairs = tuple((p, i) for i, p in enumerate(self.free))
+        #: no iter_cb and no evaluation limit: nothing to check after an evaluation but the best point
+        self._plain = iter_cb is None and max_nfev is None
 
     # -- writing values ---------------------------------------------------------------------
     def set_external(self, values: Array) -> None:
@@ -126,7 +132,11 @@ class Objective:
             if xl == first[0]:
                 return first[1]
             self._first = None
-        self.write(xl if self._ext is None else self._ext(xl))
+        values = xl if self._ext is None else self._ext(xl)
+        for par, i in self._pairs:  # write(), inlined: this is the hot path
+            par._value = values[i]
+        if self._cons is not None:
+            self._cons()
         return self._call(xl)
 
     def scalar(self, x: Array) -> float:
@@ -137,7 +147,7 @@ class Objective:
     def _call(self, xl: Any) -> Array:
         """Call the function with the values already written; ``xl`` is the point, kept if it is the best."""
         try:
-            out = self.fcn(self.params, *self.args, **self.kws)
+            out = self._fcn()
         except BaseException as exc:
             self.user_error = exc
             raise
@@ -154,13 +164,14 @@ class Objective:
             if chi != chi or chi == _INF:
                 r = self._nonfinite(r)
             return r
-        if not chi < self.best_chisqr:
-            if chi != chi or chi == _INF:  # NaN or inf somewhere
-                r = self._nonfinite(r)
-        else:  # kept without copies: best() checks the residual was not overwritten since
+        if chi < self.best_chisqr:  # kept without copies: best() checks the residual was not overwritten since
             self.best_chisqr = chi
             self._best_x = xl if type(xl) is list else np.asarray(xl, dtype=float).tolist()
             self._best_r = r
+        elif chi != chi or chi == _INF:  # NaN or inf somewhere
+            r = self._nonfinite(r)
+        if self._plain:
+            return r
         if self.iter_cb is not None and self.iter_cb(self.params, self.nfev, r, *self.args, **self.kws):
             self.stop_reason = f"aborted by iter_cb after {self.nfev} evaluations"
             raise StopFit(self.stop_reason)
