@@ -56,11 +56,24 @@ class _Setup:
         self.lo = [p._min for p in free]
         self.hi = [p._max for p in free]
         self.start_list: list[float] = [p._value for p in free]  # type: ignore[misc]
-        self.lower = np.array(self.lo)
-        self.upper = np.array(self.hi)
-        self.start = np.array(self.start_list)
         self.bounded = any(a != -math.inf for a in self.lo) or any(b != math.inf for b in self.hi)
         self.constraints = constraints
+        self._arrays: tuple[Array, Array] | None = None
+
+    @property
+    def lower(self) -> Array:
+        """The lower bounds as an array (made on first use, then shared: do not modify)."""
+        return self._bounds()[0]
+
+    @property
+    def upper(self) -> Array:
+        """The upper bounds as an array (made on first use, then shared: do not modify)."""
+        return self._bounds()[1]
+
+    def _bounds(self) -> tuple[Array, Array]:
+        if self._arrays is None:
+            self._arrays = (np.array(self.lo), np.array(self.hi))
+        return self._arrays
 
 
 class Minimizer:
@@ -387,7 +400,7 @@ class Minimizer:
     def _check_capabilities(self, info: EngineInfo, setup: _Setup, options: dict[str, Any]) -> None:
         spec = info.spec
         if spec.bounds == "required_finite":
-            missing = [f"{n!r} (min={lo}, max={hi})" for n, lo, hi in zip(setup.names, setup.lower, setup.upper)
+            missing = [f"{n!r} (min={lo}, max={hi})" for n, lo, hi in zip(setup.names, setup.lo, setup.hi)
                        if not (np.isfinite(lo) and np.isfinite(hi))]
             if missing:
                 raise EngineCapabilityError(
@@ -401,11 +414,11 @@ class Minimizer:
     def _problem(self, obj: Objective, setup: _Setup, transform: BoundsTransform | None,
                  core: dict[str, Any], max_nfev: int | None) -> Problem:
         if transform is not None:
-            x0 = transform.nudge(transform.to_internal(setup.start))
+            x0 = transform.nudge(transform.to_internal(setup.start_list))
             lower = np.full(x0.size, -np.inf)
             upper = np.full(x0.size, np.inf)
         else:
-            x0, lower, upper = setup.start.copy(), setup.lower.copy(), setup.upper.copy()
+            x0, lower, upper = np.array(setup.start_list), np.array(setup.lo), np.array(setup.hi)
         r0 = obj.prime(x0)
         dfun = core.get("Dfun")
         jacobian = self._user_jacobian(obj, dfun, bool(core.get("col_deriv", False))) if dfun else None
@@ -469,8 +482,9 @@ class Minimizer:
         self.aborted = obj.stop_reason is not None
         x, resid, best_chi = obj.best()
         rx = None if result is None else np.asarray(result.x, dtype=float)
+        rxl = None if rx is None else rx.tolist()
         if rx is not None and not self.aborted:
-            if x is None or rx.tolist() != x.tolist():
+            if x is None or rxl != obj._best_x:
                 r = obj._quiet(rx)  # the engine's own answer, checked against the best seen
                 if x is None or LA.ddot(r, r) <= best_chi:
                     x, resid = rx, r
@@ -491,7 +505,7 @@ class Minimizer:
             self.ier, self.lmdif_message, self.nit = int(result.status), str(result.message), result.nit
             self.engine_extras = dict(result.extras)
         # the engine may return its start while the best point seen is a finite-difference probe next to it
-        stayed = not _moved(v, setup.start_list) or (rx is not None and rx.tolist() == problem.x0.tolist())
+        stayed = not _moved(v, setup.start_list) or (rxl is not None and rxl == problem.x0.tolist())
         engine_v = v
         # error bars first: the Gauss-Newton polish may move to a point of lower chi-square
         v, resid = self._uncertainties(obj, setup, v, resid, result, scale_covar, polish=not stayed)
@@ -571,7 +585,7 @@ class Minimizer:
                                 f"(engine said: {result.message})")
         elif self.success and self._jac is not None and not self.errorbars:  # a dead parameter leaves none
             norms = np.einsum("ij,ij->j", self._jac, self._jac)
-            dead = [n for n, d, a, b in zip(setup.names, norms.tolist(), v.tolist(), setup.start.tolist())
+            dead = [n for n, d, a, b in zip(setup.names, norms.tolist(), v.tolist(), setup.start_list)
                     if d == 0 and a != b]
             if dead:
                 self.success = False

@@ -486,7 +486,8 @@ def estimate(
         return Uncertainty(None, {}, {}, f"no degrees of freedom left (nfree = {nfree}): "
                            "need more data points than varied parameters", None, 0, v, r0)
     obj.counting = False
-    polished = 0
+    polished = used = 0
+    dec: _Decomposition | None = None
     try:
         dec, used = _jacobian(obj, v, r0, lower, upper, stencil)
         chi = chisqr
@@ -507,7 +508,9 @@ def estimate(
             used += 4 * v.size
     finally:
         obj.counting = True
-        obj.set_external(v)
+        if dec is None or used:  # evaluations moved the parameters: back to the answer
+            obj.set_external(v)
+    assert dec is not None
     inv, reason = dec.scaled_inverse(names)
     if inv is None:
         return Uncertainty(None, {}, {}, reason, dec.jac, used, v, r0, polished)
