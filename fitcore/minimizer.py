@@ -540,7 +540,7 @@ class Minimizer:
             # polish only what the engine reports as converged and that left its start
             polish = polish and result is not None and bool(result.success)
             try:
-                unc = estimate(obj, v, resid, self.chisqr, self.nfree, setup.lower, setup.upper, scale_covar,
+                unc = estimate(obj, v, resid, self.chisqr, self.nfree, setup.lo, setup.hi, scale_covar,
                                polish=polish, stencil=None if result is None else result.stencil)
             except np.linalg.LinAlgError as exc:  # a finished fit is not lost because its error bars failed
                 obj.set_external(v)

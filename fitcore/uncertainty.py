@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -59,6 +59,7 @@ __all__ = ["Uncertainty", "estimate", "from_covariance", "propagate", "condition
            "POLISH_TOLERANCE", "MAX_POLISH", "SINGULAR_RTOL", "REUSE_RTOL"]
 
 Array = NDArray[np.float64]
+Bounds = Sequence[float] | Array  # external bounds of the free parameters, -inf/inf where unbounded
 
 _EPS = np.finfo(float).eps
 _STEP = _EPS ** (1.0 / 3.0)
@@ -117,10 +118,10 @@ def _eval(obj: Objective, v: Array, j: int, h: float) -> Array:
     return obj._call(w).copy()  # the function may return one buffer each time
 
 
-def _forward_rows(obj: Objective, v: Array, r0: Array, lower: Array, upper: Array) -> Array:
+def _forward_rows(obj: Objective, v: Array, r0: Array, lower: Bounds, upper: Bounds) -> Array:
     """Forward differences at ``v`` (external values), stepping inwards: Jacobian rows, then ``r0``."""
     vs = v.tolist()
-    lo, up = lower.tolist(), upper.tolist()
+    lo, up = list(lower), list(upper)
     n = len(vs)
     buf = np.empty((n + 1, r0.size))
     steps = []
@@ -138,7 +139,7 @@ def _forward_rows(obj: Objective, v: Array, r0: Array, lower: Array, upper: Arra
     return buf
 
 
-def _accurate_rows(obj: Objective, v: Array, r0: Array, lower: Array, upper: Array,
+def _accurate_rows(obj: Objective, v: Array, r0: Array, lower: Bounds, upper: Bounds,
                    richardson: bool = True) -> Array:
     """Central differences at ``v``, one-sided near a bound: Jacobian rows, then ``r0``.
 
@@ -422,7 +423,7 @@ def _stencil_rows(obj: Objective, stencil: Stencil, v: Array, r0: Array) -> Arra
     return buf
 
 
-def _jacobian(obj: Objective, v: Array, r0: Array, lower: Array, upper: Array,
+def _jacobian(obj: Objective, v: Array, r0: Array, lower: Bounds, upper: Bounds,
               stencil: Stencil | None = None) -> tuple[_Decomposition, int]:
     """The engine's stencil or forward differences, refined when ill-conditioned.
 
@@ -440,8 +441,8 @@ def _jacobian(obj: Objective, v: Array, r0: Array, lower: Array, upper: Array,
     return dec, used
 
 
-def _line_search(obj: Objective, v: Array, step: Array, chi: float, lower: Array,
-                 upper: Array) -> tuple[tuple[Array, Array] | None, int]:
+def _line_search(obj: Objective, v: Array, step: Array, chi: float, lower: Bounds,
+                 upper: Bounds) -> tuple[tuple[Array, Array] | None, int]:
     """Try ``v + t*step`` for t = 1, 1/2, ... ; the first point inside the bounds that lowers chi-square wins."""
     tried = 0
     t = 1.0
@@ -467,8 +468,8 @@ def estimate(
     r0: Array,
     chisqr: float,
     nfree: int,
-    lower: Array,
-    upper: Array,
+    lower: Bounds,
+    upper: Bounds,
     scale_covar: bool = True,
     polish: bool = False,
     stencil: Stencil | None = None,
