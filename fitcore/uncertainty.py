@@ -247,7 +247,7 @@ class _Decomposition:
     __slots__ = ("buf", "n", "norms", "safe", "finite", "lam", "vec", "_cond", "_bound", "_gram", "_inv", "_g",
                  "_svd", "_step")
 
-    def __init__(self, buf: Array) -> None:
+    def __init__(self, buf: Array, products: list[list[float]] | None = None) -> None:
         self.buf = buf
         self.n = n = buf.shape[0] - 1
         self._svd: tuple[Array, Array, Array] | None = None
@@ -257,7 +257,8 @@ class _Decomposition:
         self._cond: float | None = None
         self._bound = math.inf
         self._inv: list[list[float]] | None = None
-        mm = _LA.syrk(1.0, buf.T, trans=1).tolist()  # upper triangle of [J r]^T [J r]
+        # upper triangle of [J r]^T [J r] (``products``: already computed, possibly with more rows after these)
+        mm = _LA.syrk(1.0, buf.T, trans=1).tolist() if products is None else products
         diag = [mm[i][i] for i in range(n)]
         self.norms = norms = [math.sqrt(d) if d > 0.0 else 0.0 for d in diag]
         self.safe = safe = [x if x > 0.0 else 1.0 for x in norms]
@@ -374,18 +375,19 @@ def condition(jac: Array) -> float:
     return _Decomposition(buf).cond
 
 
-def _stencil_rows(obj: Objective, stencil: Stencil, v: Array, r0: Array) -> Array | None:
-    """The engine's forward differences as Jacobian rows at ``v`` (external), or None when not accurate there.
+def _stencil_rows(obj: Objective, stencil: Stencil, v: Array, r0: Array) -> _Decomposition | None:
+    """The engine's forward differences as the decomposed Jacobian at ``v`` (external), or None when not accurate there.
 
     Each column becomes a forward difference in external coordinates (the
     external step is what the bound transform made of the engine's step; it
     must be within a factor of ten of the core's own step). When ``v`` is not
     the stencil's base point, the residual at ``v`` must match the stencil's
-    linear prediction: the mismatch ``e`` bounds the curvature along the
-    move ``dv``, and ``2 |e| / |J dv|`` estimates the relative change of the
-    Jacobian in between, which must not exceed :data:`REUSE_RTOL` (checked with
-    ``|d| - |e| <= |J dv|``, ``d`` the residual's change, which needs no second
-    matrix-vector product).
+    linear prediction: the mismatch ``e = d - J dv`` (``d`` the residual's
+    change) bounds the curvature along the move ``dv``, and ``2 |e| / |J dv|``
+    estimates the relative change of the Jacobian in between, which must not
+    exceed :data:`REUSE_RTOL`. The one matrix product the decomposition needs
+    anyway, with ``d`` as one more row, gives ``|e|^2 = d.d - 2 dv.J^T d + dv.J^T J dv``
+    (rounding in it is about ``1e-14 |d|^2``, far below the ``1e-12 |d|^2`` tested).
     """
     n, m = len(obj.free), r0.size
     rows = np.asarray(stencil.rows, dtype=float)
@@ -406,21 +408,28 @@ def _stencil_rows(obj: Objective, stencil: Stencil, v: Array, r0: Array) -> Arra
         if not 0.1 * own <= abs(d) <= 10.0 * own:
             return None
         dv.append(d)
-    buf = np.empty((n + 1, m))
+    move = [a - b for a, b in zip(vl, vb)]
+    moved = any(move)
+    buf = np.empty((n + 2 if moved else n + 1, m))  # J^T rows, r0 and (when moved) d
     rows_j = buf[:n]
     np.subtract(rows, base_r, out=rows_j)
     rows_j *= np.array([[1.0 / d] for d in dv])
-    move = [a - b for a, b in zip(vl, vb)]
-    if any(move):  # the residual's change d = r0 - r_base against its linear prediction J dv
-        change = r0 - base_r
-        dd = _LA.ddot(change, change)
-        e = _LA.gemv(-1.0, rows_j.T, move, beta=1.0, y=change, overwrite_y=1)  # d - J dv
-        err = math.sqrt(_LA.ddot(e, e))
-        # |J dv| >= |d| - |e|: a conservative form of 2 |e| <= REUSE_RTOL |J dv| (refuses NaN and inf too)
-        if not 2.0 * err <= REUSE_RTOL * (math.sqrt(dd) - err):
-            return None
     buf[n] = r0
-    return buf
+    if moved:
+        np.subtract(r0, base_r, out=buf[n + 1])
+    mm = _LA.syrk(1.0, buf.T, trans=1).tolist()
+    if moved:
+        k = n + 1
+        quad = 0.0  # |J dv|^2 from the upper triangle
+        for i in range(n):
+            row, mi = mm[i], move[i]
+            quad += mi * (mi * row[i] + 2.0 * sum(mj * row[j] for j, mj in enumerate(move) if j > i))
+        err2 = mm[k][k] - 2.0 * sum(mi * mm[i][k] for i, mi in enumerate(move)) + quad
+        # also refuses NaN and inf
+        if not 2.0 * math.sqrt(max(err2, 0.0)) <= REUSE_RTOL * math.sqrt(max(quad, 0.0)):
+            return None
+        buf = buf[:k]
+    return _Decomposition(buf, mm)
 
 
 def _jacobian(obj: Objective, v: Array, r0: Array, lower: Bounds, upper: Bounds,
@@ -429,12 +438,11 @@ def _jacobian(obj: Objective, v: Array, r0: Array, lower: Bounds, upper: Bounds,
 
     Returns the decomposition and the evaluations used.
     """
-    buf = None if stencil is None else _stencil_rows(obj, stencil, v, r0)
+    dec = None if stencil is None else _stencil_rows(obj, stencil, v, r0)
     used = 0
-    if buf is None:
-        buf = _forward_rows(obj, v, r0, lower, upper)
+    if dec is None:
+        dec = _Decomposition(_forward_rows(obj, v, r0, lower, upper))
         used = v.size
-    dec = _Decomposition(buf)
     if dec.cond_above(REFINE_CONDITION):
         dec = _Decomposition(_accurate_rows(obj, v, r0, lower, upper))
         used += 4 * v.size
