@@ -34,7 +34,7 @@ _BOTH, _LOWER, _UPPER = 0, 1, 2
 def _floats(values: ArrayLike) -> list[float]:
     if isinstance(values, np.ndarray):
         return values.astype(float, copy=False).ravel().tolist()
-    return [float(v) for v in values]  # type: ignore[union-attr]
+    return list(map(float, values))  # type: ignore[arg-type]
 
 
 class BoundsTransform:

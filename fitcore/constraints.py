@@ -451,15 +451,19 @@ class Constraints:
         self._interpreter = interpreter
         self.interp: "Interpreter | None" = None
         names = tuple(params)
-        exprs = tuple((name, par._expr) for name, par in params.items() if par._expr is not None)
+        exprs_list = []  # plain loops here: this runs once per fit, when fitcore's code is out of the caches
         for name, par in params.items():
-            if par._expr is not None and par._vary:
+            if par._expr is None:
+                continue
+            exprs_list.append((name, par._expr))
+            if par._vary:
                 raise ConstraintError(
                     f"parameter {name!r} has expr={_show(par.expr)} and vary=True: an expression parameter is "
                     "computed, not fitted; set vary=False or remove the expression",
                     name,
                     par.expr,
                 )
+        exprs = tuple(exprs_list)
         key = (names, exprs)
         plan = _PLANS.get(key)
         if plan is None:
@@ -477,10 +481,15 @@ class Constraints:
                     name,
                     expr,
                 )
-        self.ordered: list[_Compiled] = [_Compiled(name, params[name], expr, tree, code, deps)
-                                         for name, expr, tree, code, deps in order]
-        self.inputs: list[tuple[str, "Parameter"]] = [(n, params[n]) for n in input_names]
-        if any(c.code is None for c in self.ordered):
+        self.ordered: list[_Compiled] = []
+        interpreted = False
+        for name, expr, tree, code, deps in order:
+            self.ordered.append(_Compiled(name, params[name], expr, tree, code, deps))
+            interpreted = interpreted or code is None
+        self.inputs: list[tuple[str, "Parameter"]] = []
+        for n in input_names:
+            self.inputs.append((n, params[n]))
+        if interpreted:
             self.interp = interpreter()
 
     def _plan(self, params: "Parameters", exprs: tuple[tuple[str, str], ...]) -> tuple[Any, ...]:

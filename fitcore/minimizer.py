@@ -52,11 +52,21 @@ class _Setup:
 
     def __init__(self, free: list[Parameter], constraints: Constraints | None) -> None:
         self.free = free
-        self.names = [p.name for p in free]
-        self.lo = [p._min for p in free]
-        self.hi = [p._max for p in free]
-        self.start_list: list[float] = [p._value for p in free]  # type: ignore[misc]
-        self.bounded = any(a != -math.inf for a in self.lo) or any(b != math.inf for b in self.hi)
+        # plain loops, no comprehensions, here and in the rest of a fit's set-up and results: they run once
+        # per fit with fitcore's code out of the caches, where each comprehension's function object costs
+        # microseconds (benchmarks/README.md)
+        self.names: list[str] = []
+        self.lo: list[float] = []
+        self.hi: list[float] = []
+        self.start_list: list[float] = []
+        bounded = False
+        for p in free:
+            self.names.append(p.name)  # type: ignore[arg-type]
+            self.lo.append(p._min)
+            self.hi.append(p._max)
+            self.start_list.append(p._value)  # type: ignore[arg-type]
+            bounded = bounded or p._min != -math.inf or p._max != math.inf
+        self.bounded = bounded
         self.constraints = constraints
         self._arrays: tuple[Array, Array] | None = None
 
@@ -269,12 +279,18 @@ class Minimizer:
             self.params = params
         params = self.params
         pars = list(params.values())
-        if any(p._expr is not None for p in pars):
+        free = []
+        has_expr = False
+        for p in pars:
+            if p._expr is not None:
+                has_expr = True
+            elif p._vary:
+                free.append(p)
+        if has_expr:
             me = weakref.ref(self)  # no Minimizer -> Constraints -> closure -> Minimizer cycle for the GC
             constraints = Constraints(params, self._symbols(), lambda: me().asteval)  # type: ignore[union-attr]
         else:
             constraints = None
-        free = [p for p in pars if p._vary and p._expr is None]
         for p in pars:
             if p._expr is not None and (p._min != -math.inf or p._max != math.inf):
                 warnings.warn(
@@ -348,9 +364,14 @@ class Minimizer:
         info = get_engine(engine)
         spec = info.spec
         options = {**self.kws, **kws}
-        core = {k: options.pop(k) for k in list(options) if k in CORE_OPTIONS}
-        unknown = sorted(set(options) - set(spec.options))
+        core, unknown = {}, []
+        for k in list(options):
+            if k in CORE_OPTIONS:
+                core[k] = options.pop(k)
+            elif k not in spec.options:
+                unknown.append(k)
         if unknown:
+            unknown.sort()
             valid = ", ".join(sorted(spec.options)) or "(none)"
             raise EngineOptionError(
                 f"engine {spec.name!r} has no option {unknown[0]!r}.{did_you_mean(unknown[0], list(spec.options))} "
@@ -373,7 +394,9 @@ class Minimizer:
                 f"engine {spec.name!r} is deterministic and takes no seed; remove seed=", spec.name, "seed"
             )
         # taken before prepare_fit, which already writes init values, clipped starts and expressions
-        snapshot = [(p, p._value, p.stderr, p.correl, p.init_value) for p in self.params.values()]
+        snapshot = []
+        for p in self.params.values():
+            snapshot.append((p, p._value, p.stderr, p.correl, p.init_value))
         try:
             self.prepare_fit()
             setup = self._setup
@@ -390,7 +413,9 @@ class Minimizer:
             problem = self._problem(obj, setup, transform, core, max_nfev)
             result = self._run(call, problem, options, obj, info)
             self._finish(obj, setup, problem, result, core.get("scale_covar", self.scale_covar))
-            self._left = {name: (p, p._value) for name, p in self.params.items()}
+            left = self._left = {}
+            for name, p in self.params.items():
+                left[name] = (p, p._value)
         except BaseException:
             for par, *state in snapshot:
                 par._value, par.stderr, par.correl, par.init_value = state
@@ -629,7 +654,10 @@ class Minimizer:
 
 def _moved(v: Array, start: list[float]) -> bool:
     """Whether some value changed by more than ``_MOVED_RTOL`` of its start."""
-    return any(abs(a - b) > _MOVED_RTOL * abs(b) for a, b in zip(v.tolist(), start))
+    for a, b in zip(v.tolist(), start):
+        if abs(a - b) > _MOVED_RTOL * abs(b):
+            return True
+    return False
 
 
 def minimize(

@@ -10,6 +10,7 @@ a finiteness check folded into the chi-square dot product.
 from __future__ import annotations
 
 from functools import partial
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
@@ -29,6 +30,9 @@ Array = NDArray[np.float64]
 _F64 = np.dtype(np.float64)
 _INF = float("inf")
 NAN_POLICIES = ("raise", "propagate", "omit")
+
+
+_name = attrgetter("name")
 
 
 class StopFit(Exception):
@@ -80,7 +84,7 @@ class Objective:
         self.fcn = fcn
         self.params = params
         self.free = list(free)
-        self.names = [p.name for p in self.free]
+        self.names = list(map(_name, self.free))
         self.transform = None if transform is None or transform.identity else transform
         self._ext = None if self.transform is None else self.transform.external_values
         self.constraints = constraints if constraints else None
@@ -103,7 +107,7 @@ class Objective:
         self._ddot = LA.ddot  # chi-square: a third of numpy.dot's cost on the hot path, no overflow warning
         # the user's call with its arguments bound once (a C-level call per evaluation)
         self._fcn = partial(fcn, params, *self.args, **self.kws)
-        self._pairs = tuple((p, i) for i, p in enumerate(self.free))
+        self._pairs = tuple(zip(self.free, range(len(self.free))))
         #: no iter_cb and no evaluation limit: nothing to check after an evaluation but the best point
         self._plain = iter_cb is None and max_nfev is None
 

@@ -214,7 +214,9 @@ def _spd_inverse(a: list[list[float]]) -> list[list[float]] | None:
                 t -= li[k] * w[k][j]
             row[j] = t / d
         w.append(row)
-    inv = [[0.0] * n for _ in range(n)]  # a^-1 = W^T W
+    inv = []  # a^-1 = W^T W
+    for i in range(n):
+        inv.append([0.0] * n)
     for i in range(n):
         for j in range(i + 1):
             t = 0.0
@@ -222,6 +224,16 @@ def _spd_inverse(a: list[list[float]]) -> list[list[float]] | None:
                 t += w[k][i] * w[k][j]
             inv[i][j] = inv[j][i] = t
     return inv
+
+
+def _inf_norm(a: list[list[float]]) -> float:
+    """Largest absolute row sum."""
+    out = 0.0
+    for row in a:
+        t = sum(map(abs, row))
+        if t > out:
+            out = t
+    return out
 
 
 class _Decomposition:
@@ -259,21 +271,33 @@ class _Decomposition:
         self._inv: list[list[float]] | None = None
         # upper triangle of [J r]^T [J r] (``products``: already computed, possibly with more rows after these)
         mm = _LA.syrk(1.0, buf.T, trans=1).tolist() if products is None else products
-        diag = [mm[i][i] for i in range(n)]
-        self.norms = norms = [math.sqrt(d) if d > 0.0 else 0.0 for d in diag]
-        self.safe = safe = [x if x > 0.0 else 1.0 for x in norms]
-        self._g = [mm[i][n] / safe[i] for i in range(n)]  # (J^T r) scaled
-        self.finite = all(map(math.isfinite, diag)) and all(map(math.isfinite, self._g))
-        self._gram = [[mm[i][k] / (safe[i] * safe[k]) if i <= k else mm[k][i] / (safe[i] * safe[k])
-                       for k in range(n)] for i in range(n)]
-        if not self.finite:
+        # plain loops, no comprehensions: this runs once per fit, after the model's own work has pushed
+        # fitcore's code out of the caches, where each comprehension's function object costs microseconds
+        norms, safe, g = [], [], []
+        finite = True
+        for i in range(n):
+            d = mm[i][i]
+            x = math.sqrt(d) if d > 0.0 else 0.0
+            norms.append(x)
+            safe.append(x if x > 0.0 else 1.0)
+            gi = mm[i][n] / safe[i]  # (J^T r) scaled
+            g.append(gi)
+            if not (math.isfinite(d) and math.isfinite(gi)):
+                finite = False
+        gram = []
+        for i in range(n):
+            row = []
+            for k in range(n):
+                row.append((mm[i][k] if i <= k else mm[k][i]) / (safe[i] * safe[k]))
+            gram.append(row)
+        self.norms, self.safe, self._g, self.finite, self._gram = norms, safe, g, finite, gram
+        if not finite:
             self._cond = math.inf
             return
         if n <= _PY_MAX and 0.0 not in norms:
-            inv = _spd_inverse(self._gram)
+            inv = _spd_inverse(gram)
             if inv is not None:
-                bound = math.sqrt(max(sum(map(abs, row)) for row in self._gram)
-                                  * max(sum(map(abs, row)) for row in inv))
+                bound = math.sqrt(_inf_norm(gram) * _inf_norm(inv))
                 if bound <= REFINE_CONDITION:
                     self._inv, self._bound = inv, bound
 
@@ -323,8 +347,14 @@ class _Decomposition:
             safe, g = self.safe, self._g
             inv = self._inv
             if inv is not None:
-                cg = [sum(a * b for a, b in zip(row, g)) for row in inv]  # G^-1 g, scaled
-                self._step = [-a / b for a, b in zip(cg, safe)], sum(a * b for a, b in zip(cg, g))
+                step, predicted = [], 0.0
+                for row, s_j, g_j in zip(inv, safe, g):
+                    t = 0.0  # (G^-1 g)_j, scaled
+                    for a, b in zip(row, g):
+                        t += a * b
+                    step.append(-t / s_j)
+                    predicted += t * g_j
+                self._step = step, predicted
             elif self.well_conditioned():
                 vec = self.vec
                 assert vec is not None and self.lam is not None
@@ -348,8 +378,8 @@ class _Decomposition:
             jac = self.jac
             bad = [names[j] for j in range(len(names)) if not np.isfinite(jac[:, j]).all()]
             return None, f"the Jacobian is not finite for parameter(s) {', '.join(map(repr, bad))}"
-        dead = [names[j] for j, nj in enumerate(self.norms) if nj == 0.0]
-        if dead:
+        if 0.0 in self.norms:
+            dead = [names[j] for j, nj in enumerate(self.norms) if nj == 0.0]
             return None, (f"parameter(s) {', '.join(map(repr, dead))} have no effect on the residual "
                           "(zero derivative); fix them or check the model")
         if self._inv is not None:
@@ -408,23 +438,30 @@ def _stencil_rows(obj: Objective, stencil: Stencil, v: Array, r0: Array) -> _Dec
         if not 0.1 * own <= abs(d) <= 10.0 * own:
             return None
         dv.append(d)
-    move = [a - b for a, b in zip(vl, vb)]
-    moved = any(move)
+    move, inverse, moved = [], [], False
+    for a, b, d in zip(vl, vb, dv):
+        move.append(a - b)
+        inverse.append([1.0 / d])
+        moved = moved or a != b
     buf = np.empty((n + 2 if moved else n + 1, m))  # J^T rows, r0 and (when moved) d
     rows_j = buf[:n]
     np.subtract(rows, base_r, out=rows_j)
-    rows_j *= np.array([[1.0 / d] for d in dv])
+    rows_j *= np.array(inverse)
     buf[n] = r0
     if moved:
         np.subtract(r0, base_r, out=buf[n + 1])
     mm = _LA.syrk(1.0, buf.T, trans=1).tolist()
     if moved:
         k = n + 1
-        quad = 0.0  # |J dv|^2 from the upper triangle
+        quad = cross = 0.0  # |J dv|^2 from the upper triangle, and dv . J^T d
         for i in range(n):
             row, mi = mm[i], move[i]
-            quad += mi * (mi * row[i] + 2.0 * sum(mj * row[j] for j, mj in enumerate(move) if j > i))
-        err2 = mm[k][k] - 2.0 * sum(mi * mm[i][k] for i, mi in enumerate(move)) + quad
+            t = 0.0
+            for j in range(i + 1, n):
+                t += move[j] * row[j]
+            quad += mi * (mi * row[i] + 2.0 * t)
+            cross += mi * row[k]
+        err2 = mm[k][k] - 2.0 * cross + quad
         # also refuses NaN and inf
         if not 2.0 * math.sqrt(max(err2, 0.0)) <= REUSE_RTOL * math.sqrt(max(quad, 0.0)):
             return None
@@ -447,6 +484,14 @@ def _jacobian(obj: Objective, v: Array, r0: Array, lower: Bounds, upper: Bounds,
         dec = _Decomposition(_accurate_rows(obj, v, r0, lower, upper))
         used += 4 * v.size
     return dec, used
+
+
+def _moves(step: list[float], v: list[float]) -> bool:
+    """Whether ``step`` moves some value by more than :data:`POLISH_RTOL` of it."""
+    for a, b in zip(step, v):
+        if abs(a) > POLISH_RTOL * abs(b):
+            return True
+    return False
 
 
 def _line_search(obj: Objective, v: Array, step: Array, chi: float, lower: Bounds,
@@ -503,7 +548,7 @@ def estimate(
         while polish and polished < MAX_POLISH and dec.regular() and chi > 0.0:
             step, predicted = dec.step()
             if not (predicted > POLISH_TOLERANCE * chi / nfree
-                    and any(abs(a) > POLISH_RTOL * abs(b) for a, b in zip(step, v.tolist()))):
+                    and _moves(step, v.tolist())):
                 break
             found, tried = _line_search(obj, v, np.array(step), chi, lower, upper)
             used += tried
@@ -533,16 +578,24 @@ def estimate(
 def _from_scaled(inv: list[list[float]], safe: list[float], factor: float, names: list[str],
                  jac: Array | None, nfev: int) -> Uncertainty:
     """Covariance ``factor * inv_ij / (safe_i safe_j)``, stderr and correlations, on Python floats."""
-    diag = [row[i] for i, row in enumerate(inv)]
-    if not all(0.0 < d < math.inf for d in diag):
-        return Uncertainty(None, {}, {}, "the covariance matrix has non-positive or non-finite variances", jac, nfev)
-    roots = [math.sqrt(d) for d in diag]  # correlations do not depend on the scale
-    correl = {a: {b: c / (ra * rb) for b, c, rb in zip(names, row, roots) if b != a}
-              for a, row, ra in zip(names, inv, roots)}
+    roots = []  # correlations do not depend on the scale
+    for i, row in enumerate(inv):
+        d = row[i]
+        if not 0.0 < d < math.inf:
+            return Uncertainty(None, {}, {}, "the covariance matrix has non-positive or non-finite variances",
+                               jac, nfev)
+        roots.append(math.sqrt(d))
     root = math.sqrt(factor)
-    stderr = {a: r * root / s for a, r, s in zip(names, roots, safe)}
-    cov = np.array([[factor * c / (sa * sb) for c, sb in zip(row, safe)] for row, sa in zip(inv, safe)])
-    return Uncertainty(cov, stderr, correl, None, jac, nfev)
+    correl, stderr, cov = {}, {}, []  # plain loops: see _Decomposition
+    for a, row, ra, sa in zip(names, inv, roots, safe):
+        corr, crow = {}, []
+        for b, c, rb, sb in zip(names, row, roots, safe):
+            if b != a:
+                corr[b] = c / (ra * rb)
+            crow.append(factor * c / (sa * sb))
+        correl[a], stderr[a] = corr, ra * root / sa
+        cov.append(crow)
+    return Uncertainty(np.array(cov), stderr, correl, None, jac, nfev)
 
 
 def from_covariance(cov: Array, names: list[str], jac: Array | None = None, nfev: int = 0) -> Uncertainty:
@@ -561,28 +614,37 @@ def propagate(obj: Objective, v: Array, cov: Array) -> dict[str, float]:
     if cons is None:
         return {}
     ordered = cons.ordered
-    pars = [c.par for c in ordered]
-    free = obj.free
+    pars = []
+    for c in ordered:
+        pars.append(c.par)
     vs = v.tolist()
-    grads: list[list[float]] = []  # grads[j][k]: d expression k / d free parameter j
+    grads: list[list[float]] = []  # grads[j][k]: d expression k / d free parameter j (plain loops: see _Decomposition)
     try:
-        for j, (par_j, vj) in enumerate(zip(free, vs)):
+        for par_j, vj in zip(obj.free, vs):
             h = _STEP * (abs(vj) if vj != 0.0 else 1.0)
             up, down = vj + h, vj - h
             par_j._value = up
             cons.evaluate()
-            high = [p._value for p in pars]
+            high = []
+            for p in pars:
+                high.append(p._value)
             par_j._value = down
             cons.evaluate()
-            grads.append([(a - p._value) / (up - down) for a, p in zip(high, pars)])
+            grad = []
+            for a, p in zip(high, pars):
+                grad.append((a - p._value) / (up - down))
+            grads.append(grad)
             par_j._value = vj
     finally:
         obj.set_external(v)
     cl = cov.tolist()
-    n = len(vs)
     out = {}
     for k, c in enumerate(ordered):
-        g = [grads[j][k] for j in range(n)]
-        var = sum(g[i] * sum(row[j] * g[j] for j in range(n)) for i, row in enumerate(cl))
+        var = 0.0
+        for gi, row in zip(grads, cl):
+            t = 0.0
+            for gj, cij in zip(grads, row):
+                t += cij * gj[k]
+            var += gi[k] * t
         out[c.name] = math.sqrt(var) if var > 0.0 else 0.0
     return out

@@ -190,8 +190,13 @@ _REJECT = 1.0e150
 
 def _moved_coordinate(x: list[float], base: list[float]) -> int | None:
     """The one coordinate in which ``x`` differs from ``base``, or None (none, or several)."""
-    diff = [j for j, (a, b) in enumerate(zip(x, base)) if a != b]
-    return diff[0] if len(diff) == 1 else None
+    found = None
+    for j, (a, b) in enumerate(zip(x, base)):  # a plain loop: no comprehension to build once per call
+        if a != b:
+            if found is not None:
+                return None
+            found = j
+    return found
 
 
 def _jacobian_point(x: list[float], recent: Iterable[tuple[list[float], np.ndarray]], fd_step: float) -> bool:
@@ -207,11 +212,14 @@ def _last_stencil(recent: list[tuple[list[float], np.ndarray]], n: int) -> Stenc
     """The last base point followed by its ``n`` forward-difference points, coordinate by coordinate."""
     for i in range(len(recent) - n - 1, -1, -1):
         base = recent[i][0]
-        probes = recent[i + 1:i + 1 + n]
-        if all(_moved_coordinate(x, base) == j for j, (x, _) in enumerate(probes)):
-            return Stencil(x=np.array(base), r=recent[i][1],
-                           steps=np.array([x[j] - base[j] for j, (x, _) in enumerate(probes)]),
-                           rows=np.array([r for _, r in probes]))
+        steps, rows = [], []
+        for j, (x, r) in enumerate(recent[i + 1:i + 1 + n]):
+            if _moved_coordinate(x, base) != j:
+                break
+            steps.append(x[j] - base[j])
+            rows.append(r)
+        else:
+            return Stencil(x=np.array(base), r=recent[i][1], steps=np.array(steps), rows=np.array(rows))
     return None
 
 
