@@ -101,14 +101,16 @@ class BoundsTransform:
 
         Values on or outside a bound are clipped to it first.
         """
-        out = _floats(v)
+        return np.array(self._internal(_floats(v)))
+
+    def _internal(self, out: list[float]) -> list[float]:
         for j, kind, a, h, _ in self._table:
             if kind == _BOTH:
                 out[j] = _asin(min(max((out[j] - a) / h - 1.0, -1.0), 1.0))
             else:  # sqrt((w + 1)^2 - 1) = sqrt(w * (w + 2)), w = distance from the bound
                 w = max(out[j] - a if kind == _LOWER else a - out[j], 0.0)
                 out[j] = _sqrt(w * (w + 2.0))
-        return np.array(out)
+        return out
 
     def nudge(self, x: Array, step: float = 1e-2) -> Array:
         """Move internal values whose transform derivative is zero (a start on a bound) inwards.
@@ -117,7 +119,9 @@ class BoundsTransform:
         ``d external / d internal = 0`` and a gradient-based engine could not
         move it; ``step`` radians (or units) inwards it can.
         """
-        out = _floats(x)
+        return np.array(self._nudge(_floats(x), step))
+
+    def _nudge(self, out: list[float], step: float = 1e-2) -> list[float]:
         for j, kind, *_ in self._table:
             xj = out[j]
             if kind == _BOTH:
@@ -125,7 +129,11 @@ class BoundsTransform:
                     out[j] = math.copysign(_HALF_PI - step, xj)
             elif abs(xj) < step / 10:
                 out[j] = step
-        return np.array(out)
+        return out
+
+    def start(self, values: list[float]) -> Array:
+        """``nudge(to_internal(values))`` for a fit's starting values (plain floats), in one pass."""
+        return np.array(self._nudge(self._internal(list(values))))
 
     def derivative(self, x: Array) -> Array:
         """Return ``d external / d internal`` at internal values ``x`` (the diagonal)."""

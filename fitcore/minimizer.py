@@ -439,9 +439,9 @@ class Minimizer:
     def _problem(self, obj: Objective, setup: _Setup, transform: BoundsTransform | None,
                  core: dict[str, Any], max_nfev: int | None) -> Problem:
         if transform is not None:
-            x0 = transform.nudge(transform.to_internal(setup.start_list))
-            lower = np.full(x0.size, -np.inf)
-            upper = np.full(x0.size, np.inf)
+            x0 = transform.start(setup.start_list)
+            lower = np.array([-math.inf] * x0.size)  # np.full runs several Python-level numpy calls
+            upper = np.array([math.inf] * x0.size)
         else:
             x0, lower, upper = np.array(setup.start_list), np.array(setup.lo), np.array(setup.hi)
         r0 = obj.prime(x0)

@@ -427,13 +427,14 @@ def _stencil_rows(obj: Objective, stencil: Stencil, v: Array, r0: Array) -> _Dec
     if rows.shape != (n, m) or base_r.shape != (m,) or len(xb) != n or len(hs) != n:
         return None
     ext = obj._ext
-    vb = xb if ext is None else ext(xb)
+    probes = []
+    for a, h in zip(xb, hs):
+        probes.append(a + h)
+    vb, vp = (xb, probes) if ext is None else (ext(xb), ext(probes))  # the transform is coordinate by coordinate
     vl = v.tolist()
     dv = []
     for j in range(n):
-        probe = list(xb)
-        probe[j] += hs[j]
-        d = (probe if ext is None else ext(probe))[j] - vb[j]
+        d = vp[j] - vb[j]
         own = _FSTEP * (abs(vl[j]) if vl[j] != 0.0 else 1.0)
         if not 0.1 * own <= abs(d) <= 10.0 * own:
             return None
