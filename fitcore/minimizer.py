@@ -403,7 +403,8 @@ class Minimizer:
             assert setup is not None
             self._check_capabilities(info, setup, options)
             call = info.load()
-            self._reset_results()
+            if self.engine is not None:  # results of an earlier fit (a new Minimizer has none)
+                self._reset_results()
             self.var_names, self.init_vals, self.nvarys = list(setup.names), list(setup.start_list), len(setup.free)
             self.engine, self.engine_options, self.core_options = spec.name, dict(options), dict(core)
             transform = (BoundsTransform(setup.lo, setup.hi)

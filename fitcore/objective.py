@@ -68,6 +68,10 @@ class Objective:
         Stop the fit once this many evaluations are made.
     """
 
+    __slots__ = ("fcn", "params", "free", "names", "transform", "_ext", "constraints", "_cons", "args", "kws",
+                 "nan_policy", "iter_cb", "max_nfev", "nfev", "ndata", "_mask", "best_chisqr", "_best_x", "_best_r",
+                 "stop_reason", "user_error", "counting", "_first", "_ddot", "_fcn", "_pairs", "_plain")
+
     def __init__(
         self,
         fcn: Callable[..., Any],
