@@ -304,6 +304,21 @@ def test_public_leastsq_gives_the_same_fit_as_the_minpack_binding(damped_sine, m
         (m_pub.nfev, m_pub.ier, m_pub.lmdif_message, m_pub.engine_extras)
 
 
+def test_minpack_binding_with_another_signature_is_not_called(monkeypatch):
+    """A scipy release whose MINPACK binding documents another signature gets the public leastsq instead."""
+    from scipy.optimize import _minpack
+
+    assert engine_leastsq._binding() is not None  # this scipy's binding matches
+    monkeypatch.setattr(engine_leastsq, "_BINDING", [])
+
+    def _lmdif(*args):
+        """[x,infodict,info] = _lmdif(fun, x0, args, full_output, xtol, ftol, gtol, maxfev, epsfcn, factor, diag)"""
+        raise AssertionError("must not be called")
+
+    monkeypatch.setattr(_minpack, "_lmdif", _lmdif)
+    assert engine_leastsq._binding() is None
+
+
 def test_minimizer_kws_are_defaults_that_leastsq_kws_override(damped_sine, spy):
     """Minimizer(**kws) keywords reach MINPACK; leastsq(**kws) overrides them for that fit."""
     x, data, _ = damped_sine

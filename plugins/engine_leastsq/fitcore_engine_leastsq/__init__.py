@@ -145,7 +145,8 @@ def _minpack(func: Any, dfun: Any, x0: np.ndarray, opts: dict[str, Any]) -> tupl
     the wrapper's extra work (a validating call of ``func``, the covariance from MINPACK's
     last QR factor, message formatting) is not needed here, since the core validates the
     residual before the fit and estimates the covariance itself. Should a scipy release
-    drop the binding, the public :func:`scipy.optimize.leastsq` is used, with identical results.
+    drop the binding or document another signature for it, the public
+    :func:`scipy.optimize.leastsq` is used, with identical results.
     """
     ftol, xtol, gtol, maxfev = opts["ftol"], opts["xtol"], opts["gtol"], opts["maxfev"]
     epsfcn, factor, diag = opts["epsfcn"], opts["factor"], opts.get("diag")
@@ -171,15 +172,25 @@ def _minpack(func: Any, dfun: Any, x0: np.ndarray, opts: dict[str, Any]) -> tupl
 _BINDING: list[Any] = []
 
 
+#: the binding's signatures as its docstrings state them (scipy 1.x); any other release uses the public leastsq
+_SIGNATURES = (
+    "_lmdif(fun, x0, args, full_output, ftol, xtol, gtol, maxfev, epsfcn, factor, diag)",
+    "_lmder(fun, Dfun, x0, args, full_output, col_deriv, ftol, xtol, gtol, maxfev, factor, diag)",
+)
+
+
 def _binding() -> tuple[Any, Any] | None:
-    """scipy's ``_minpack._lmdif``/``_lmder``, or None where a scipy release does not have them."""
+    """scipy's ``_minpack._lmdif``/``_lmder``, or None where a scipy release does not have them as called here."""
     if not _BINDING:
         try:
             from scipy.optimize import _minpack
 
-            _BINDING.append((_minpack._lmdif, _minpack._lmder))
+            funcs = (_minpack._lmdif, _minpack._lmder)
         except (ImportError, AttributeError):
-            _BINDING.append(None)
+            funcs = None
+        if funcs is not None and not all(sig in (f.__doc__ or "") for f, sig in zip(funcs, _SIGNATURES)):
+            funcs = None  # a changed signature: never guess at argument order
+        _BINDING.append(funcs)
     return _BINDING[0]
 
 
