@@ -14,9 +14,10 @@ Cost and accuracy
 An engine's own last forward-difference Jacobian (:class:`fitcore.Stencil`)
 comes first, when a secant check shows it accurate at the answer to
 :data:`REUSE_RTOL` (see :func:`_stencil_rows`); otherwise forward differences
-(one evaluation per parameter, step ``sqrt(eps)*|v|``). The column-scaled Gram matrix is decomposed once (one symmetric
-eigen-decomposition, LAPACK ``dsyevd`` on an ``n x n`` matrix); it gives the
-condition number, the covariance and the Gauss-Newton step. When the
+(one evaluation per parameter, step ``sqrt(eps)*|v|``). The column-scaled Gram matrix is decomposed once
+(see :class:`_Decomposition`: Cholesky on Python floats for a few parameters,
+LAPACK ``dsyevd`` where the exact condition number is needed); it gives the
+covariance and the Gauss-Newton step. When the
 column-scaled Jacobian is ill-conditioned (condition number above
 :data:`REFINE_CONDITION`), where the forward differences' error would be
 amplified into the covariance, the Jacobian is recomputed with Richardson-
