@@ -465,7 +465,7 @@ def _stencil_rows(obj: Objective, stencil: Stencil, v: Array, r0: Array) -> _Dec
             cross += mi * row[k]
         err2 = mm[k][k] - 2.0 * cross + quad
         # also refuses NaN and inf
-        if not 2.0 * math.sqrt(max(err2, 0.0)) <= REUSE_RTOL * math.sqrt(max(quad, 0.0)):
+        if not (2.0 * math.sqrt(max(err2, 0.0)) <= REUSE_RTOL * math.sqrt(max(quad, 0.0)) and quad < math.inf):
             return None
         buf = buf[:k]
     return _Decomposition(buf, mm)

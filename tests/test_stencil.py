@@ -155,3 +155,47 @@ def test_a_refilled_buffer_offers_no_stencil():
                               names=("a", "k"), residual=residual, scalar=lambda b: float(residual(b) @ buf),
                               jacobian=lambda b: None, gradient=lambda b: None, ndata=x.size)
     assert minpack(problem).stencil is None
+
+
+def _secant_case(move: float, poison: bool = False):
+    """A two-parameter residual, its forward-difference stencil at ``base`` and the answer ``base + move``."""
+    from fitcore.objective import Objective
+
+    x = np.linspace(0.0, 1.0, 50)
+
+    def model(a, b):
+        return np.exp(a * x) + b * x**2 - 1.0
+
+    p = fitcore.Parameters()
+    p.add("a", value=0.5)
+    p.add("b", value=1.0)
+    obj = Objective(lambda q: model(q["a"].value, q["b"].value), p, list(p.values()), None, None)
+    base, steps = np.array([0.5, 1.0]), np.array([0.5e-8, 1e-8])
+    rows = np.array([model(base[0] + steps[0], base[1]), model(base[0], base[1] + steps[1])])
+    if poison:
+        rows[1, 3] = np.inf
+    stencil = Stencil(x=base, r=model(*base), steps=steps, rows=rows)
+    v = base + move
+    return obj, stencil, v, model(*v)
+
+
+@pytest.mark.parametrize("move", [1e-8, 1e-7, 1e-5, 1e-3])
+def test_the_secant_check_from_the_gram_product_decides_as_the_residual_vectors_do(move):
+    """2|d - J dv| / |J dv| computed on the vectors (d: the residual's change) decides the reuse; the
+    check reads it from the one matrix product the covariance needs, without the vectors."""
+    obj, stencil, v, r0 = _secant_case(move)
+    taken = (stencil.x + stencil.steps) - stencil.x  # the steps as the floats really moved
+    jac = (stencil.rows - stencil.r) / taken[:, None]
+    linear = (v - stencil.x) @ jac
+    rho = 2.0 * np.linalg.norm(r0 - stencil.r - linear) / np.linalg.norm(linear)
+    dec = uncertainty._stencil_rows(obj, stencil, v, r0)
+    assert (dec is not None) == (rho <= uncertainty.REUSE_RTOL)
+    assert (move <= 1e-7) == (dec is not None)  # the curvature of exp makes rho ~ move here
+    if dec is not None:
+        np.testing.assert_allclose(dec.jac, jac.T, rtol=1e-12)
+
+
+def test_a_stencil_with_a_non_finite_row_is_refused():
+    """An overflowing probe residual in the stencil never stands in for the core's differences."""
+    obj, stencil, v, r0 = _secant_case(1e-8, poison=True)
+    assert uncertainty._stencil_rows(obj, stencil, v, r0) is None
