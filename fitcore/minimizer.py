@@ -401,7 +401,8 @@ class Minimizer:
             self.prepare_fit()
             setup = self._setup
             assert setup is not None
-            self._check_capabilities(info, setup, options)
+            if spec.bounds == "required_finite" or spec.precheck is not None:
+                self._check_capabilities(info, setup, options)
             call = info.load()
             if self.engine is not None:  # results of an earlier fit (a new Minimizer has none)
                 self._reset_results()
@@ -581,15 +582,15 @@ class Minimizer:
         if unc.covar is None:
             return v, resid
         params = self.params
-        for name in setup.names:
-            par = params[name]
-            par.stderr, par.correl = unc.stderr[name], unc.correl[name]
+        stderr, correl = unc.stderr, unc.correl
+        for name, par in params.items():
+            if name in stderr:
+                par.stderr, par.correl = stderr[name], correl[name]
+            elif par._expr is None:  # a fixed value is exactly known (and the manual's 2.4 loop formats it)
+                par.stderr = 0.0
         if obj.constraints is not None:
             for name, err in propagate(obj, v, unc.covar).items():
                 params[name].stderr = err
-        for par in params.values():  # a fixed value is exactly known (and the manual's 2.4 loop formats it)
-            if par.expr is None and not par.vary:
-                par.stderr = 0.0
         return v, resid
 
     def _judge(self, result: EngineResult | None, obj: Objective, stayed: bool, setup: _Setup, v: Array) -> None:

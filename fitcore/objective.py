@@ -249,6 +249,18 @@ class Objective:
         return r
 
     def _convert(self, out: Any) -> Array:
+        if type(out) is np.ndarray and out.dtype == _F64 and out.ndim == 1:  # the usual case: as it is
+            arr = out
+        else:
+            arr = self._coerce(out)
+        if self.ndata is None and self.nan_policy == "omit":
+            finite = np.isfinite(arr)
+            if not finite.all():
+                self._mask = finite
+        return arr
+
+    def _coerce(self, out: Any) -> Array:
+        """``out`` as a 1-d float64 array, or a clear error saying what the function returned instead."""
         arr = np.asarray(out)
         if arr.dtype.kind == "c":
             raise ResidualError(
@@ -271,12 +283,7 @@ class Objective:
                 self.nfev,
                 self._values(),
             )
-        arr = np.ascontiguousarray(arr, dtype=np.float64).ravel()
-        if self.ndata is None and self.nan_policy == "omit":
-            finite = np.isfinite(arr)
-            if not finite.all():
-                self._mask = finite
-        return arr
+        return np.ascontiguousarray(arr, dtype=np.float64).ravel()
 
     def _nonfinite(self, r: Array) -> Array:
         bad = ~np.isfinite(r)
