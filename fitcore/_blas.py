@@ -18,10 +18,9 @@ class _Lazy:
     def __getattr__(self, name: str) -> Any:
         from scipy.linalg import blas, lapack
 
-        self.ddot, self.syrk, self.gemv, self.nrm2 = blas.ddot, blas.dsyrk, blas.dgemv, blas.dnrm2
-        self.syevd = lapack.dsyevd
+        self.ddot, self.syrk, self.syevd = blas.ddot, blas.dsyrk, lapack.dsyevd
         return self.__dict__[name]
 
 
-#: ``LA.ddot``, ``LA.syrk``, ``LA.gemv``, ``LA.nrm2`` (BLAS) and ``LA.syevd`` (LAPACK), double precision
+#: ``LA.ddot``, ``LA.syrk`` (BLAS) and ``LA.syevd`` (LAPACK), double precision
 LA = _Lazy()

@@ -68,22 +68,6 @@ class _Setup:
             bounded = bounded or p._min != -math.inf or p._max != math.inf
         self.bounded = bounded
         self.constraints = constraints
-        self._arrays: tuple[Array, Array] | None = None
-
-    @property
-    def lower(self) -> Array:
-        """The lower bounds as an array (made on first use, then shared: do not modify)."""
-        return self._bounds()[0]
-
-    @property
-    def upper(self) -> Array:
-        """The upper bounds as an array (made on first use, then shared: do not modify)."""
-        return self._bounds()[1]
-
-    def _bounds(self) -> tuple[Array, Array]:
-        if self._arrays is None:
-            self._arrays = (np.array(self.lo), np.array(self.hi))
-        return self._arrays
 
 
 class Minimizer:
@@ -436,7 +420,7 @@ class Minimizer:
                     spec.name,
                 )
         if spec.precheck is not None:
-            resolve(spec.precheck)(dict(options), setup.lower.copy(), setup.upper.copy(), tuple(setup.names))
+            resolve(spec.precheck)(dict(options), np.array(setup.lo), np.array(setup.hi), tuple(setup.names))
 
     def _problem(self, obj: Objective, setup: _Setup, transform: BoundsTransform | None,
                  core: dict[str, Any], max_nfev: int | None) -> Problem:
@@ -511,7 +495,7 @@ class Minimizer:
         rx = None if result is None else np.asarray(result.x, dtype=float)
         rxl = None if rx is None else rx.tolist()
         if rx is not None and not self.aborted:
-            if x is None or rxl != obj._best_x:
+            if x is None or rxl != x.tolist():
                 r = obj._quiet(rx)  # the engine's own answer, checked against the best seen
                 if x is None or LA.ddot(r, r) <= best_chi:
                     x, resid = rx, r

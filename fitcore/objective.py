@@ -223,10 +223,7 @@ class Objective:
         return r
 
     def _check(self, out: Any) -> Array:
-        if self.ndata is not None and type(out) is np.ndarray and out.dtype == np.float64 and out.ndim == 1:
-            r = out
-        else:
-            r = self._convert(out)
+        r = self._convert(out)
         if self._mask is not None:
             r = r[self._mask]
         if r.shape[0] != self.ndata:
