@@ -33,7 +33,7 @@ from .parameters import Parameter, Parameters
 from .plugins import EngineInfo, get_engine
 from .problem import EngineResult, Problem
 from .specs import CORE_OPTIONS, resolve
-from .uncertainty import estimate, from_covariance, propagate
+from .uncertainty import Uncertainty, estimate, from_covariance, propagate
 
 __all__ = ["Minimizer", "minimize"]
 
@@ -193,7 +193,7 @@ class Minimizer:
         self.engine_extras: dict[str, Any] = {}
         self.aborted = False
         self.nit: int | None = None
-        self._jac: Array | None = None
+        self._unc: Uncertainty | None = None  # its Jacobian at the answer is formed only when judging needs it
         self._gn_step: list[float] | None = None
 
     # -- the interpreter of section 5.3 ------------------------------------------------------
@@ -560,7 +560,7 @@ class Minimizer:
             if unc.polished:
                 v, resid = unc.v, unc.resid
         self.polished = unc.polished
-        self.nfev_errorbars, self._jac, self._gn_step = unc.nfev, unc.jacobian, unc.gn_step
+        self.nfev_errorbars, self._unc, self._gn_step = unc.nfev, unc, unc.gn_step
         self.covar, self.errorbars_reason = unc.covar, unc.reason
         self.errorbars = unc.covar is not None
         if unc.covar is None:
@@ -590,12 +590,14 @@ class Minimizer:
             return
         if self.success and stayed:
             # an engine may also "converge" by shrinking its steps to nothing (e.g. after rejected trial steps)
-            if self._jac is None or self._gradient_cosine(self._jac) > _STATIONARY_COS:
+            jac = self._jacobian()
+            if jac is None or self._gradient_cosine(jac) > _STATIONARY_COS:
                 self.success = False
                 self.message = ("the fit did not move from its starting point, which is not a minimum "
                                 f"(engine said: {result.message})")
-        elif self.success and self._jac is not None and not self.errorbars:  # a dead parameter leaves none
-            norms = np.einsum("ij,ij->j", self._jac, self._jac)
+        elif self.success and not self.errorbars and self._jacobian() is not None:  # a dead parameter leaves none
+            jac = self._jacobian()
+            norms = np.einsum("ij,ij->j", jac, jac)
             dead = [n for n, d, a, b in zip(setup.names, norms.tolist(), v.tolist(), setup.start_list)
                     if d == 0 and a != b]
             if dead:
@@ -603,6 +605,9 @@ class Minimizer:
                 self.message = (f"parameter(s) {', '.join(map(repr, dead))} moved to where they have no effect on the "
                                 "residual (e.g. an exponential term vanished); that is not a minimum "
                                 f"(engine said: {result.message})")
+
+    def _jacobian(self) -> Array | None:
+        return None if self._unc is None else self._unc.jacobian_at()
 
     def _judge_step(self, setup: _Setup, v: Array, result: EngineResult) -> None:
         """Refuse success where a Gauss-Newton step at the answer still moves it by over a standard error.

@@ -42,7 +42,7 @@ The error bars are always computed at the point finally reported.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -62,7 +62,7 @@ __all__ = ["Uncertainty", "estimate", "from_covariance", "propagate", "condition
 Array = NDArray[np.float64]
 Bounds = Sequence[float] | Array  # external bounds of the free parameters, -inf/inf where unbounded
 
-_EPS = np.finfo(float).eps
+_EPS = float(np.finfo(float).eps)  # a Python float: scalar arithmetic on numpy floats is slower
 _STEP = _EPS ** (1.0 / 3.0)
 _FSTEP = _EPS ** 0.5
 _RSTEP = _EPS ** 0.2  # Richardson: truncation h**4 and rounding eps/h balance here
@@ -107,6 +107,13 @@ class Uncertainty:
     resid: Array | None = None
     polished: int = 0
     gn_step: list[float] | None = None  # the Gauss-Newton step still pointing away from ``v``
+    _dec: _Decomposition | None = field(default=None, repr=False, compare=False)
+
+    def jacobian_at(self) -> Array | None:
+        """The Jacobian at ``v`` (external coordinates), formed from the decomposition on first use."""
+        if self.jacobian is None and self._dec is not None:
+            self.jacobian = self._dec.jac
+        return self.jacobian
 
 
 # -- finite differences ---------------------------------------------------------------------------
@@ -119,25 +126,32 @@ def _eval(obj: Objective, v: Array, j: int, h: float) -> Array:
     return obj._call(w).copy()  # the function may return one buffer each time
 
 
-def _forward_rows(obj: Objective, v: Array, r0: Array, lower: Bounds, upper: Bounds) -> Array:
-    """Forward differences at ``v`` (external values), stepping inwards: Jacobian rows, then ``r0``."""
+def _forward_rows(obj: Objective, v: Array, r0: Array, lower: Bounds, upper: Bounds,
+                  buf: Array | None = None) -> _Decomposition:
+    """Forward differences at ``v`` (external values), stepping inwards, decomposed.
+
+    The buffer holds the residual differences, then ``r0``; the division by the
+    steps is left to the decomposition (``scale``). ``buf`` (``n + 1`` rows or
+    more, ``r0`` in row ``n``) is reused when given.
+    """
     vs = v.tolist()
     lo, up = list(lower), list(upper)
     n = len(vs)
-    buf = np.empty((n + 1, r0.size))
-    steps = []
+    if buf is None:
+        buf = np.empty((n + 1, r0.size))
+        buf[n] = r0
+    else:
+        buf = buf[:n + 1]
+    scale = []
     for j, vj in enumerate(vs):
         h = inward_step(_FSTEP * (abs(vj) if vj != 0.0 else 1.0), vj, lo[j], up[j])
         w = list(vs)
         w[j] = vj + h
-        steps.append([w[j] - vj])  # the step actually taken
+        taken = w[j] - vj  # the step actually taken; zero where |v| * sqrt(eps) underflows
+        scale.append(1.0 / taken if taken != 0.0 else math.inf)  # inf: a non-finite column, no error bars
         obj.write(w)
-        buf[j] = obj._call(v)  # not counted: x is only used for best-so-far tracking
-    buf[n] = r0
-    rows = buf[:n]
-    rows -= r0
-    rows /= steps
-    return buf
+        np.subtract(obj._call(v), r0, out=buf[j])  # not counted: x is only used for best-so-far tracking
+    return _Decomposition(buf, scale=scale)
 
 
 def _accurate_rows(obj: Objective, v: Array, r0: Array, lower: Bounds, upper: Bounds,
@@ -175,6 +189,9 @@ def _column(obj: Objective, v: Array, r0: Array, j: int, h: float, lo: float, hi
 
 
 # -- one decomposition for condition, covariance and Gauss-Newton step -----------------------------
+#: the Gram matrix of unscaled difference rows is scaled afterwards only when its diagonal, before and after,
+#: lies well inside the floating-point range (otherwise the rows are scaled first)
+_SAFE_LOW, _SAFE_HIGH = 1.0e-280, 1.0e280
 #: largest number of free parameters whose scaled Gram matrix is inverted on Python floats (Cholesky);
 #: above it, or when that inverse cannot prove the matrix well conditioned, LAPACK decomposes it
 _PY_MAX = 8
@@ -258,11 +275,13 @@ class _Decomposition:
     """
 
     __slots__ = ("buf", "n", "norms", "safe", "finite", "lam", "vec", "_cond", "_bound", "_gram", "_inv", "_g",
-                 "_svd", "_step")
+                 "_svd", "_step", "_scale")
 
-    def __init__(self, buf: Array, products: list[list[float]] | None = None) -> None:
+    def __init__(self, buf: Array, products: list[list[float]] | None = None,
+                 scale: list[float] | None = None) -> None:
         self.buf = buf
         self.n = n = buf.shape[0] - 1
+        self._scale = scale  # Jacobian row j is buf[j] * scale[j]: applied to the products, and to buf on demand
         self._svd: tuple[Array, Array, Array] | None = None
         self._step: tuple[list[float], float] | None = None
         self.lam: Array | None = None
@@ -272,6 +291,25 @@ class _Decomposition:
         self._inv: list[list[float]] | None = None
         # upper triangle of [J r]^T [J r] (``products``: already computed, possibly with more rows after these)
         mm = _LA.syrk(1.0, buf.T, trans=1).tolist() if products is None else products
+        if scale is not None:
+            safe_range = True
+            for i in range(n):
+                d = mm[i][i]
+                if not (_SAFE_LOW < d < _SAFE_HIGH and _SAFE_LOW < d * scale[i] * scale[i] < _SAFE_HIGH):
+                    safe_range = False
+                    break
+            if safe_range:  # the products of the scaled rows, on Python floats (n + 1 rows of the triangle)
+                for i in range(n):
+                    row, si = mm[i], scale[i]
+                    for k in range(i, n):
+                        row[k] *= si * scale[k]
+                    row[n] *= si
+            else:  # zero, non-finite, or near under- or overflow: scale the rows themselves first
+                rows = buf[:n]
+                with np.errstate(over="ignore", invalid="ignore"):  # non-finite columns are reported, not warned of
+                    rows *= np.array(scale)[:, None]
+                mm = _LA.syrk(1.0, buf.T, trans=1).tolist()
+                self._scale = None
         # plain loops, no comprehensions: this runs once per fit, after the model's own work has pushed
         # fitcore's code out of the caches, where each comprehension's function object costs microseconds
         norms, safe, g = [], [], []
@@ -331,7 +369,11 @@ class _Decomposition:
 
     @property
     def jac(self) -> Array:
-        """The Jacobian (a view of the buffer)."""
+        """The Jacobian (a view of the buffer, scaled in place on first use)."""
+        if self._scale is not None:
+            rows = self.buf[:self.n]
+            rows *= np.array(self._scale)[:, None]
+            self._scale = None
         return self.buf[:self.n].T
 
     def svd(self) -> tuple[Array, Array, Array]:
@@ -406,8 +448,11 @@ def condition(jac: Array) -> float:
     return _Decomposition(buf).cond
 
 
-def _stencil_rows(obj: Objective, stencil: Stencil, v: Array, r0: Array) -> _Decomposition | None:
+def _stencil_rows(obj: Objective, stencil: Stencil, v: Array, r0: Array) -> tuple[_Decomposition | None, Array | None]:
     """The engine's forward differences as the decomposed Jacobian at ``v`` (external), or None when not accurate there.
+
+    Returns ``(decomposition, None)``, or ``(None, buffer)`` with a buffer (``r0`` in
+    row ``n``) the core's own forward differences may fill, or ``(None, None)``.
 
     Each column becomes a forward difference in external coordinates (the
     external step is what the bound transform made of the engine's step; it
@@ -426,7 +471,7 @@ def _stencil_rows(obj: Objective, stencil: Stencil, v: Array, r0: Array) -> _Dec
     xb = np.asarray(stencil.x, dtype=float).ravel().tolist()
     hs = np.asarray(stencil.steps, dtype=float).ravel().tolist()
     if rows.shape != (n, m) or base_r.shape != (m,) or len(xb) != n or len(hs) != n:
-        return None
+        return None, None
     ext = obj._ext
     probes = []
     for a, h in zip(xb, hs):
@@ -438,17 +483,15 @@ def _stencil_rows(obj: Objective, stencil: Stencil, v: Array, r0: Array) -> _Dec
         d = vp[j] - vb[j]
         own = _FSTEP * (abs(vl[j]) if vl[j] != 0.0 else 1.0)
         if not 0.1 * own <= abs(d) <= 10.0 * own:
-            return None
+            return None, None
         dv.append(d)
-    move, inverse, moved = [], [], False
+    scale, coef, moved = [], [], False  # J^T row j is (rows_j - base_r) * scale_j; J dv = sum coef_j (rows_j - base_r)
     for a, b, d in zip(vl, vb, dv):
-        move.append(a - b)
-        inverse.append([1.0 / d])
+        scale.append(1.0 / d)
+        coef.append((a - b) / d)
         moved = moved or a != b
-    buf = np.empty((n + 2 if moved else n + 1, m))  # J^T rows, r0 and (when moved) d
-    rows_j = buf[:n]
-    np.subtract(rows, base_r, out=rows_j)
-    rows_j *= np.array(inverse)
+    buf = np.empty((n + 2 if moved else n + 1, m))  # residual differences, r0 and (when moved) d
+    np.subtract(rows, base_r, out=buf[:n])
     buf[n] = r0
     if moved:
         np.subtract(r0, base_r, out=buf[n + 1])
@@ -457,18 +500,20 @@ def _stencil_rows(obj: Objective, stencil: Stencil, v: Array, r0: Array) -> _Dec
         k = n + 1
         quad = cross = 0.0  # |J dv|^2 from the upper triangle, and dv . J^T d
         for i in range(n):
-            row, mi = mm[i], move[i]
+            row, ci = mm[i], coef[i]
+            if not _SAFE_LOW < row[i] < _SAFE_HIGH:  # products near under- or overflow decide nothing
+                return None, buf
             t = 0.0
             for j in range(i + 1, n):
-                t += move[j] * row[j]
-            quad += mi * (mi * row[i] + 2.0 * t)
-            cross += mi * row[k]
+                t += coef[j] * row[j]
+            quad += ci * (ci * row[i] + 2.0 * t)
+            cross += ci * row[k]
         err2 = mm[k][k] - 2.0 * cross + quad
         # also refuses NaN and inf
         if not (2.0 * math.sqrt(max(err2, 0.0)) <= REUSE_RTOL * math.sqrt(max(quad, 0.0)) and quad < math.inf):
-            return None
+            return None, buf
         buf = buf[:k]
-    return _Decomposition(buf, mm)
+    return _Decomposition(buf, mm, scale), None
 
 
 def _jacobian(obj: Objective, v: Array, r0: Array, lower: Bounds, upper: Bounds,
@@ -477,10 +522,10 @@ def _jacobian(obj: Objective, v: Array, r0: Array, lower: Bounds, upper: Bounds,
 
     Returns the decomposition and the evaluations used.
     """
-    dec = None if stencil is None else _stencil_rows(obj, stencil, v, r0)
+    dec, spare = (None, None) if stencil is None else _stencil_rows(obj, stencil, v, r0)
     used = 0
     if dec is None:
-        dec = _Decomposition(_forward_rows(obj, v, r0, lower, upper))
+        dec = _forward_rows(obj, v, r0, lower, upper, spare)
         used = v.size
     if dec.cond_above(REFINE_CONDITION):
         dec = _Decomposition(_accurate_rows(obj, v, r0, lower, upper))
@@ -569,9 +614,10 @@ def estimate(
     assert dec is not None
     inv, reason = dec.scaled_inverse(names)
     if inv is None:
-        return Uncertainty(None, {}, {}, reason, dec.jac, used, v, r0, polished)
+        return Uncertainty(None, {}, {}, reason, None, used, v, r0, polished, _dec=dec)
     factor = chi / nfree if scale_covar else 1.0  # an exact fit (chisqr = 0) has zero error bars, not none
-    unc = _from_scaled(inv, dec.safe, factor, names, dec.jac, used)
+    unc = _from_scaled(inv, dec.safe, factor, names, None, used)
+    unc._dec = dec
     unc.gn_step = dec.step()[0]
     unc.v, unc.resid, unc.polished = v, r0, polished
     return unc
