@@ -40,6 +40,44 @@ def test_linear_model_stderr_equals_closed_form(rng):
     assert fit.covar == pytest.approx(cov, rel=1e-6)
 
 
+def test_stderr_scales_with_the_data_down_to_tiny_magnitudes(rng):
+    """Data and parameters of order 1e-150 (squared differences near 1e-316): stderr and correl
+    scale with the data and equal the closed form to 1e-6."""
+    tiny = 1.0e-150
+    x = np.linspace(0.0, 10.0, 40)
+    y = (1.5 + 0.7 * x + rng.normal(scale=0.3, size=x.size)) * tiny
+    p = fitcore.Parameters()
+    p.add("a", value=0.1 * tiny)
+    p.add("b", value=1.0 * tiny)
+    fit = fitcore.minimize(lambda q: y - q["a"].value - q["b"].value * x, p)
+    design = np.column_stack([np.ones_like(x), x])
+    coef, *_ = np.linalg.lstsq(design, y / tiny, rcond=None)
+    rss = float(np.sum((y / tiny - design @ coef) ** 2))
+    cov = np.linalg.inv(design.T @ design) * rss / (x.size - 2)
+    assert fit.errorbars, fit.errorbars_reason
+    assert [p["a"].value / tiny, p["b"].value / tiny] == pytest.approx(coef, rel=1e-8)  # MINPACK stops near 1e-9
+    assert [p["a"].stderr / tiny, p["b"].stderr / tiny] == pytest.approx(np.sqrt(np.diag(cov)), rel=1e-6)
+    assert p["a"].correl["b"] == pytest.approx(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]), rel=1e-6)
+
+
+@pytest.mark.parametrize("size", [1.0, 1e-150, 1e-170, 1e170])
+def test_gram_of_unscaled_difference_rows_equals_that_of_the_jacobian(rng, size):
+    """Difference rows with their steps as a separate scale give the decomposition of the Jacobian
+    itself: covariance, Gauss-Newton step and the Jacobian, also where the rows' products would
+    under- or overflow (then the rows are scaled first)."""
+    jac = rng.normal(size=(30, 3)) * [1.0, 10.0, 0.1]
+    r = rng.normal(size=30)
+    steps = np.array([1e-8, -2e-8, 3e-8]) * size
+    buf = np.vstack([jac.T * steps[:, None], r])
+    ref = uncertainty._Decomposition(np.vstack([jac.T, r]))
+    dec = uncertainty._Decomposition(buf.copy(), scale=(1.0 / steps).tolist())
+    names = ["a", "b", "c"]
+    np.testing.assert_allclose(dec.scaled_inverse(names)[0], ref.scaled_inverse(names)[0], rtol=1e-12)
+    np.testing.assert_allclose(dec.safe, ref.safe, rtol=1e-12)
+    np.testing.assert_allclose(dec.step()[0], ref.step()[0], rtol=1e-12)
+    np.testing.assert_allclose(dec.jac, jac, rtol=1e-14)
+
+
 # -- the damped sine with an analytic Jacobian -----------------------------------------------
 def _sine_jacobian(b, x):
     amp, decay, shift, omega = b
