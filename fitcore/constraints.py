@@ -471,7 +471,9 @@ class Constraints:
             if len(_PLANS) >= _PARSED_MAX:
                 _PLANS.clear()
             _PLANS[key] = plan
-        order, input_names, symbols = plan
+        order, input_names, symbols, input_set = plan
+        #: names of the non-expression parameters the expressions read
+        self.input_set: frozenset[str] = input_set
         for sym, name, expr in symbols:  # the symbol table is the user's and may have changed since
             if sym not in self.symtable and sym not in params:
                 known = list(params) + [k for k in self.symtable if not k.startswith("_")]
@@ -507,7 +509,7 @@ class Constraints:
             inputs |= {s for s in deps if params[s]._expr is None}
             compiled[name] = _Compiled(name, params[name], expr, tree, code, deps)
         order = [(c.name, c.expr, c.tree, c.code, c.deps) for c in self._order(compiled, params)]
-        return order, [n for n in params if n in inputs], symbols_used
+        return order, [n for n in params if n in inputs], symbols_used, frozenset(inputs)
 
     def _parse(self, name: str, expr: str) -> tuple[ast.Module, Any]:
         try:

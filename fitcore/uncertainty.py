@@ -656,7 +656,8 @@ def propagate(obj: Objective, v: Array, cov: Array) -> dict[str, float]:
     """First-order stderr of every expression parameter from the free parameters' covariance.
 
     The expressions' gradient with respect to the free parameters comes from
-    central differences of the expressions alone (the residual is not called).
+    central differences of the expressions alone (the residual is not called),
+    for the parameters the expressions read (the gradient is zero for the others).
     """
     cons = obj.constraints
     if cons is None:
@@ -666,9 +667,13 @@ def propagate(obj: Objective, v: Array, cov: Array) -> dict[str, float]:
     for c in ordered:
         pars.append(c.par)
     vs = v.tolist()
+    used = cons.input_set  # names the expressions read: the others have no effect on them
     grads: list[list[float]] = []  # grads[j][k]: d expression k / d free parameter j (plain loops: see _Decomposition)
     try:
         for par_j, vj in zip(obj.free, vs):
+            if par_j.name not in used:
+                grads.append([0.0] * len(pars))
+                continue
             h = _STEP * (abs(vj) if vj != 0.0 else 1.0)
             up, down = vj + h, vj - h
             par_j._value = up

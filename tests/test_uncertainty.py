@@ -155,6 +155,26 @@ def test_expression_stderr_is_propagated():
     assert p["decay"].stderr == pytest.approx(2 * om.value / 900 * om.stderr, rel=1e-6)
 
 
+def test_chained_expression_stderr_uses_the_full_covariance(rng):
+    """d = c + 2*b with c = a*b (an expression of an expression), in a fit with a third parameter
+    no expression reads: stderr(d)^2 = g^T C g with g = (b, a + 2, 0), to 1e-6."""
+    x = np.linspace(0.0, 10.0, 60)
+    y = 1.5 + 0.7 * x + 0.2 * np.sin(x) + rng.normal(scale=0.3, size=x.size)
+    p = fitcore.Parameters()
+    p.add("a", value=1.0)
+    p.add("b", value=1.0)
+    p.add("s", value=0.0)
+    p.add("c", expr="a*b")
+    p.add("d", expr="c + 2*b")
+    fit = fitcore.minimize(lambda q: y - q["a"].value - q["b"].value * x - q["s"].value * np.sin(x), p)
+    assert fit.errorbars and fit.var_names == ["a", "b", "s"]
+    a, b = p["a"].value, p["b"].value
+    g = np.array([b, a + 2.0, 0.0])
+    assert p["d"].stderr == pytest.approx(np.sqrt(g @ fit.covar @ g), rel=1e-6)
+    gc = np.array([b, a, 0.0])
+    assert p["c"].stderr == pytest.approx(np.sqrt(gc @ fit.covar @ gc), rel=1e-6)
+
+
 # -- bounds: the error bar does not collapse near or at a bound (issue 2) ----------------------
 def _decay_fit(rng_seed: int, start: float = 1.2, **bounds_t):
     x = np.linspace(0.0, 6.0, 80)
