@@ -278,3 +278,21 @@ def test_scale_covar_false_uses_unscaled_covariance(rng):
     """scale_covar=False: covariance is (J^T J)^-1, independent of the residual size."""
     fit, _, design, _ = _line_fit(rng, scale_covar=False)
     assert fit.covar == pytest.approx(np.linalg.inv(design.T @ design), rel=1e-6)
+
+
+def test_a_difference_step_that_underflows_gives_no_error_bars_and_says_why():
+    """At a value of 5e-324, sqrt(eps) * |v| underflows to a zero step: the column is not finite, so no
+    error bars, with the parameter named (not a ZeroDivisionError)."""
+    from fitcore.objective import Objective
+
+    x = np.linspace(-1.0, 1.0, 12)
+    p = fitcore.Parameters()
+    p.add("c", value=5e-324, min=0.0, max=1.0)
+    p.add("d", value=1.0)
+    obj = Objective(lambda q: q["c"].value + q["d"].value * x - x, p, list(p.values()), None, None)
+    v = np.array([5e-324, 1.0])
+    r0 = obj._call(v).copy()
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        unc = uncertainty.estimate(obj, v, r0, float(r0 @ r0), 10, [0.0, -np.inf], [1.0, np.inf])
+    assert unc.covar is None
+    assert "not finite" in unc.reason and "'c'" in unc.reason
