@@ -194,7 +194,6 @@ class Minimizer:
         self.aborted = False
         self.nit: int | None = None
         self._unc: Uncertainty | None = None  # its Jacobian at the answer is formed only when judging needs it
-        self._gn_step: list[float] | None = None
 
     # -- the interpreter of section 5.3 ------------------------------------------------------
     @property
@@ -527,9 +526,10 @@ class Minimizer:
         self.aic = self.ndata * math.log(chi / self.ndata) + 2 * self.nvarys
         self.bic = self.ndata * math.log(chi / self.ndata) + math.log(self.ndata) * self.nvarys
         self._judge(result, obj, stayed, setup, engine_v)
-        if self.success and self.errorbars and self._gn_step is not None:
+        step = None if self._unc is None else self._unc.gn_step
+        if self.success and self.errorbars and step is not None:
             assert result is not None
-            self._judge_step(setup, v, result)
+            self._judge_step(setup, v, step, result)
 
     def _uncertainties(self, obj: Objective, setup: _Setup, v: Array, resid: Array,
                        result: EngineResult | None, scale_covar: bool, polish: bool) -> tuple[Array, Array]:
@@ -560,7 +560,7 @@ class Minimizer:
             if unc.polished:
                 v, resid = unc.v, unc.resid
         self.polished = unc.polished
-        self.nfev_errorbars, self._unc, self._gn_step = unc.nfev, unc, unc.gn_step
+        self.nfev_errorbars, self._unc = unc.nfev, unc
         self.covar, self.errorbars_reason = unc.covar, unc.reason
         self.errorbars = unc.covar is not None
         if unc.covar is None:
@@ -595,8 +595,7 @@ class Minimizer:
                 self.success = False
                 self.message = ("the fit did not move from its starting point, which is not a minimum "
                                 f"(engine said: {result.message})")
-        elif self.success and not self.errorbars and self._jacobian() is not None:  # a dead parameter leaves none
-            jac = self._jacobian()
+        elif self.success and not self.errorbars and (jac := self._jacobian()) is not None:  # a dead parameter
             norms = np.einsum("ij,ij->j", jac, jac)
             dead = [n for n, d, a, b in zip(setup.names, norms.tolist(), v.tolist(), setup.start_list)
                     if d == 0 and a != b]
@@ -609,7 +608,7 @@ class Minimizer:
     def _jacobian(self) -> Array | None:
         return None if self._unc is None else self._unc.jacobian_at()
 
-    def _judge_step(self, setup: _Setup, v: Array, result: EngineResult) -> None:
+    def _judge_step(self, setup: _Setup, v: Array, step: list[float], result: EngineResult) -> None:
         """Refuse success where a Gauss-Newton step at the answer still moves it by over a standard error.
 
         Catches engines that stop on a small gradient in a long, flat valley far from
@@ -618,7 +617,7 @@ class Minimizer:
         """
         params = self.params
         worst, largest = 0, 0.0
-        for j, (name, s, a, lo, hi) in enumerate(zip(setup.names, self._gn_step, v.tolist(), setup.lo, setup.hi)):
+        for j, (name, s, a, lo, hi) in enumerate(zip(setup.names, step, v.tolist(), setup.lo, setup.hi)):
             if not lo <= a + s <= hi:
                 return
             err = params[name].stderr or math.inf

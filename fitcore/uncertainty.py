@@ -616,7 +616,7 @@ def estimate(
     if inv is None:
         return Uncertainty(None, {}, {}, reason, None, used, v, r0, polished, _dec=dec)
     factor = chi / nfree if scale_covar else 1.0  # an exact fit (chisqr = 0) has zero error bars, not none
-    unc = _from_scaled(inv, dec.safe, factor, names, None, used)
+    unc = _from_scaled(inv, dec.safe, factor, names, used)
     unc._dec = dec
     unc.gn_step = dec.step()[0]
     unc.v, unc.resid, unc.polished = v, r0, polished
@@ -624,14 +624,14 @@ def estimate(
 
 
 def _from_scaled(inv: list[list[float]], safe: list[float], factor: float, names: list[str],
-                 jac: Array | None, nfev: int) -> Uncertainty:
+                 nfev: int) -> Uncertainty:
     """Covariance ``factor * inv_ij / (safe_i safe_j)``, stderr and correlations, on Python floats."""
     roots = []  # correlations do not depend on the scale
     for i, row in enumerate(inv):
         d = row[i]
         if not 0.0 < d < math.inf:
             return Uncertainty(None, {}, {}, "the covariance matrix has non-positive or non-finite variances",
-                               jac, nfev)
+                               None, nfev)
         roots.append(math.sqrt(d))
     root = math.sqrt(factor)
     correl, stderr, cov = {}, {}, []  # plain loops: see _Decomposition
@@ -643,13 +643,15 @@ def _from_scaled(inv: list[list[float]], safe: list[float], factor: float, names
             crow.append(factor * c / (sa * sb))
         correl[a], stderr[a] = corr, ra * root / sa
         cov.append(crow)
-    return Uncertainty(np.array(cov), stderr, correl, None, jac, nfev)
+    return Uncertainty(np.array(cov), stderr, correl, None, None, nfev)
 
 
 def from_covariance(cov: Array, names: list[str], jac: Array | None = None, nfev: int = 0) -> Uncertainty:
     """Standard errors and correlations from a covariance matrix (in ``names`` order)."""
     rows = np.asarray(cov, dtype=float).tolist()
-    return _from_scaled(rows, [1.0] * len(rows), 1.0, names, jac, nfev)
+    unc = _from_scaled(rows, [1.0] * len(rows), 1.0, names, nfev)
+    unc.jacobian = jac
+    return unc
 
 
 def propagate(obj: Objective, v: Array, cov: Array) -> dict[str, float]:
