@@ -101,7 +101,7 @@ class Uncertainty:
     stderr: dict[str, float]
     correl: dict[str, dict[str, float]]
     reason: str | None  # why there are no error bars, None when there are
-    jacobian: Array | None
+    jacobian: Array | None  # from the decomposition only when asked for: see jacobian_at()
     nfev: int
     v: Array | None = None
     resid: Array | None = None
