@@ -25,6 +25,8 @@ from importlib.metadata import PackageNotFoundError, version
 from . import plugins, printfuncs
 from .batch import FitArgs, FitBatch, FitSnapshot, fit_many
 from .chisquare import ChiSquare
+from .ci_report import ci_report, report_ci
+from .confidence import conf_interval, conf_interval2d
 from .errors import (
     BoundsWarning,
     ConfidenceWarning,
@@ -43,8 +45,6 @@ from .errors import (
     ProbFuncNotFoundError,
     ResidualError,
 )
-from .ci_report import ci_report, report_ci
-from .confidence import conf_interval, conf_interval2d
 from .hookspecs import hookimpl, hookspec
 from .minimizer import Minimizer, minimize
 from .parameters import Parameter, Parameters

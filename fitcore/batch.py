@@ -25,8 +25,9 @@ import concurrent.futures as cf
 import math
 import pickle
 import traceback
+from collections.abc import Callable, Iterable, Mapping, Sized
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sized
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray

@@ -10,7 +10,8 @@ engine asking for the value and then the gradient at the same point pays once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -69,7 +70,7 @@ class ChiSquare:
         self._r: Array | None = None
 
     @classmethod
-    def for_problem(cls, problem: "Problem", step: float | None = None) -> "ChiSquare":
+    def for_problem(cls, problem: Problem, step: float | None = None) -> ChiSquare:
         """The chi-square of ``problem``, using its analytic Jacobian when the user gave one."""
         analytic = problem.jacobian if problem.has_analytic_jacobian else None
         return cls(problem.residual, problem.lower, problem.upper, analytic, step)

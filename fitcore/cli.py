@@ -18,7 +18,8 @@ import json
 import os
 import sys
 import warnings
-from typing import Any, Sequence, TextIO
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 from . import __version__, plugins
 from .errors import FitcoreError, PluginWarning

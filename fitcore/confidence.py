@@ -31,8 +31,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._profile import FitDef, FitStats, Refitter, RowResult, RowTask, SideResult, SideTask
-from .executors import map_chunked
 from .errors import ConfidenceWarning, ParameterError, did_you_mean
+from .executors import map_chunked
 from .minimizer import Minimizer
 from .plugins import get_prob_func
 
@@ -300,7 +300,7 @@ def _deltas(prob: ProbFunc, best: FitStats, nfix: int, levels: list[float]) -> l
 
 
 def _brentq() -> Any:
-    """scipy's root finder, imported on use: ``import fitcore`` does not pay for scipy.optimize."""
+    """Scipy's root finder, imported on use: ``import fitcore`` does not pay for scipy.optimize."""
     from scipy.optimize import brentq
 
     return brentq
@@ -368,7 +368,8 @@ def _run(tasks: list[Any], executor: Executor | None, chunksize: int | None,
 
 class _TaskRunner:
     """Runs one task; the tasks one copy of it runs (a chunk, or all of a serial run) share a Refitter
-    per fixed set, so each chunk prepares each profile's refits once."""
+    per fixed set, so each chunk prepares each profile's refits once.
+    """
 
     def __init__(self) -> None:
         self.cache: dict[Any, Refitter] = {}

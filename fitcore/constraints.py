@@ -27,7 +27,8 @@ import ast
 import copy
 import math
 import numbers
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -320,7 +321,7 @@ def base_symtable() -> dict[str, Any]:
     return dict(_TEMPLATE)
 
 
-def make_interpreter(symtable: dict[str, Any] | None = None) -> "Interpreter":
+def make_interpreter(symtable: dict[str, Any] | None = None) -> Interpreter:
     """Return an asteval Interpreter for constraint expressions.
 
     It has the math functions and constants of the manual (``sqrt``, ``exp``,
@@ -420,7 +421,7 @@ def _fast_code(expr_node: ast.expr) -> Any | None:
 class _Compiled:
     __slots__ = ("name", "par", "expr", "tree", "code", "deps")
 
-    def __init__(self, name: str, par: "Parameter", expr: str, tree: ast.Module, code: Any, deps: set[str]) -> None:
+    def __init__(self, name: str, par: Parameter, expr: str, tree: ast.Module, code: Any, deps: set[str]) -> None:
         self.name, self.par, self.expr, self.tree, self.code, self.deps = name, par, expr, tree, code, deps
 
 
@@ -445,11 +446,11 @@ class Constraints:
         naming the parameter and the symbol or cycle.
     """
 
-    def __init__(self, params: "Parameters", symtable: dict[str, Any],
-                 interpreter: "Callable[[], Interpreter]") -> None:
+    def __init__(self, params: Parameters, symtable: dict[str, Any],
+                 interpreter: Callable[[], Interpreter]) -> None:
         self.symtable = symtable
         self._interpreter = interpreter
-        self.interp: "Interpreter | None" = None
+        self.interp: Interpreter | None = None
         names = tuple(params)
         exprs_list = []  # plain loops here: this runs once per fit, when fitcore's code is out of the caches
         for name, par in params.items():
@@ -488,13 +489,13 @@ class Constraints:
         for name, expr, tree, code, deps in order:
             self.ordered.append(_Compiled(name, params[name], expr, tree, code, deps))
             interpreted = interpreted or code is None
-        self.inputs: list[tuple[str, "Parameter"]] = []
+        self.inputs: list[tuple[str, Parameter]] = []
         for n in input_names:
             self.inputs.append((n, params[n]))
         if interpreted:
             self.interp = interpreter()
 
-    def _plan(self, params: "Parameters", exprs: tuple[tuple[str, str], ...]) -> tuple[Any, ...]:
+    def _plan(self, params: Parameters, exprs: tuple[tuple[str, str], ...]) -> tuple[Any, ...]:
         """Parse, check names, order: what depends only on the parameter names and expressions (cached)."""
         compiled: dict[str, _Compiled] = {}
         inputs: set[str] = set()
@@ -530,7 +531,7 @@ class Constraints:
         return tree, code
 
     @staticmethod
-    def _order(compiled: dict[str, _Compiled], params: "Parameters") -> list[_Compiled]:
+    def _order(compiled: dict[str, _Compiled], params: Parameters) -> list[_Compiled]:
         order: list[_Compiled] = []
         state: dict[str, int] = {}  # 1 = visiting, 2 = done
 

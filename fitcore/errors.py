@@ -7,7 +7,8 @@ was wrong and how to fix it.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "FitcoreError",
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 
-def _rebuild(cls: type, args: tuple[Any, ...], state: dict[str, Any]) -> "FitcoreError":
+def _rebuild(cls: type, args: tuple[Any, ...], state: dict[str, Any]) -> FitcoreError:
     exc = cls.__new__(cls)
     exc.args = args
     exc.__dict__.update(state)

@@ -28,8 +28,9 @@ import math
 import os
 import pickle
 import traceback
+from collections.abc import Callable, Iterable, Sized
 from itertools import islice
-from typing import Any, Callable, Iterable, Sized, TypeVar
+from typing import Any, TypeVar
 
 from .errors import FitcoreError
 

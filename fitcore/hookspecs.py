@@ -20,7 +20,8 @@ The plugin author's guide, ``docs/plugins.md``, builds a complete one; ``fitcore
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -38,9 +39,9 @@ class FitcoreSpec:
     """Hook specifications. Implement any of them in a plugin with ``@hookimpl``."""
 
     @hookspec
-    def fitcore_engines(self) -> "Iterable[EngineSpec]":  # type: ignore[empty-body]
+    def fitcore_engines(self) -> Iterable[EngineSpec]:  # type: ignore[empty-body]
         """Yield the :class:`~fitcore.specs.EngineSpec` of each engine the plugin provides."""
 
     @hookspec
-    def fitcore_prob_funcs(self) -> "Iterable[ProbFuncSpec]":  # type: ignore[empty-body]
+    def fitcore_prob_funcs(self) -> Iterable[ProbFuncSpec]:  # type: ignore[empty-body]
         """Yield the :class:`~fitcore.specs.ProbFuncSpec` of each probability function provided."""

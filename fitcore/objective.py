@@ -9,9 +9,10 @@ a finiteness check folded into the chi-square dot product.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import partial
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -75,10 +76,10 @@ class Objective:
     def __init__(
         self,
         fcn: Callable[..., Any],
-        params: "Parameters",
-        free: Sequence["Parameter"],
-        transform: "BoundsTransform | None",
-        constraints: "Constraints | None",
+        params: Parameters,
+        free: Sequence[Parameter],
+        transform: BoundsTransform | None,
+        constraints: Constraints | None,
         args: tuple[Any, ...] = (),
         kws: dict[str, Any] | None = None,
         nan_policy: str = "raise",

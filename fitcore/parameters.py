@@ -12,7 +12,8 @@ from __future__ import annotations
 import keyword
 import math
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import ParameterError
 
@@ -319,14 +320,14 @@ class Parameters(dict):  # type: ignore[type-arg]
             self.add(*entry)
 
     # -- copies, state ------------------------------------------------------------------------
-    def copy(self) -> "Parameters":
+    def copy(self) -> Parameters:
         """Return a deep copy: changing the copy's parameters leaves these untouched."""
         return self.__deepcopy__({})
 
-    def __copy__(self) -> "Parameters":
+    def __copy__(self) -> Parameters:
         return self.copy()
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> "Parameters":
+    def __deepcopy__(self, memo: dict[int, Any]) -> Parameters:
         import copy
 
         new = Parameters()
@@ -352,7 +353,7 @@ class Parameters(dict):  # type: ignore[type-arg]
 
         dump(self, fp, indent=indent)
 
-    def loads(self, text: str | bytes) -> "Parameters":
+    def loads(self, text: str | bytes) -> Parameters:
         """Replace the contents of this set with the parameters in a JSON string; return ``self``.
 
         The whole text is checked first (names, numbers, bounds, expressions
@@ -368,7 +369,7 @@ class Parameters(dict):  # type: ignore[type-arg]
             dict.__setitem__(self, key, par)
         return self
 
-    def load(self, fp: Any) -> "Parameters":
+    def load(self, fp: Any) -> Parameters:
         """Replace the contents of this set with the parameters in a JSON file; return ``self`` (see :meth:`loads`)."""
         return self.loads(fp.read())
 

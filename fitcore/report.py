@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .minimizer import Minimizer
@@ -12,8 +13,8 @@ __all__ = ["errors_report", "report_errors", "fit_report"]
 
 
 def errors_report(
-    params: "Parameters",
-    modelpars: "Mapping[str, object] | None" = None,
+    params: Parameters,
+    modelpars: Mapping[str, object] | None = None,
     show_correl: bool = True,
     min_correl: float = 0.1,
 ) -> str:
@@ -53,8 +54,8 @@ def errors_report(
 
 
 def report_errors(
-    params: "Parameters",
-    modelpars: "Mapping[str, object] | None" = None,
+    params: Parameters,
+    modelpars: Mapping[str, object] | None = None,
     show_correl: bool = True,
     min_correl: float = 0.1,
 ) -> None:
@@ -73,7 +74,7 @@ def report_errors(
     print(errors_report(params, modelpars, show_correl, min_correl))
 
 
-def fit_report(fit: "Minimizer", modelpars: "Mapping[str, object] | None" = None,
+def fit_report(fit: Minimizer, modelpars: Mapping[str, object] | None = None,
                show_correl: bool = True, min_correl: float = 0.1) -> str:
     """Return a report of a fit: statistics, variables with errors, correlations."""
     lines = [

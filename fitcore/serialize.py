@@ -50,7 +50,7 @@ def _number_out(x: float | None) -> float | str | None:
     return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
 
 
-def dumps(params: "Parameters", indent: int | None = None) -> str:
+def dumps(params: Parameters, indent: int | None = None) -> str:
     """Return ``params`` as a JSON string (see the module docstring for the format).
 
     Parameters
@@ -78,7 +78,7 @@ def dumps(params: "Parameters", indent: int | None = None) -> str:
     return json.dumps(doc, indent=indent, allow_nan=False)
 
 
-def dump(params: "Parameters", fp: IO[str], indent: int | None = None) -> None:
+def dump(params: Parameters, fp: IO[str], indent: int | None = None) -> None:
     """Write ``params`` as JSON to the text file ``fp``."""
     fp.write(dumps(params, indent=indent))
 
@@ -106,7 +106,7 @@ def _number_in(val: Any, where: str, allow_none: bool = True) -> float | None:
     return float(val)
 
 
-def loads(text: str | bytes) -> "Parameters":
+def loads(text: str | bytes) -> Parameters:
     """Build a new Parameters from a JSON string written by :func:`dumps`.
 
     Raises
@@ -183,6 +183,6 @@ def loads(text: str | bytes) -> "Parameters":
     return params
 
 
-def load(fp: IO[str] | IO[bytes]) -> "Parameters":
+def load(fp: IO[str] | IO[bytes]) -> Parameters:
     """Build a new Parameters from a JSON file written by :func:`dump`."""
     return loads(fp.read())

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
 __all__ = ["EngineSpec", "ProbFuncSpec", "resolve"]
 

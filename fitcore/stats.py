@@ -6,7 +6,8 @@ in the core's own ``pyproject.toml``, the same door a third party uses.
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 from .hookspecs import hookimpl
 from .specs import ProbFuncSpec

@@ -8,7 +8,8 @@ needs a finite ``min`` and ``max``; the core refuses a fit without them.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from fitcore import EngineSpec, hookimpl
 

@@ -7,7 +7,7 @@ imported only when a fit selects it.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from fitcore import EngineSpec, hookimpl
 

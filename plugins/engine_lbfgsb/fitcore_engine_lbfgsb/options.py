@@ -9,7 +9,8 @@ spellings are accepted; giving both of one pair is an error.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -180,7 +181,7 @@ _SIGNATURES = (
 
 
 def _binding() -> tuple[Any, Any] | None:
-    """scipy's ``_minpack._lmdif``/``_lmder``, or None where a scipy release does not have them as called here."""
+    """Scipy's ``_minpack._lmdif``/``_lmder``, or None where a scipy release does not have them as called here."""
     if not _BINDING:
         try:
             from scipy.optimize import _minpack

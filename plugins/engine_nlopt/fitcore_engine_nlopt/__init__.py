@@ -9,7 +9,8 @@ use, and ``requires=('nlopt',)`` lets listings report the engine unavailable
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from fitcore import EngineSpec, hookimpl
 
