@@ -51,6 +51,7 @@ from .parameters import Parameter, Parameters
 from .plugins import list_engines, list_plugins, list_prob_funcs
 from .problem import EngineResult, Problem, Stencil
 from .report import fit_report, report_errors
+from .result import FitResult
 from .specs import EngineSpec, ProbFuncSpec
 
 
@@ -73,6 +74,7 @@ __all__ = [
     "Parameters",
     "Minimizer",
     "minimize",
+    "FitResult",
     "fit_many",
     "FitArgs",
     "FitBatch",

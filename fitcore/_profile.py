@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .constraints import base_symtable
 from .minimizer import Minimizer
 from .parameters import Parameters
 
@@ -95,11 +94,7 @@ class FitDef:
         core.setdefault("scale_covar", fit.scale_covar)
         best = FitStats(fit.ndata, fit.nvarys, fit.nfree, fit.chisqr, fit.redchi)
         assert fit.engine is not None
-        symbols: dict[str, Any] = {}
-        if fit._symtable is not None:
-            base = base_symtable()
-            symbols = {k: v for k, v in fit._symtable.items()
-                       if k not in fit.params and (k not in base or base[k] is not v)}
+        symbols = fit.user_symbols()
         return cls(fit.userfcn, fit.params.copy(), fit.userargs, dict(fit.userkws), fit.nan_policy, fit.max_nfev,
                    fit.engine, dict(fit.engine_options), core, list(fit.var_names), best,
                    None if fit.covar is None else np.array(fit.covar, dtype=float), symbols)
@@ -155,10 +150,9 @@ class Refitter:
             core["Dfun"] = SubJacobian(core["Dfun"], cols, bool(core.get("col_deriv", False)))
         self.options = {**fitdef.engine_options, **core}
         self.minimizer = Minimizer(fitdef.function, self.params, fcn_args=fitdef.args, fcn_kws=fitdef.kws,
-                                   nan_policy=fitdef.nan_policy, max_nfev=fitdef.max_nfev)
-        self.minimizer._calc_covar = False
+                                   nan_policy=fitdef.nan_policy, max_nfev=fitdef.max_nfev, calc_covar=False)
         if fitdef.symbols:
-            self.minimizer._symtable = {**base_symtable(), **fitdef.symbols}
+            self.minimizer.add_symbols(fitdef.symbols)
 
     def predict(self, fixed_values: Sequence[float]) -> Array:
         """Linear prediction of the free parameters' values from the covariance."""
@@ -171,16 +165,16 @@ class Refitter:
         The free parameters start at ``start`` (clipped into their bounds).
         """
         for par, val in zip(self.fixed, fixed_values):
-            par._value = float(val)
+            par.value = float(val)
         if not self.free:
             return self._evaluate(), np.empty(0)
         for par, val in zip(self.free, np.clip(start, self.lower, self.upper).tolist()):
-            par._value = val
+            par.value = val
         self.minimizer.minimize(engine=self.fitdef.engine, **self.options)
         self.nfev += self.minimizer.nfev
         if self.minimizer.aborted:  # its chi-square is not the profile's: do not use it
             raise RuntimeError(f"the refit did not finish: {self.minimizer.message}")
-        return float(self.minimizer.chisqr), np.array([p._value for p in self.free], dtype=float)
+        return float(self.minimizer.chisqr), np.array([p.value for p in self.free], dtype=float)
 
     def _evaluate(self) -> float:
         """Chi-square with every parameter fixed: no fit, one evaluation."""
@@ -188,7 +182,7 @@ class Refitter:
 
         m = self.minimizer
         if any(p.expr is not None for p in self.params.values()):
-            Constraints(self.params, m._symbols(), lambda: m.asteval).evaluate()
+            Constraints(self.params, m.asteval.symtable, lambda: m.asteval).evaluate()
         r = np.asarray(m.userfcn(self.params, *m.userargs, **m.userkws), dtype=float).ravel()
         self.nfev += 1
         if self.fitdef.nan_policy == "omit":

@@ -12,12 +12,13 @@ from __future__ import annotations
 import keyword
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from .errors import ParameterError
 
-__all__ = ["Parameter", "Parameters"]
+__all__ = ["Parameter", "Parameters", "restored_on_error", "write_values"]
 
 _NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -413,3 +414,29 @@ class Parameters(dict):  # type: ignore[type-arg]
         head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
         body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
         return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def write_values(pars: Sequence[Parameter], values: Iterable[float]) -> None:
+    """Set the values of ``pars`` during a fit, unchecked.
+
+    The fit loop writes the engine's trial values here, which may be NaN
+    under ``nan_policy='propagate'``; the ``value`` property would refuse them.
+    """
+    for par, val in zip(pars, values):
+        par._value = val
+
+
+@contextmanager
+def restored_on_error(params: Parameters) -> Iterator[None]:
+    """Put back every parameter's value, stderr, correl and init_value if the block raises.
+
+    A fit that raises (the user's function, the engine, ``KeyboardInterrupt``)
+    leaves the user's Parameters as they were before it started.
+    """
+    saved = [(par, par._value, par.stderr, par.correl, par.init_value) for par in params.values()]
+    try:
+        yield
+    except BaseException:
+        for par, value, stderr, correl, init_value in saved:
+            par._value, par.stderr, par.correl, par.init_value = value, stderr, correl, init_value
+        raise

@@ -45,10 +45,23 @@ class Problem:
         ``gradient(x) -> ndarray (nvar,)`` of ``scalar``, from ``jacobian``.
     ndata : int
         Length of the residual vector.
+    has_analytic_jacobian : bool
+        Whether ``jacobian`` is the user's analytic one (``Dfun``).
     max_nfev : int or None
         Evaluation budget; the core stops the fit when it is spent.
     seed : int, numpy Generator or None
         For stochastic engines.
+    objective : {'least_squares', 'cost'}
+        ``'least_squares'``: the user's function returns residuals and
+        ``scalar`` is their sum of squares. ``'cost'``: it returns a scalar
+        cost (e.g. a negative log-likelihood), ``scalar`` is that cost, and
+        ``residual``/``jacobian`` raise; only engines with
+        ``objective='scalar'`` get such fits.
+    errordef : float
+        The increase of ``scalar`` that marks one standard error (1 for
+        chi-square, 0.5 for a negative log-likelihood).
+    nvar, nfev
+        Number of free parameters; evaluations made so far in this fit.
     """
 
     x0: Array
@@ -63,6 +76,8 @@ class Problem:
     has_analytic_jacobian: bool = False
     max_nfev: int | None = None
     seed: Any = None
+    objective: str = "least_squares"
+    errordef: float = 1.0
     _counter: Callable[[], int] = field(default=lambda: 0, repr=False)
 
     @property
@@ -131,6 +146,14 @@ class EngineResult:
     stencil : Stencil or None
         The engine's last forward-difference Jacobian, which may spare the
         core ``nvar`` evaluations for the error bars (see :class:`Stencil`).
+    objective_value : float or None
+        The engine's own objective at ``x`` when it is not the plain sum of
+        squares (e.g. a robust loss); reported beside the plain chi-square.
+    samples : ndarray or None
+        Posterior samples, shape ``(nsamples, nvar)``, in the engine's
+        coordinates, from a sampling engine. The core then reports the
+        medians as values, half the 15.87-84.13 % quantile width as
+        ``stderr`` and the samples' correlations.
     """
 
     x: Array
@@ -141,3 +164,5 @@ class EngineResult:
     covariance: Array | None = None
     extras: Mapping[str, Any] = field(default_factory=dict)
     stencil: Stencil | None = None
+    objective_value: float | None = None
+    samples: Array | None = None

@@ -9,13 +9,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+import numpy as np
+
 __all__ = ["EngineSpec", "ProbFuncSpec", "resolve"]
 
 _SPEC_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
 OBJECTIVES = ("residuals", "scalar")
 BOUNDS = ("transform", "native", "required_finite")
 #: options the core handles itself; an engine must not declare them
-CORE_OPTIONS = frozenset({"nan_policy", "iter_cb", "max_nfev", "Dfun", "col_deriv", "seed", "scale_covar"})
+CORE_OPTIONS = frozenset({"nan_policy", "iter_cb", "max_nfev", "Dfun", "col_deriv", "seed", "scale_covar",
+                          "errordef"})
 
 
 def resolve(target: Any) -> Any:
@@ -85,6 +88,13 @@ class EngineSpec:
     details : callable or str, optional
         Zero-argument callable returning a dict of extra facts for listings
         (e.g. the algorithms compiled into a library). Called only on request.
+    least_squares : bool, callable or str
+        Whether the engine, with the options of a fit, minimizes the plain sum
+        of squares of the residual. Only then may the core replace its answer
+        by a better point it saw, or polish it with Gauss-Newton steps; for an
+        engine that says nothing (the default, False) its answer is the answer.
+        A callable (or ``"module:attr"``) receives the fit's engine options and
+        decides per option set, e.g. ``lambda o: o.get('loss', 'linear') == 'linear'``.
     """
 
     name: str
@@ -103,6 +113,7 @@ class EngineSpec:
     requires: tuple[str, ...] = ()
     install_hint: str = ""
     details: Callable[[], Mapping[str, Any]] | str | None = None
+    least_squares: bool | Callable[[Mapping[str, Any]], bool] | str = False
 
     def __post_init__(self) -> None:
         _check_name("engine", self.name)
@@ -138,6 +149,17 @@ class EngineSpec:
             raise ValueError(f"engine {self.name!r}: requires {bad[0]!r} is not an importable module name")
         if not isinstance(self.install_hint, str):
             raise TypeError(f"engine {self.name!r}: install_hint must be a string")
+        if not isinstance(self.least_squares, bool):
+            _check_target("least_squares of engine", self.name, self.least_squares)
+
+    def minimizes_least_squares(self, options: Mapping[str, Any]) -> bool:
+        """Whether, with these engine options, the engine minimizes the plain sum of squares."""
+        if isinstance(self.least_squares, bool):
+            return self.least_squares
+        decision = resolve(self.least_squares)(MappingProxyType(dict(options)))
+        if not isinstance(decision, (bool, np.bool_)):
+            raise TypeError(f"engine {self.name!r}: least_squares(options) returned {decision!r}, not True or False")
+        return bool(decision)
 
     @property
     def names(self) -> tuple[str, ...]:

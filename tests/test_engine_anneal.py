@@ -32,7 +32,7 @@ def test_finds_global_minimum_where_leastsq_does_not():
     assert abs(local["omega"].value - 2.7) > 0.5
     p = make_params()
     fit = fitcore.Minimizer(residual, p)
-    assert fit.anneal(seed=11) is True
+    assert fit.anneal(seed=11).success is True
     assert p["omega"].value == pytest.approx(2.7, abs=3 * p["omega"].stderr + 1e-3)
     assert p["amp"].value == pytest.approx(1.5, abs=0.05)
     assert fit.chisqr < lfit.chisqr / 10

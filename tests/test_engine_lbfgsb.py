@@ -37,7 +37,7 @@ def test_minimizer_lbfgsb_method_fits():
     """Minimizer.lbfgsb() dispatches to the plugin and recovers the parameters."""
     p = make_params()
     m = fitcore.Minimizer(residual, p)
-    assert m.lbfgsb() is True
+    assert m.lbfgsb().success is True
     assert m.engine == "lbfgsb"
     assert p["a"].value == pytest.approx(3.0, abs=0.02)
     assert p["t"].value == pytest.approx(2.5, abs=0.02)

@@ -90,7 +90,7 @@ def test_minimizer_signature_fcn_args_fcn_kws_and_leastsq(damped_sine):
     x, data, _ = damped_sine
     p = _params()
     m = Minimizer(sine_residual, p, fcn_args=(x,), fcn_kws={"data": data})
-    assert m.leastsq() is True
+    assert m.leastsq().success is True
     q = _params()
     minimize(sine_residual, q, args=(x, data))
     for name in NAMES:
@@ -114,7 +114,7 @@ def test_refit_from_the_optimum_is_an_honest_success(damped_sine):
     m = Minimizer(sine_residual, p, (x, data))
     m.leastsq()
     best = [p[n].value for n in NAMES]
-    assert m.leastsq() is True
+    assert m.leastsq().success is True
     assert m.init_vals == pytest.approx(best, rel=1e-12)
     assert [p[n].value for n in NAMES] == pytest.approx(best, rel=1e-7)
 

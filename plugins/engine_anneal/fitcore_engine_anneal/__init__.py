@@ -45,5 +45,6 @@ def fitcore_engines() -> Iterable[EngineSpec]:
         supports_max_nfev=True,
         supports_abort=True,
         options=OPTIONS,
+        least_squares=True,
         precheck="fitcore_engine_anneal.engine:precheck",
     )

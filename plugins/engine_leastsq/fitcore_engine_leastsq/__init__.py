@@ -247,4 +247,5 @@ def fitcore_engines() -> Iterable[EngineSpec]:
         supports_max_nfev=True,
         supports_abort=True,
         options=OPTIONS,
+        least_squares=True,
     )

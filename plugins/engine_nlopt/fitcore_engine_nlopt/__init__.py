@@ -52,6 +52,7 @@ def fitcore_engines() -> Iterable[EngineSpec]:
         supports_max_nfev=True,
         supports_abort=True,
         options=OPTIONS,
+        least_squares=True,
         precheck="fitcore_engine_nlopt.checks:precheck",
         requires=("nlopt",),
         install_hint=INSTALL_HINT,
