@@ -18,15 +18,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .minimizer import Minimizer
 from .parameters import Parameters
+from .stats import FitStats
 
-__all__ = ["FitDef", "FitStats", "Note", "Refitter", "RowResult", "RowTask", "SideResult", "SideTask"]
+__all__ = ["FitDef", "Note", "Point", "Refitter", "RowResult", "RowTask", "SideResult", "SideTask"]
 
 Array = NDArray[np.float64]
 
@@ -38,24 +39,6 @@ RTOL = 1e-3
 MAX_GROWTH = 4.0
 #: relative step used to find limits when the fit has no error bars
 HEURISTIC_STEP = 0.05
-
-
-@dataclass(frozen=True)
-class FitStats:
-    """What a probability function reads of a fit (see :class:`fitcore.stats.FitStats`)."""
-
-    ndata: int
-    nvarys: int
-    nfree: int
-    chisqr: float
-    redchi: float
-
-    @classmethod
-    def constrained(cls, best: FitStats, nfix: int, chisqr: float) -> FitStats:
-        """Statistics of a refit of ``best`` with ``nfix`` parameters fixed that reached ``chisqr``."""
-        nvarys = best.nvarys - nfix
-        nfree = best.ndata - nvarys
-        return cls(best.ndata, nvarys, nfree, float(chisqr), float(chisqr) / nfree if nfree > 0 else math.nan)
 
 
 class SubJacobian:
@@ -92,7 +75,7 @@ class FitDef:
         """Snapshot ``fit`` (its Parameters are copied, never referenced)."""
         core = {k: v for k, v in fit.core_options.items() if k != "iter_cb"}
         core.setdefault("scale_covar", fit.scale_covar)
-        best = FitStats(fit.ndata, fit.nvarys, fit.nfree, fit.chisqr, fit.redchi)
+        best = FitStats(fit.ndata, fit.nvarys, fit.nfree, fit.chisqr, fit.redchi, fit.objective, fit.errordef)
         assert fit.engine is not None
         symbols = fit.user_symbols()
         return cls(fit.userfcn, fit.params.copy(), fit.userargs, dict(fit.userkws), fit.nan_policy, fit.max_nfev,
@@ -208,13 +191,20 @@ class SideResult:
     sign: int
     limits: list[float]  # one per level: the value, +/-inf beyond a bound, nan when not found
     notes: list[Note]
-    points: list[tuple[float, float, Array]]  # (value, chisqr, free values)
+    points: list[Point]
     free_names: list[str]
     nrefit: int
     nfev: int
 
 
-Point = tuple[float, float, float, float, Array]  # (distance, u, value, chisqr, free values)
+class Point(NamedTuple):
+    """A solved point of a profile."""
+
+    distance: float  # from the best fit, along the profiled parameter
+    u: float  # sqrt(chisqr - chisqr_best)
+    value: float  # of the profiled parameter
+    chisqr: float
+    free: Array  # values of the parameters refitted there
 
 
 class _Task:
@@ -255,7 +245,7 @@ class SideTask(_Task):
         self._bound = (par.max - p0) if s > 0 else (p0 - par.min)  # distance to the bound, maybe inf
         self._bound_value = par.max if s > 0 else par.min
         self._rf, self._p0, self._chi0 = rf, p0, fd.best.chisqr
-        self._pts: list[Point] = [(0.0, 0.0, p0, self._chi0, rf.best_free)]
+        self._pts: list[Point] = [Point(0.0, 0.0, p0, self._chi0, rf.best_free)]
         self._nrefit = 0
         nfev0 = rf.nfev
         self._lower: Note | None = None
@@ -274,7 +264,7 @@ class SideTask(_Task):
             notes.append(failed)
         if self._lower is not None:
             notes.append(self._lower)
-        points = [(pt[2], pt[3], pt[4]) for pt in self._pts[1:]]
+        points = self._pts[1:]
         del self._rf
         return SideResult(self.name, s, limits, notes, points, rf.free_names, self._nrefit, rf.nfev - nfev0)
 
@@ -286,48 +276,51 @@ class SideTask(_Task):
         self._nrefit += 1
         if chi < self._chi0 * (1 - 1e-9) and self._lower is None:
             self._lower = Note("lower", value, chi)
-        self._pts.append((d, math.sqrt(max(chi - self._chi0, 0.0)), value, chi, q))
-        self._pts.sort(key=lambda t: t[0])
+        self._pts.append(Point(d, math.sqrt(max(chi - self._chi0, 0.0)), value, chi, q))
+        self._pts.sort(key=lambda t: t.distance)
 
     def _find(self, target: float) -> tuple[float | None, Note | None]:
         """Distance where u reaches ``target``, or ``(None, why)``."""
+        if target <= 0.0:  # a level so small that its chi-square increase rounds to zero: the best fit itself
+            return 0.0, None
         last: float | None = None
         inside = 0
         bisected = False
         while True:
             pts = self._pts
-            above = [p for p in pts if p[1] >= target]
-            hi = min(above, key=lambda p: p[0]) if above else None
-            lo = max((p for p in pts if p[1] < target and (hi is None or p[0] < hi[0])), key=lambda p: p[0])
-            if hi is not None and hi[1] == target:
-                return hi[0], None
+            above = [p for p in pts if p.u >= target]
+            hi = min(above, key=lambda p: p.distance) if above else None
+            lo = max((p for p in pts if p.u < target and (hi is None or p.distance < hi.distance)),
+                     key=lambda p: p.distance)
+            if hi is not None and hi.u == target:
+                return hi.distance, None
             bisected = False
             if hi is not None:
-                if hi[0] - lo[0] <= RTOL * hi[0]:
+                if hi.distance - lo.distance <= RTOL * hi.distance:
                     return _secant(lo, hi, target), None
                 inside += 1
-                d = _inverse_interp([p for p in pts if p[0] <= hi[0]], target, [lo, hi])
-                if not lo[0] < d < hi[0]:
+                d = _inverse_interp([p for p in pts if p.distance <= hi.distance], target, [lo, hi])
+                if not lo.distance < d < hi.distance:
                     d = _secant(lo, hi, target)
-                if not lo[0] < d < hi[0] or inside > 6 and inside % 2:
-                    d, bisected = 0.5 * (lo[0] + hi[0]), True
+                if not lo.distance < d < hi.distance or inside > 6 and inside % 2:
+                    d, bisected = 0.5 * (lo.distance + hi.distance), True
             else:
-                if lo[0] >= self._bound:
-                    return None, Note("bound", lo[2], lo[3])
+                if lo.distance >= self._bound:
+                    return None, Note("bound", lo.value, lo.chisqr)
                 if len(pts) == 1:
                     d = target * self.step
                 else:
                     d = _inverse_interp(pts, target, [lo])
-                    if not (lo[0] < d < math.inf):
+                    if not (lo.distance < d < math.inf):
                         d = _secant(pts[-2], pts[-1], target)
-                    if not (lo[0] < d < math.inf):
-                        d = lo[0] * MAX_GROWTH
-                    d = min(d, lo[0] * MAX_GROWTH)
+                    if not (lo.distance < d < math.inf):
+                        d = lo.distance * MAX_GROWTH
+                    d = min(d, lo.distance * MAX_GROWTH)
                 d = min(d, self._bound)
             if last is not None and not bisected and abs(d - last) <= RTOL * d:
                 return d, None
             if self._nrefit >= self.maxiter:
-                return None, Note("maxiter", lo[2], lo[3], f"maxiter={self.maxiter} refits spent")
+                return None, Note("maxiter", lo.value, lo.chisqr, f"maxiter={self.maxiter} refits spent")
             try:
                 self._solve(d)
             except Exception as exc:  # noqa: BLE001 - a refit failed far from the best fit: the profile ends here
@@ -337,17 +330,17 @@ class SideTask(_Task):
 
 
 def _secant(a: Point, b: Point, target: float) -> float:
-    if b[1] == a[1]:
+    if b.u == a.u:
         return math.inf
-    return a[0] + (b[0] - a[0]) * (target - a[1]) / (b[1] - a[1])
+    return a.distance + (b.distance - a.distance) * (target - a.u) / (b.u - a.u)
 
 
 def _extrapolate(pts: list[Point], d: float, predict: Callable[[], Array]) -> Array:
     """Warm start at distance ``d``: linear through the two nearest solved points, else the covariance."""
     if len(pts) < 2:
         return predict()
-    near = sorted(pts, key=lambda p: abs(p[0] - d))[:2]
-    (d1, *_, q1), (d2, *_, q2) = near
+    p1, p2 = sorted(pts, key=lambda p: abs(p.distance - d))[:2]
+    d1, q1, d2, q2 = p1.distance, p1.free, p2.distance, p2.free
     if d1 == d2:
         return q1
     return q1 + (q2 - q1) * (d - d1) / (d2 - d1)
@@ -356,9 +349,9 @@ def _extrapolate(pts: list[Point], d: float, predict: Callable[[], Array]) -> Ar
 def _inverse_interp(pts: list[Point], target: float, first: list[Point]) -> float:
     """Distance at which u reaches ``target``: quadratic in u through ``first`` and the points nearest it."""
     chosen: list[tuple[float, float]] = []
-    for p in first + sorted(pts, key=lambda p: abs(p[1] - target)):
-        if all(abs(p[1] - c[1]) > 1e-12 * target for c in chosen):
-            chosen.append((p[0], p[1]))
+    for p in first + sorted(pts, key=lambda p: abs(p.u - target)):
+        if all(abs(p.u - c[1]) > 1e-12 * target for c in chosen):
+            chosen.append((p.distance, p.u))
         if len(chosen) == 3:
             break
     if len(chosen) == 1:

@@ -71,7 +71,13 @@ class ChiSquare:
 
     @classmethod
     def for_problem(cls, problem: Problem, step: float | None = None) -> ChiSquare:
-        """The chi-square of ``problem``, using its analytic Jacobian when the user gave one."""
+        """The chi-square of ``problem``, using its analytic Jacobian when the user gave one.
+
+        For a cost fit (``problem.objective == 'cost'``) ``value`` and
+        ``gradient`` are the problem's own cost and gradient.
+        """
+        if problem.objective == "cost":
+            return _Cost(problem)
         analytic = problem.jacobian if problem.has_analytic_jacobian else None
         return cls(problem.residual, problem.lower, problem.upper, analytic, step)
 
@@ -112,3 +118,19 @@ class ChiSquare:
     def gradient(self, x: Array) -> Array:
         """Gradient of the chi-square at ``x``."""
         return self.value_and_gradient(x)[1]
+
+
+class _Cost(ChiSquare):
+    """A cost fit's objective behind the ChiSquare interface (``problem.scalar``/``problem.gradient``)."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.residual, problem.lower, problem.upper)
+        self._problem = problem
+
+    def value(self, x: Array) -> float:
+        """The cost at ``x``."""
+        return float(self._problem.scalar(x))
+
+    def value_and_gradient(self, x: Array) -> tuple[float, Array]:
+        """The cost and its gradient at ``x``."""
+        return self.value(x), np.asarray(self._problem.gradient(x), dtype=float)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
@@ -30,11 +31,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._profile import FitDef, FitStats, Refitter, RowResult, RowTask, SideResult, SideTask
+from ._profile import FitDef, Point, Refitter, RowResult, RowTask, SideResult, SideTask
 from .errors import ConfidenceWarning, ParameterError, did_you_mean
 from .executors import map_chunked
 from .minimizer import Minimizer
 from .plugins import get_prob_func
+from .stats import FitStats
 
 __all__ = ["conf_interval", "conf_interval2d"]
 
@@ -208,7 +210,7 @@ def conf_interval2d(
     grid = np.full(chi.shape, np.nan)
     for idx, c in np.ndenumerate(chi):
         if np.isfinite(c):
-            grid[idx] = prob(best, FitStats.constrained(best, 2, float(c)))
+            grid[idx] = prob(best, best.constrained(2, float(c)))
     errors = [e for r in rows for e in r.errors]
     if errors:
         warnings.warn(f"conf_interval2d: {len(errors)} of {chi.size} refits failed (nan in the grid); "
@@ -223,6 +225,8 @@ def _fitdef(minimizer: Any) -> FitDef:
                         f"not {type(minimizer).__name__}")
     if minimizer.engine is None or not math.isfinite(minimizer.chisqr):
         raise ValueError("the minimizer has not been fitted: run minimize() or Minimizer.leastsq() first")
+    if minimizer.objective == "cost":  # a cost's profile needs neither degrees of freedom nor a positive value
+        return FitDef.of(minimizer)
     if minimizer.nfree <= 0:
         raise ValueError(f"no degrees of freedom left (nfree = {minimizer.nfree}): confidence intervals "
                          "need more data points than varied parameters")
@@ -274,23 +278,34 @@ def _levels(sigmas: Iterable[float]) -> list[float]:
 
 
 def _deltas(prob: ProbFunc, best: FitStats, nfix: int, levels: list[float]) -> list[float]:
-    """Chi-square increase at which ``prob`` reaches each level (no refits needed)."""
-    scale = best.chisqr / best.nfree
+    """Chi-square increase at which ``prob`` reaches each level (no refits needed).
+
+    Raises a ValueError naming the function when it does not return a
+    probability, does not start below the level, or decreases as chi-square grows.
+    """
+    scale = best.errordef if best.objective == "cost" else best.chisqr / best.nfree
+    name = getattr(prob, "__name__", prob)
 
     def excess(delta: float, level: float) -> float:
-        p = prob(best, FitStats.constrained(best, nfix, best.chisqr + delta))
-        if not math.isfinite(p):
-            raise ValueError(f"prob_func {getattr(prob, '__name__', prob)!r} returned {p} for a chi-square "
-                             f"increase of {delta:.6g}; it must return a probability in [0, 1]")
+        p = prob(best, best.constrained(nfix, best.chisqr + delta))
+        if not (isinstance(p, (float, int, np.floating, np.integer)) and 0.0 <= p <= 1.0):
+            raise ValueError(f"prob_func {name!r} returned {p!r} for a chi-square increase of {delta:.6g}; "
+                             "it must return a probability in [0, 1]")
         return float(p) - level
 
     out = []
     for level in levels:
         if excess(0.0, level) >= 0:
-            raise ValueError(f"prob_func {getattr(prob, '__name__', prob)!r} gives probability >= {level} "
+            raise ValueError(f"prob_func {name!r} gives probability >= {level} "
                              "at the best fit itself; it must start at 0 and grow with chi-square")
         lo, hi = 0.0, scale
-        while excess(hi, level) < 0:
+        below = excess(0.0, level)
+        while (now := excess(hi, level)) < 0:
+            if now < below:
+                raise ValueError(f"prob_func {name!r} decreases as chi-square grows (probability "
+                                 f"{below + level:.6g} at an increase of {lo:.6g}, {now + level:.6g} at "
+                                 f"{hi:.6g}); a probability function must rise with chi-square")
+            below = now
             lo, hi = hi, hi * 4.0
             if hi > scale * 1e15:
                 raise ValueError(f"prob_func {getattr(prob, '__name__', prob)!r} never reaches probability "
@@ -310,11 +325,18 @@ def _step(fitdef: FitDef, name: str) -> float:
     """Expected distance from the best fit per unit of sqrt(chi-square increase)."""
     par = fitdef.params[name]
     if fitdef.covar is not None and par.stderr is not None and par.stderr > 0 and math.isfinite(par.stderr):
-        scale = fitdef.best.redchi if fitdef.core_options.get("scale_covar", True) else 1.0
-        return float(par.stderr) / math.sqrt(scale)
-    # no error bars: a step from the value, in units of the residual's own scale
+        return float(par.stderr) / math.sqrt(_unit(fitdef, scaled=True))
+    # no error bars: a step from the value, in units of the objective's own scale
     value = fitdef.value(name)
-    return _heuristic_step(value) / math.sqrt(fitdef.best.redchi)
+    return _heuristic_step(value) / math.sqrt(_unit(fitdef, scaled=False))
+
+
+def _unit(fitdef: FitDef, scaled: bool) -> float:
+    """The increase of the objective that one standard error makes."""
+    best = fitdef.best
+    if best.objective == "cost":
+        return best.errordef
+    return best.redchi if not scaled or fitdef.core_options.get("scale_covar", True) else 1.0
 
 
 def _heuristic_step(value: float) -> float:
@@ -367,8 +389,11 @@ def _run(tasks: list[Any], executor: Executor | None, chunksize: int | None,
 
 
 class _TaskRunner:
-    """Runs one task; the tasks one copy of it runs (a chunk, or all of a serial run) share a Refitter
-    per fixed set, so each chunk prepares each profile's refits once.
+    """Runs one task, preparing each profile's refits once per chunk.
+
+    The tasks one copy of it runs (a chunk, or all of a serial run) share a
+    Refitter per fixed set and thread: a thread pool calls one copy from
+    several threads, and a Refitter holds the Parameters it refits.
     """
 
     def __init__(self) -> None:
@@ -379,7 +404,7 @@ class _TaskRunner:
 
     def __call__(self, task: Any) -> Any:
         fixed = (task.name,) if isinstance(task, SideTask) else tuple(task.names)
-        key = (id(task.fitdef), fixed)
+        key = (id(task.fitdef), fixed, threading.get_ident())
         if key not in self.cache:
             self.cache[key] = Refitter(task.fitdef, list(fixed))
         task.refitter = self.cache[key]
@@ -399,7 +424,7 @@ def _warn(side: SideResult, levels: list[float], prob: ProbFunc, best: FitStats)
                           f"({note.chisqr:.7g} < {best.chisqr:.7g}): the fit was not at its minimum; "
                           "refit and compute the intervals again", ConfidenceWarning, stacklevel=3)
             continue
-        reached = prob(best, FitStats.constrained(best, 1, note.chisqr)) if math.isfinite(note.chisqr) else math.nan
+        reached = prob(best, best.constrained(1, note.chisqr)) if math.isfinite(note.chisqr) else math.nan
         if note.kind == "bound":
             msg = (f"the {where} limit of {side.name!r} lies beyond its bound {note.value:.7g}: the "
                    f"probability reaches only {reached:.4f} there, so the limit(s) at {', '.join(missed)} "
@@ -417,12 +442,12 @@ def _warn(side: SideResult, levels: list[float], prob: ProbFunc, best: FitStats)
 def _trace(fitdef: FitDef, name: str, low: SideResult, high: SideResult, prob: ProbFunc) -> dict[str, Array]:
     best = fitdef.best
     others = low.free_names
-    rows = [(fitdef.value(name), best.chisqr, np.array([fitdef.value(n) for n in others]))]
+    rows = [Point(0.0, 0.0, fitdef.value(name), best.chisqr, np.array([fitdef.value(n) for n in others]))]
     rows += low.points + high.points
-    rows.sort(key=lambda r: r[0])
-    out: dict[str, Array] = {name: np.array([r[0] for r in rows])}
+    rows.sort(key=lambda r: r.value)
+    out: dict[str, Array] = {name: np.array([r.value for r in rows])}
     for k, other in enumerate(others):
-        out[other] = np.array([r[2][k] for r in rows])
-    out["prob"] = np.array([0.0 if r[1] <= best.chisqr else prob(best, FitStats.constrained(best, 1, r[1]))
+        out[other] = np.array([r.free[k] for r in rows])
+    out["prob"] = np.array([0.0 if r.chisqr <= best.chisqr else prob(best, best.constrained(1, r.chisqr))
                             for r in rows])
     return out

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .minimizer import Minimizer
     from .parameters import Parameters
+    from .result import FitResult
 
 __all__ = ["errors_report", "report_errors", "fit_report"]
 
@@ -74,9 +75,9 @@ def report_errors(
     print(errors_report(params, modelpars, show_correl, min_correl))
 
 
-def fit_report(fit: Minimizer, modelpars: Mapping[str, object] | None = None,
+def fit_report(fit: Minimizer | FitResult, modelpars: Mapping[str, object] | None = None,
                show_correl: bool = True, min_correl: float = 0.1) -> str:
-    """Return a report of a fit: statistics, variables with errors, correlations."""
+    """Return a report of a fit (a Minimizer or a FitResult): statistics, variables with errors, correlations."""
     lines = [
         "[[Fit Statistics]]",
         f"    engine             = {fit.engine}",
@@ -85,11 +86,19 @@ def fit_report(fit: Minimizer, modelpars: Mapping[str, object] | None = None,
         f"    function evals     = {fit.nfev}",
         f"    data points        = {fit.ndata}",
         f"    variables          = {fit.nvarys}",
-        f"    chi-square         = {fit.chisqr:.7g}",
-        f"    reduced chi-square = {fit.redchi:.7g}",
-        f"    Akaike info crit   = {fit.aic:.7g}",
-        f"    Bayesian info crit = {fit.bic:.7g}",
     ]
+    if fit.objective == "cost":
+        lines.append(f"    cost               = {fit.chisqr:.7g} (errordef {fit.errordef:g})")
+    else:
+        lines += [
+            f"    chi-square         = {fit.chisqr:.7g}",
+            f"    reduced chi-square = {fit.redchi:.7g}",
+            f"    Akaike info crit   = {fit.aic:.7g}",
+            f"    Bayesian info crit = {fit.bic:.7g}",
+        ]
+    if fit.engine_objective is not None:
+        lines.append(f"    engine objective   = {fit.engine_objective:.7g} (what the engine minimized; "
+                     "chi-square above is the plain sum of squares there)")
     if not fit.errorbars:
         lines.append(f"    error bars         = not estimated: {fit.errorbars_reason}")
     lines.append("[[Variables]]")

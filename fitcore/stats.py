@@ -6,8 +6,9 @@ in the core's own ``pyproject.toml``, the same door a third party uses.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-from typing import Protocol
+from dataclasses import dataclass
 
 from .hookspecs import hookimpl
 from .specs import ProbFuncSpec
@@ -15,14 +16,39 @@ from .specs import ProbFuncSpec
 __all__ = ["FitStats", "f_test", "likelihood_ratio", "fitcore_prob_funcs"]
 
 
-class FitStats(Protocol):
-    """What a probability function reads of the best fit and of a constrained refit."""
+@dataclass(frozen=True)
+class FitStats:
+    """What a probability function reads of the best fit and of a constrained refit.
+
+    Attributes
+    ----------
+    ndata, nvarys, nfree : int
+        Data points, varied parameters and degrees of freedom.
+    chisqr : float
+        Chi-square (the cost, for a cost fit).
+    redchi : float
+        Reduced chi-square (NaN for a cost fit).
+    objective : {'least_squares', 'cost'}
+        Whether the fit minimized a sum of squares or a scalar cost.
+    errordef : float
+        The cost increase of one standard error (1 for chi-square, 0.5 for a
+        negative log-likelihood).
+    """
 
     ndata: int
     nvarys: int
     nfree: int
     chisqr: float
     redchi: float
+    objective: str = "least_squares"
+    errordef: float = 1.0
+
+    def constrained(self, nfix: int, chisqr: float) -> FitStats:
+        """Statistics of a refit of this fit with ``nfix`` parameters fixed that reached ``chisqr``."""
+        nvarys = self.nvarys - nfix
+        nfree = self.ndata - nvarys
+        redchi = float(chisqr) / nfree if nfree > 0 and self.objective == "least_squares" else math.nan
+        return FitStats(self.ndata, nvarys, nfree, float(chisqr), redchi, self.objective, self.errordef)
 
 
 def _nfix(best: FitStats, new: FitStats) -> int:
@@ -42,6 +68,9 @@ def f_test(best: FitStats, new: FitStats) -> float:
     from scipy import special  # on use: importing fitcore does not import scipy.special
 
     nfix = _nfix(best, new)
+    if best.objective == "cost":
+        raise ValueError("f_test compares chi-square values of least-squares fits; this fit minimized a cost: "
+                         "use prob_func='likelihood_ratio'")
     dchi = max(new.chisqr / best.chisqr - 1.0, 0.0)
     return float(special.fdtr(nfix, best.nfree, dchi * best.nfree / nfix))
 
@@ -50,12 +79,15 @@ def likelihood_ratio(best: FitStats, new: FitStats) -> float:
     """Wilks' likelihood-ratio probability.
 
     The chi-square increase, in units of the best fit's reduced chi-square, is
-    distributed as chi-square with ``P_fix`` degrees of freedom.
+    distributed as chi-square with ``P_fix`` degrees of freedom. For a cost
+    fit the increase of the cost is counted in units of ``errordef`` (twice
+    the log-likelihood drop for a negative log-likelihood with ``errordef=0.5``).
     """
     from scipy import special
 
     nfix = _nfix(best, new)
-    delta = max(new.chisqr - best.chisqr, 0.0) / best.redchi
+    scale = best.errordef if best.objective == "cost" else best.redchi
+    delta = max(new.chisqr - best.chisqr, 0.0) / scale
     return float(special.chdtr(nfix, delta))
 
 

@@ -42,11 +42,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import EngineCapabilityError, FitcoreWarning, NonFiniteResidualError, PluginWarning
+from .errors import EngineCapabilityError, EngineError, FitcoreWarning, NonFiniteResidualError, PluginWarning
 from .minimizer import Minimizer
 from .parameters import Parameters
 from .plugins import ProbFuncInfo, get_engine, get_prob_func, list_prob_funcs
 from .problem import EngineResult, Problem
+from .stats import FitStats
 from .specs import EngineSpec, ProbFuncSpec, resolve
 
 __all__ = [
@@ -357,7 +358,12 @@ def check_within_native_bounds(name: str) -> None:
     """A native-bounds engine evaluates only inside [min, max] and ends on the bound the optimum lies beyond."""
     prob = _Problem("linear")
     params = prob.params(bounded=True, slope=(-10.0, 2.0))
-    fit = _fit(name, prob, params)
+    try:
+        fit = _fit(name, prob, params)
+    except EngineError as exc:  # the core refuses an answer outside the declared bounds
+        fit, refused = None, exc
+    else:
+        refused = None
     calls = np.array(prob.calls)
     lo = np.array([params[n].min for n in prob.names])
     hi = np.array([params[n].max for n in prob.names])
@@ -365,6 +371,8 @@ def check_within_native_bounds(name: str) -> None:
     bounds = {n: (float(a), float(b)) for n, a, b in zip(prob.names, lo, hi)}
     _require(outside.size == 0, lambda: f"{len(outside)} evaluations outside the bounds {bounds}, "
                                f"e.g. {dict(zip(prob.names, outside[0].tolist()))}")
+    _require(refused is None, lambda: f"fitcore refused the engine's answer: {refused}")
+    assert fit is not None
     slope = fit.params["slope"].value
     _require(abs(slope - 2.0) < 1e-3,
              lambda: f"the optimum lies beyond slope <= 2, but the fit ended at slope={slope:.6g}")
@@ -470,21 +478,6 @@ def engine_checks(name: str) -> list[Callable[[str], None]]:
 
 
 # -- probability-function checks ----------------------------------------------------------------
-@dataclass(frozen=True)
-class _Stats:
-    ndata: int
-    nvarys: int
-    chisqr: float
-
-    @property
-    def nfree(self) -> int:
-        return self.ndata - self.nvarys
-
-    @property
-    def redchi(self) -> float:
-        return self.chisqr / self.nfree
-
-
 def _prob_info(name: str) -> ProbFuncInfo:
     for info in list_prob_funcs():
         if info.name == name:
@@ -495,9 +488,9 @@ def _prob_info(name: str) -> ProbFuncInfo:
 
 def _curve(name: str, nfix: int) -> tuple[np.ndarray, list[float]]:
     func = get_prob_func(name)
-    best = _Stats(50, 4, 46.0)
+    best = FitStats(50, 4, 46, 46.0, 1.0)
     increases = np.array([0.0, 1e-3, 0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 100.0, 1e3])
-    return increases, [func(best, _Stats(50, 4 - nfix, best.chisqr + d)) for d in increases]
+    return increases, [func(best, best.constrained(nfix, best.chisqr + d)) for d in increases]
 
 
 def check_prob_spec_valid(name: str) -> None:
