@@ -386,3 +386,27 @@ def test_a_tiny_level_gives_the_best_value():
     (_, low), (_, best), (_, high) = ci["a"]
     assert best == p["a"].value
     assert low == pytest.approx(best, rel=1e-6) and high == pytest.approx(best, rel=1e-6)
+
+
+def test_the_verdict_holds_without_error_bars():
+    """NIST Hahn1 from start 1: lbfgsb stops far from the minimum with a singular covariance; not a success."""
+    import nist_strd
+
+    outcome = nist_strd.run(nist_strd.load("Hahn1"), 1, engine="lbfgsb")
+    assert not outcome.success
+    assert "not a minimum" in outcome.message
+
+
+def test_exceptions_from_the_users_callbacks_are_not_blamed_on_the_engine():
+    """An iter_cb or Dfun that raises propagates as is, with no note naming the engine plugin."""
+
+    def bad_callback(*args, **kws):
+        raise KeyError("from my callback")
+
+    def bad_jacobian(p):
+        raise ZeroDivisionError("from my Dfun")
+
+    for kws, exc in (({"iter_cb": bad_callback}, KeyError), ({"Dfun": bad_jacobian}, ZeroDivisionError)):
+        with pytest.raises(exc) as caught:
+            fitcore.minimize(residual, params(), **kws)
+        assert not any("engine" in note for note in getattr(caught.value, "__notes__", []))
