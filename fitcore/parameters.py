@@ -329,12 +329,13 @@ class Parameters(dict):  # type: ignore[type-arg]
         return self.copy()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Parameters:
-        import copy
-
         new = Parameters()
         for key, par in self.items():
+            # every attribute is immutable (numbers, strings, None) except the correl dict of floats
             dup = Parameter.__new__(Parameter)
-            dup.__setstate__({k: copy.deepcopy(getattr(par, k), memo) for k in Parameter.__slots__})
+            dup.__setstate__({k: getattr(par, k) for k in Parameter.__slots__})
+            if par.correl is not None:
+                dup.correl = dict(par.correl)
             dict.__setitem__(new, key, dup)
         return new
 
