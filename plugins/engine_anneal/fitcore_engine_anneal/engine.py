@@ -11,12 +11,15 @@ from scipy.optimize import dual_annealing, minimize
 from threadpoolctl import threadpool_limits
 
 from fitcore import ChiSquare, EngineResult, Problem
-from fitcore.errors import EngineOptionError
+from fitcore.errors import EngineCapabilityError, EngineOptionError
 
 from . import OPTIONS
 
-__all__ = ["anneal", "precheck"]
+__all__ = ["anneal", "precheck", "MAX_BOUND"]
 
+#: largest bound magnitude anneal searches: beyond it the square of the value overflows a float, so
+#: neither the box's width nor the chi-square of a model linear in the parameter can be computed
+MAX_BOUND = float(np.sqrt(np.finfo(float).max))
 _RNG_KEYWORD = "rng" if "rng" in inspect.signature(dual_annealing).parameters else "seed"
 _POLISH = {"ftol": 1.0e-12, "gtol": 1.0e-8, "maxiter": 15000}
 _RANGES: dict[str, tuple[float, float, bool, bool]] = {
@@ -33,11 +36,12 @@ def _fail(name: str, value: Any, expected: str) -> EngineOptionError:
 
 
 def precheck(options: Mapping[str, Any], lower: np.ndarray, upper: np.ndarray, names: Sequence[str]) -> None:
-    """Refuse option values dual_annealing would reject, before any evaluation."""
+    """Refuse option values dual_annealing would reject, and boxes too wide to search, before any evaluation."""
     for name in ("maxiter", "maxfun"):
         if name in options:
             v = options[name]
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)) or not v >= 1 or v != int(v):
+            whole = isinstance(v, (int, np.integer)) or (isinstance(v, float) and v.is_integer())
+            if isinstance(v, (bool, np.bool_)) or not whole or not v >= 1:
                 raise _fail(name, v, "a positive integer")
     for name, (lo, hi, lo_in, hi_in) in _RANGES.items():
         if name in options:
@@ -49,6 +53,13 @@ def precheck(options: Mapping[str, Any], lower: np.ndarray, upper: np.ndarray, n
     for name in ("no_local_search", "polish"):
         if name in options and not isinstance(options[name], (bool, np.bool_)):
             raise _fail(name, options[name], "True or False")
+    wide = [f"{n!r} (min={lo:g}, max={hi:g})" for n, lo, hi in zip(names, lower, upper)
+            if max(abs(lo), abs(hi)) > MAX_BOUND]
+    if wide:
+        raise EngineCapabilityError(
+            f"engine 'anneal' searches the whole box between the bounds, and the bounds of {', '.join(wide)} "
+            f"reach beyond +-{MAX_BOUND:.3g}, where the square of the value overflows a float (such bounds "
+            "stand for 'no bound'); give the range the parameter can plausibly take", "anneal")
 
 
 def anneal(problem: Problem, **options: Any) -> EngineResult:

@@ -42,10 +42,18 @@ OPTIONS: dict[str, Any] = {
 ALIASES = {"m": "maxcor", "pgtol": "gtol", "epsilon": "eps"}
 
 
-def _positive(name: str, value: Any, integer: bool = False) -> None:
+#: largest value of each integer option: L-BFGS-B reads maxls as a C int and allocates about
+#: 11 * maxcor**2 numbers; maxiter and maxfun are counted in Python and only need to be positive
+_INT_LIMITS = {"maxcor": 1000, "maxls": 2**31 - 1, "maxiter": None, "maxfun": None}
+
+
+def _positive(name: str, value: Any, integer: bool = False, limit: int | None = None) -> None:
     kind = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0 or not np.isfinite(value):
-        what = "a positive integer" if integer else "a positive finite number"
+    ok = not isinstance(value, (bool, np.bool_)) and isinstance(value, kind) and value > 0
+    ok = ok and (bool(np.isfinite(value)) if not integer else (limit is None or value <= limit))
+    if not ok:
+        what = "a positive finite number" if not integer else (
+            "a positive integer" if limit is None else f"an integer from 1 to {limit}")
         raise EngineOptionError(f"engine 'lbfgsb': {name}={value!r}; expected {what}", "lbfgsb", name)
 
 
@@ -84,10 +92,10 @@ def resolve_options(options: Mapping[str, Any]) -> dict[str, Any]:
         _positive(name, out[name])
     if out["eps"] is not None:
         _positive("epsilon", out["eps"])
-    for name in ("maxcor", "maxiter", "maxls"):
-        _positive(name, out[name], integer=True)
-    if out["maxfun"] is not None:
-        _positive("maxfun", out["maxfun"], integer=True)
+    for name, limit in _INT_LIMITS.items():
+        if out[name] is not None or name != "maxfun":
+            _positive("m" if name == "maxcor" and given.get("m") is not None else name, out[name],
+                      integer=True, limit=limit)
     return out
 
 

@@ -12,9 +12,13 @@ from fitcore.errors import EngineCapabilityError, EngineOptionError, EngineUnava
 
 from . import INSTALL_HINT
 
-__all__ = ["precheck", "normalize"]
+__all__ = ["precheck", "normalize", "MAX_BOUND"]
 
 _AGS_MAX_DIM = 10
+#: nlopt reads maxeval and population as C ints
+_MAX_INT = 2**31 - 1
+#: largest bound magnitude a global algorithm searches: beyond it the square of the value overflows a float
+MAX_BOUND = float(np.sqrt(np.finfo(float).max))
 
 
 def _err(option: str, message: str) -> EngineOptionError:
@@ -78,6 +82,14 @@ def precheck(options: Mapping[str, Any], lower: np.ndarray, upper: np.ndarray, n
                 f"engine 'nlopt': global algorithm {alg!r} searches a finite box and needs finite min and max on "
                 f"every varied parameter; missing for {', '.join(bad)}. Give those parameters bounds, or choose a "
                 "local algorithm such as 'LN_BOBYQA'", "nlopt")
+        wide = [f"{n!r} (min={lo:g}, max={hi:g})" for n, lo, hi in zip(names, lower, upper)
+                if max(abs(lo), abs(hi)) > MAX_BOUND]
+        if wide:
+            raise EngineCapabilityError(
+                f"engine 'nlopt': global algorithm {alg!r} searches the whole box between the bounds, and the "
+                f"bounds of {', '.join(wide)} reach beyond +-{MAX_BOUND:.3g}, where the square of the value "
+                "overflows a float (such bounds stand for 'no bound'); give the range the parameter can "
+                "plausibly take, or choose a local algorithm such as 'LN_BOBYQA'", "nlopt")
         if alg == "GN_AGS" and len(names) > _AGS_MAX_DIM:
             raise EngineCapabilityError(f"engine 'nlopt': GN_AGS handles at most {_AGS_MAX_DIM} parameters, this "
                                         f"fit varies {len(names)}; choose another global algorithm", "nlopt")
@@ -94,8 +106,8 @@ def precheck(options: Mapping[str, Any], lower: np.ndarray, upper: np.ndarray, n
         _number("maxtime", options["maxtime"], positive=True)
     for name in ("maxeval", "population"):
         v = options.get(name)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
-            raise _err(name, f"{name}={v!r}; expected a positive integer (or None)")
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= _MAX_INT):
+            raise _err(name, f"{name}={v!r}; expected an integer from 1 to {_MAX_INT} (or None)")
     step = options.get("initial_step")
     if step is not None:
         arr = np.atleast_1d(np.asarray(step, dtype=float)) if not isinstance(step, str) else np.array([np.nan])

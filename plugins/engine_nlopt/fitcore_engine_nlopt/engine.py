@@ -8,7 +8,7 @@ import nlopt
 import numpy as np
 
 from fitcore import ChiSquare, EngineResult, Problem
-from fitcore.errors import EngineError
+from fitcore.errors import EngineError, EngineOptionError
 
 from . import OPTIONS
 from .algorithms import available, code, is_global, needs_local, uses_gradient, uses_local
@@ -58,7 +58,8 @@ class _Stage:
         opt.set_maxeval(int(maxeval))
         if opts["maxtime"] is not None:
             opt.set_maxtime(float(opts["maxtime"]))
-        if opts["initial_step"] is not None:
+        self.default_step = opts["initial_step"] is None
+        if not self.default_step:
             opt.set_initial_step(np.broadcast_to(np.asarray(opts["initial_step"], dtype=float), (n,)) / self.scale)
         if opts["population"] is not None:
             opt.set_population(int(opts["population"]))
@@ -87,10 +88,23 @@ class _Stage:
             self.best_f, self.best_x = f, np.array(x, dtype=float)
         return f
 
+    def _bounded_step(self, u0: np.ndarray) -> None:
+        """Use nlopt's default first step for the bounds, but never longer than its default without them.
+
+        nlopt makes the first step of a bounded parameter a fraction of its range or of its distance to
+        a bound; bounds of +-1e300 standing for "no bound" would make it 1e300. A bound only ever
+        restricts, so each step is capped at nlopt's unbounded default: ``|u0|``, or 1 where ``u0`` is 0.
+        """
+        bounded = np.abs(np.asarray(self.opt.get_initial_step(u0), dtype=float))
+        free = np.where(u0 != 0.0, np.abs(u0), 1.0)
+        self.opt.set_initial_step(np.minimum(bounded, free))
+
     def run(self, x0: np.ndarray, retry: bool = True) -> tuple[np.ndarray, int]:
         """Optimize from ``x0``; return the best point and nlopt's result code."""
         try:
             x0 = np.clip(np.asarray(x0, dtype=float), self.lower, self.upper)  # nlopt refuses a start 1 ulp out
+            if self.default_step:
+                self._bounded_step(x0 / self.scale)
             u = np.asarray(self.opt.optimize(x0 / self.scale), dtype=float)
             x = np.clip(u * self.scale, self.lower, self.upper)
             status = int(self.opt.last_optimize_result())
@@ -132,6 +146,9 @@ def _seed(seed: Any) -> None:
         seed = int(seed.integers(0, 2**31 - 1))
     elif isinstance(seed, np.random.RandomState):
         seed = int(seed.randint(0, 2**31 - 1))
+    elif isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+        raise EngineOptionError(f"engine 'nlopt': seed={seed!r}; expected an integer from 0 to 2**64 - 1, a "
+                                "numpy Generator or RandomState, or None", "nlopt", "seed")
     nlopt.srand(int(seed))
 
 
@@ -208,6 +225,8 @@ def _scale(x0: np.ndarray) -> np.ndarray:
 
 #: largest cosine between the residual and a column of the Jacobian at an accepted minimum
 STATIONARY_COS = 1.0e-4
+#: largest Gauss-Newton step, relative to each value's magnitude, at an accepted minimum
+STATIONARY_STEP = 1.0e-6
 #: relative distance from a bound within which a parameter counts as held by it
 _BOUND_ROOM = 1.0e-7
 
@@ -216,7 +235,14 @@ def _stationary(chi: ChiSquare, x: np.ndarray, problem: Problem) -> bool:
     """Whether ``x`` is a minimum as far as first derivatives tell (bounds taken into account).
 
     Some algorithms (e.g. LD_SLSQP on some problems) report convergence far from
-    a minimum; this keeps ``success`` honest at the cost of one Jacobian.
+    a minimum; this keeps ``success`` honest at the cost of one Jacobian. A point
+    passes when no free column of the Jacobian has a cosine above
+    :data:`STATIONARY_COS` with the residual, or when the Gauss-Newton step from it
+    moves no free value by more than :data:`STATIONARY_STEP` of its magnitude
+    (the start's where the value is 0, or 1). The second test is the one that
+    decides exact, noise-free fits: there the residual is only what is left of
+    the distance to the minimum, the Jacobian's own columns, so its cosines stay
+    large however close the point is.
     """
     r = chi.residual(x).copy()
     rn = float(np.linalg.norm(r))
@@ -228,5 +254,9 @@ def _stationary(chi: ChiSquare, x: np.ndarray, problem: Problem) -> bool:
     norms[norms == 0] = 1.0
     cos = np.abs(g) / (norms * rn)
     near = _BOUND_ROOM * np.maximum(np.abs(x), 1.0)
-    blocked = ((x - problem.lower <= near) & (g > 0)) | ((problem.upper - x <= near) & (g < 0))
-    return bool(np.all(cos[~blocked] <= STATIONARY_COS))
+    free = ~(((x - problem.lower <= near) & (g > 0)) | ((problem.upper - x <= near) & (g < 0)))
+    if np.all(cos[free] <= STATIONARY_COS):
+        return True
+    step = np.linalg.lstsq(jac[:, free], -r, rcond=None)[0]
+    size = np.maximum(np.abs(x[free]), _scale(problem.x0)[free])
+    return bool(np.all(np.abs(step) <= STATIONARY_STEP * size))
