@@ -13,22 +13,35 @@ for a few parameters several times faster than numpy's per-call overhead.
 Uncertainties are never computed through this transform (its derivative
 vanishes at a bound, which collapses the back-transformed covariance): see
 :mod:`fitcore.uncertainty`.
+
+Every transformed value is formed as *bound + offset*, so it is resolved only
+to about ``eps * |bound|``. A bound far beyond the value, such as the
+``+-1e300`` often written for "no bound", loses the value altogether (the
+start 1.0 would become 0.0 and the fit could not move), and a range whose
+width overflows a float cannot be transformed at all. :meth:`BoundsTransform.start`
+refuses both before the fit evaluates anything, naming the parameter.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["BoundsTransform"]
+from .errors import ParameterError
+
+__all__ = ["BoundsTransform", "RESOLUTION"]
 
 Array = NDArray[np.float64]
 _sin, _cos, _asin, _hypot, _sqrt = math.sin, math.cos, math.asin, math.hypot, math.sqrt
 _INF = math.inf
 _HALF_PI = math.pi / 2
+_QUARTER_PI = math.pi / 4
 _BOTH, _LOWER, _UPPER = 0, 1, 2
+#: the transform must resolve a change of ``RESOLUTION * max(|v|, 1)`` at a fit's start value ``v``
+RESOLUTION = 1.0e-6
 
 
 def _floats(values: ArrayLike) -> list[float]:
@@ -45,16 +58,20 @@ class BoundsTransform:
     lower, upper : array_like
         Bounds of each free parameter, ``-inf``/``inf`` where unbounded (kept
         as lists of floats in the attributes of the same names).
+    names : sequence of str, optional
+        The parameters' names, for error messages.
 
     Raises
     ------
     ValueError
         When the lengths differ or a lower bound is not below its upper bound.
+    ParameterError
+        When the width ``max - min`` of a range overflows a float.
     """
 
-    __slots__ = ("lower", "upper", "identity", "_table", "_n")
+    __slots__ = ("lower", "upper", "identity", "names", "_table", "_n")
 
-    def __init__(self, lower: ArrayLike, upper: ArrayLike) -> None:
+    def __init__(self, lower: ArrayLike, upper: ArrayLike, names: Sequence[str] | None = None) -> None:
         if not (type(lower) is list and type(upper) is list) and (np.ndim(lower) != 1 or np.ndim(upper) != 1):
             raise ValueError("lower and upper must be 1-d arrays of the same length")
         lo, hi = _floats(lower), _floats(upper)
@@ -71,6 +88,13 @@ class BoundsTransform:
                 table.append((j, _UPPER, b, 0.0, 0.0))
         self._table = table
         self._n = len(lo)
+        self.names = [f"#{j}" for j in range(len(lo))] if names is None else list(names)
+        for j, kind, a, h, c in table:
+            if kind == _BOTH and h == _INF:
+                raise ParameterError(
+                    f"parameter {self.names[j]!r}: the range min={a!r}, max={c!r} is wider than the largest float, "
+                    "so the bound transform cannot represent it; for no bound use min=None / max=None "
+                    "(or -inf / inf)", self.names[j])
         self.identity = not table
         self.lower = lo  # plain floats
         self.upper = hi
@@ -87,9 +111,11 @@ class BoundsTransform:
         out = list(xs)
         for j, kind, a, h, c in self._table:
             xj = out[j]
-            if kind == _BOTH:  # a = min, h = half range, c = max; rounding may pass c by an ulp
-                v = a + (_sin(xj) + 1.0) * h
-                out[j] = v if v < c else c
+            if kind == _BOTH:  # a = min, h = half range, c = max; measured from the nearer bound:
+                phi = 0.5 * xj + _QUARTER_PI  # 1 + sin(u) = 2 sin(phi)^2, 1 - sin(u) = 2 cos(phi)^2: these keep
+                t, w = _sin(phi), _cos(phi)  # their digits next to a bound, where 1 +- sin(u) would cancel
+                v = a + 2.0 * h * (t * t) if abs(t) <= abs(w) else c - 2.0 * h * (w * w)
+                out[j] = a if v < a else (v if v < c else c)
             else:  # one bound a (kind 1: min, 2: max): sqrt(u^2 + 1) - 1 as u*u / (hypot(u, 1) + 1),
                 t = abs(xj)  # no cancellation, no overflow, never negative: cannot round across a
                 d = t * (t / (_hypot(t, 1.0) + 1.0))
@@ -104,12 +130,16 @@ class BoundsTransform:
         return np.array(self._internal(_floats(v)))
 
     def _internal(self, out: list[float]) -> list[float]:
-        for j, kind, a, h, _ in self._table:
-            if kind == _BOTH:
-                out[j] = _asin(min(max((out[j] - a) / h - 1.0, -1.0), 1.0))
-            else:  # sqrt((w + 1)^2 - 1) = sqrt(w * (w + 2)), w = distance from the bound
+        for j, kind, a, h, c in self._table:
+            if kind == _BOTH:  # inverse of external_values, from the nearer bound
+                v = out[j]
+                if v - a <= c - v:
+                    out[j] = 2.0 * _asin(_sqrt(min(max((v - a) / (2.0 * h), 0.0), 1.0))) - _HALF_PI
+                else:
+                    out[j] = _HALF_PI - 2.0 * _asin(_sqrt(min(max((c - v) / (2.0 * h), 0.0), 1.0)))
+            else:  # sqrt((w + 1)^2 - 1) = sqrt(w) sqrt(w + 2) (no overflow), w = distance from the bound
                 w = max(out[j] - a if kind == _LOWER else a - out[j], 0.0)
-                out[j] = _sqrt(w * (w + 2.0))
+                out[j] = _sqrt(w) * _sqrt(w + 2.0)
         return out
 
     def nudge(self, x: Array, step: float = 1e-2) -> Array:
@@ -132,7 +162,35 @@ class BoundsTransform:
         return out
 
     def start(self, values: list[float]) -> Array:
-        """``nudge(to_internal(values))`` for a fit's starting values (plain floats), in one pass."""
+        """``nudge(to_internal(values))`` for a fit's starting values (plain floats), in one pass.
+
+        Raises
+        ------
+        ParameterError
+            When a finite bound is so far from the start value ``v`` that the
+            transform cannot tell ``v`` from ``v +- RESOLUTION * max(|v|, 1)``
+            (or a quarter of a narrower range): the round trip of either misses
+            by more than half that step.
+        """
+        start = list(map(float, values))
+        for j, kind, a, _, c in self._table:
+            v = start[j]
+            step = min(RESOLUTION * max(abs(v), 1.0), (c - a) / 4 if kind == _BOTH else _INF)
+            probe = v + step if (c if kind == _BOTH else (_INF if kind == _LOWER else a)) - v >= step else v - step
+            pair = [v, probe]
+            for k, value in enumerate(pair):
+                point = list(start)
+                point[j] = value
+                pair[k] = self.external_values(self._internal(point))[j]
+            if not (abs(pair[0] - v) <= step / 2 and abs((pair[1] - pair[0]) - (probe - v)) <= step / 2):
+                bounds = f"min={a!r}, max={c!r}" if kind == _BOTH else (
+                    f"min={a!r}" if kind == _LOWER else f"max={a!r}")
+                raise ParameterError(
+                    f"parameter {self.names[j]!r}: the bound {bounds} is too far from the start value {v!r} for "
+                    f"the bound transform, which cannot resolve a change of {step:.3g} there (the start would "
+                    f"become {pair[0]!r}). For no bound use min=None / max=None (or -inf / inf); otherwise give "
+                    "bounds nearer the value, or choose an engine with native bounds (e.g. 'lbfgsb')",
+                    self.names[j])
         return np.array(self._nudge(self._internal(list(values))))
 
     def derivative(self, x: Array) -> Array:
