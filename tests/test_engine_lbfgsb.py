@@ -70,7 +70,7 @@ def test_loose_factr_stops_earlier():
 @pytest.mark.parametrize(("kws", "match"), [
     ({"m": 5, "maxcor": 6}, "two spellings"),
     ({"factr": 1e7, "ftol": 1e-9}, "factr= and ftol="),
-    ({"m": 0}, "maxcor=0"),
+    ({"m": 0}, r"\bm=0; expected an integer from 1 to 1000"),
     ({"pgtol": -1.0}, "gtol=-1.0"),
     ({"epsilon": 0.0}, "epsilon=0.0"),
     ({"maxiter": 2.5}, "maxiter=2.5"),

@@ -1,4 +1,7 @@
-"""What every shipped engine must do: recover known values, respect bounds, stop when told, agree on error bars."""
+"""What every shipped engine must do: recover known values, respect bounds, agree on error bars.
+
+Stopping and failing fits are tested once for every engine in ``test_engine_stop_restore.py``.
+"""
 
 from __future__ import annotations
 
@@ -114,64 +117,3 @@ def test_respects_bounds(sine_data, engine, kws):
     assert np.all(vals >= lo) and np.all(vals <= hi)
     assert params["omega"].value == pytest.approx(2.99, abs=1e-6)
     assert fit.success, fit.message
-
-
-@pytest.mark.parametrize(("engine", "kws"), CONFIGS)
-def test_honours_max_nfev(sine_data, engine, kws):
-    """max_nfev stops the fit after exactly that many evaluations, unsuccessful, keeping the best values."""
-    x, data, *_ = sine_data
-    params = make_params(True)
-    chis = []
-
-    def residual(p, x, data):
-        r = sine_residual(p, x, data)
-        chis.append(float(r @ r))
-        return r
-
-    fit = fitcore.minimize(residual, params, args=(x, data), engine=engine, max_nfev=25, **kws)
-    assert fit.nfev == 25
-    assert fit.aborted and not fit.success
-    assert "max_nfev=25" in fit.message
-    assert fit.chisqr == pytest.approx(min(chis))
-    assert fit.errorbars is False
-
-
-@pytest.mark.parametrize(("engine", "kws"), CONFIGS)
-def test_abort_from_iter_cb_keeps_best_values(sine_data, engine, kws):
-    """iter_cb returning True stops at once; the parameters hold the best values seen, success is False."""
-    x, data, *_ = sine_data
-    params = make_params(True)
-    best = {"chi": np.inf, "values": None}
-
-    def iter_cb(p, it, resid, *args):
-        chi = float(resid @ resid)
-        if chi < best["chi"]:
-            best["chi"], best["values"] = chi, {n: p[n].value for n in NAMES}
-        return it >= 12
-
-    fit = fitcore.minimize(sine_residual, params, args=(x, data), engine=engine, iter_cb=iter_cb, **kws)
-    assert fit.nfev == 12
-    assert fit.aborted and not fit.success
-    assert "iter_cb" in fit.message
-    assert {n: params[n].value for n in NAMES} == best["values"]
-    assert fit.chisqr == pytest.approx(best["chi"])
-
-
-@pytest.mark.parametrize(("engine", "kws"), CONFIGS)
-def test_user_error_propagates_and_restores_parameters(sine_data, engine, kws):
-    """An exception in the residual function leaves the engine and the Parameters are as before the fit."""
-    x, data, *_ = sine_data
-    params = make_params(True)
-    before = {n: params[n].value for n in NAMES}
-    calls = []
-
-    def residual(p, x, data):
-        calls.append(1)
-        if len(calls) == 30:
-            raise ZeroDivisionError("boom in the model")
-        return sine_residual(p, x, data)
-
-    with pytest.raises(ZeroDivisionError, match="boom in the model"):
-        fitcore.minimize(residual, params, args=(x, data), engine=engine, **kws)
-    assert len(calls) == 30
-    assert {n: params[n].value for n in NAMES} == before
