@@ -14,12 +14,15 @@ Uncertainties are never computed through this transform (its derivative
 vanishes at a bound, which collapses the back-transformed covariance): see
 :mod:`fitcore.uncertainty`.
 
-Every transformed value is formed as *bound + offset*, so it is resolved only
-to about ``eps * |bound|``. A bound far beyond the value, such as the
-``+-1e300`` often written for "no bound", loses the value altogether (the
-start 1.0 would become 0.0 and the fit could not move), and a range whose
-width overflows a float cannot be transformed at all. :meth:`BoundsTransform.start`
-refuses both before the fit evaluates anything, naming the parameter.
+Two bounds are computed region by region so that no digit is lost to
+cancellation: in the middle half of the range as ``mid + h * sin(int)`` (exact
+at the middle, so the ``+-1e300`` often written for "no bound" fits as well as
+no bound at all), next to a bound as that bound plus or minus
+``2 h sin(int/2 + pi/4)**2`` (resp. ``cos``), which is ``h (1 +- sin(int))``
+without the cancellation. A value far from the middle and from every bound,
+relative to the range (``[0, 1e300]`` with a start of 1), still cannot be
+represented: :meth:`BoundsTransform.start` refuses such a start before the fit
+evaluates anything, naming the parameter.
 """
 
 from __future__ import annotations
@@ -65,8 +68,6 @@ class BoundsTransform:
     ------
     ValueError
         When the lengths differ or a lower bound is not below its upper bound.
-    ParameterError
-        When the width ``max - min`` of a range overflows a float.
     """
 
     __slots__ = ("lower", "upper", "identity", "names", "_table", "_n")
@@ -77,24 +78,18 @@ class BoundsTransform:
         lo, hi = _floats(lower), _floats(upper)
         if len(lo) != len(hi):
             raise ValueError("lower and upper must be 1-d arrays of the same length")
-        # (index, kind, bound, half range, max): kind 0 two bounds, 1 lower only, 2 upper only
+        # (index, kind, bound, half range (halves first: finite for any finite bounds), max): kind 0 two bounds, 1 lower only, 2 upper only
         table: list[tuple[int, int, float, float, float]] = []
         for j, (a, b) in enumerate(zip(lo, hi)):
             if not a < b:
                 raise ValueError("every lower bound must be less than its upper bound")
             if a > -_INF:
-                table.append((j, _BOTH, a, (b - a) / 2.0, b) if b < _INF else (j, _LOWER, a, 0.0, 0.0))
+                table.append((j, _BOTH, a, 0.5 * b - 0.5 * a, b) if b < _INF else (j, _LOWER, a, 0.0, 0.0))
             elif b < _INF:
                 table.append((j, _UPPER, b, 0.0, 0.0))
         self._table = table
         self._n = len(lo)
         self.names = [f"#{j}" for j in range(len(lo))] if names is None else list(names)
-        for j, kind, a, h, c in table:
-            if kind == _BOTH and h == _INF:
-                raise ParameterError(
-                    f"parameter {self.names[j]!r}: the range min={a!r}, max={c!r} is wider than the largest float, "
-                    "so the bound transform cannot represent it; for no bound use min=None / max=None "
-                    "(or -inf / inf)", self.names[j])
         self.identity = not table
         self.lower = lo  # plain floats
         self.upper = hi
@@ -111,10 +106,13 @@ class BoundsTransform:
         out = list(xs)
         for j, kind, a, h, c in self._table:
             xj = out[j]
-            if kind == _BOTH:  # a = min, h = half range, c = max; measured from the nearer bound:
-                phi = 0.5 * xj + _QUARTER_PI  # 1 + sin(u) = 2 sin(phi)^2, 1 - sin(u) = 2 cos(phi)^2: these keep
-                t, w = _sin(phi), _cos(phi)  # their digits next to a bound, where 1 +- sin(u) would cancel
-                v = a + 2.0 * h * (t * t) if abs(t) <= abs(w) else c - 2.0 * h * (w * w)
+            if kind == _BOTH:  # a = min, h = half range, c = max
+                s = _sin(xj)
+                if -0.5 <= s <= 0.5:  # from the middle: exact at the middle, digits kept near it
+                    v = (a + h) + h * s
+                else:  # from the nearer bound, with 1 + sin(u) = 2 sin(phi)^2 and 1 - sin(u) = 2 cos(phi)^2,
+                    phi = 0.5 * xj + _QUARTER_PI  # which keep their digits where 1 +- sin(u) would cancel
+                    v = a + h * (2.0 * _sin(phi) ** 2) if s < 0.0 else c - h * (2.0 * _cos(phi) ** 2)
                 out[j] = a if v < a else (v if v < c else c)
             else:  # one bound a (kind 1: min, 2: max): sqrt(u^2 + 1) - 1 as u*u / (hypot(u, 1) + 1),
                 t = abs(xj)  # no cancellation, no overflow, never negative: cannot round across a
@@ -131,12 +129,14 @@ class BoundsTransform:
 
     def _internal(self, out: list[float]) -> list[float]:
         for j, kind, a, h, c in self._table:
-            if kind == _BOTH:  # inverse of external_values, from the nearer bound
+            if kind == _BOTH:  # inverse of external_values, region by region
                 v = out[j]
-                if v - a <= c - v:
-                    out[j] = 2.0 * _asin(_sqrt(min(max((v - a) / (2.0 * h), 0.0), 1.0))) - _HALF_PI
+                if v - a < 0.5 * h:
+                    out[j] = 2.0 * _asin(_sqrt(0.5 * (max(v - a, 0.0) / h))) - _HALF_PI
+                elif c - v < 0.5 * h:
+                    out[j] = _HALF_PI - 2.0 * _asin(_sqrt(0.5 * (max(c - v, 0.0) / h)))
                 else:
-                    out[j] = _HALF_PI - 2.0 * _asin(_sqrt(min(max((c - v) / (2.0 * h), 0.0), 1.0)))
+                    out[j] = _asin(min(max((v - (a + h)) / h, -1.0), 1.0))
             else:  # sqrt((w + 1)^2 - 1) = sqrt(w) sqrt(w + 2) (no overflow), w = distance from the bound
                 w = max(out[j] - a if kind == _LOWER else a - out[j], 0.0)
                 out[j] = _sqrt(w) * _sqrt(w + 2.0)
@@ -153,16 +153,21 @@ class BoundsTransform:
 
     def _nudge(self, out: list[float], step: float = 1e-2) -> list[float]:
         for j, kind, *_ in self._table:
-            xj = out[j]
-            if kind == _BOTH:
-                if abs(_cos(xj)) < step / 10:
-                    out[j] = math.copysign(_HALF_PI - step, xj)
-            elif abs(xj) < step / 10:
-                out[j] = step
+            out[j] = self._nudge_one(kind, out[j], step)
         return out
 
+    @staticmethod
+    def _nudge_one(kind: int, xj: float, step: float = 1e-2) -> float:
+        if kind == _BOTH:
+            return math.copysign(_HALF_PI - step, xj) if abs(_cos(xj)) < step / 10 else xj
+        return step if abs(xj) < step / 10 else xj
+
     def start(self, values: list[float]) -> Array:
-        """``nudge(to_internal(values))`` for a fit's starting values (plain floats), in one pass.
+        """Internal values of a fit's starting values (plain floats), moved inwards where they are on a bound.
+
+        A start on a bound (within the resolution below) is nudged as :meth:`nudge`
+        does; a start merely near one, relative to a wide range, is kept: the
+        transform's derivative there is small but not zero.
 
         Raises
         ------
@@ -173,6 +178,7 @@ class BoundsTransform:
             by more than half that step.
         """
         start = list(map(float, values))
+        out = self._internal(list(start))
         for j, kind, a, _, c in self._table:
             v = start[j]
             step = min(RESOLUTION * max(abs(v), 1.0), (c - a) / 4 if kind == _BOTH else _INF)
@@ -191,7 +197,9 @@ class BoundsTransform:
                     f"become {pair[0]!r}). For no bound use min=None / max=None (or -inf / inf); otherwise give "
                     "bounds nearer the value, or choose an engine with native bounds (e.g. 'lbfgsb')",
                     self.names[j])
-        return np.array(self._nudge(self._internal(list(values))))
+            if min(v - a, c - v) <= step if kind == _BOTH else abs(v - a) <= step:
+                out[j] = self._nudge_one(kind, out[j])  # on a bound, to the resolution: the derivative vanishes
+        return np.array(out)
 
     def derivative(self, x: Array) -> Array:
         """Return ``d external / d internal`` at internal values ``x`` (the diagonal)."""

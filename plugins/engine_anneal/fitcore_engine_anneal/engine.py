@@ -26,7 +26,7 @@ _RANGES: dict[str, tuple[float, float, bool, bool]] = {
     # name: (low, high, low inclusive, high inclusive), as dual_annealing checks them
     "initial_temp": (0.01, 5.0e4, False, True),
     "restart_temp_ratio": (0.0, 1.0, False, False),
-    "visit": (1.0, 3.0, False, True),
+    "visit": (1.0, 3.0, False, False),  # scipy documents (1, 3]; 3 divides by zero in the visiting distribution
     "accept": (-1.0e4, -5.0, True, True),
 }
 
