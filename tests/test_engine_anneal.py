@@ -74,7 +74,7 @@ def test_infinite_bound_refused_naming_parameters():
 
 
 @pytest.mark.parametrize(("kws", "match"), [
-    ({"visit": 3.5}, r"visit=3.5; expected a number in \(1.0, 3.0\]"),
+    ({"visit": 3.5}, r"visit=3.5; expected a number in \(1.0, 3.0\)"),
     ({"accept": 1.0}, "accept=1.0"),
     ({"maxiter": 0}, "maxiter=0"),
     ({"polish": "yes"}, "polish='yes'; expected True or False"),
