@@ -10,18 +10,20 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import sine_residual
-import fitcore_engine_leastsq as engine_leastsq
+from conftest import SpecPlugin, sine_residual
 from scipy.optimize import leastsq as scipy_leastsq
 
 from fitcore import (
     EngineNotFoundError,
     EngineOptionError,
+    EngineResult,
+    EngineSpec,
     Minimizer,
     Parameter,
     Parameters,
     ResidualError,
     minimize,
+    plugins,
 )
 
 NAMES = ("amp", "omega", "shift", "decay")
@@ -41,26 +43,6 @@ def _jac(p, x, data):
     a, w, s, d = (p[k].value for k in NAMES)
     E, S, C = np.exp(-x * x * d), np.sin(w * x + s), np.cos(w * x + s)
     return -np.column_stack([S * E, a * x * C * E, a * C * E, -a * x * x * S * E])
-
-
-@pytest.fixture
-def spy(monkeypatch):
-    """Record the settings fitcore's leastsq engine hands to MINPACK (scipy's binding, as leastsq names them)."""
-    seen = []
-    lmdif, lmder = engine_leastsq._binding()
-
-    def spy_lmdif(func, x0, args, full_output, ftol, xtol, gtol, maxfev, epsfcn, factor, diag):
-        seen.append(dict(Dfun=None, full_output=full_output, ftol=ftol, xtol=xtol, gtol=gtol, maxfev=maxfev,
-                         epsfcn=epsfcn, factor=factor, diag=diag))
-        return lmdif(func, x0, args, full_output, ftol, xtol, gtol, maxfev, epsfcn, factor, diag)
-
-    def spy_lmder(func, dfun, x0, args, full_output, col_deriv, ftol, xtol, gtol, maxfev, factor, diag):
-        seen.append(dict(Dfun=dfun, full_output=full_output, ftol=ftol, xtol=xtol, gtol=gtol, maxfev=maxfev,
-                         factor=factor, diag=diag))
-        return lmder(func, dfun, x0, args, full_output, col_deriv, ftol, xtol, gtol, maxfev, factor, diag)
-
-    monkeypatch.setattr(engine_leastsq, "_binding", lambda: (spy_lmdif, spy_lmder))
-    return seen
 
 
 # -- 3.1 minimize() --------------------------------------------------------------------------------
@@ -263,81 +245,6 @@ def test_prepare_fit_without_varied_parameters_is_an_error():
         Minimizer(lambda q: np.zeros(2), p).prepare_fit()
 
 
-# -- leastsq defaults and keywords -------------------------------------------------------------
-def test_leastsq_defaults_reach_minpack(damped_sine, spy):
-    """xtol=1e-7, ftol=1e-7, maxfev=1000*(nvar+1) are what MINPACK receives."""
-    x, data, _ = damped_sine
-    p = _params()
-    p["decay"].vary = False
-    minimize(sine_residual, p, args=(x, data))
-    (kws,) = spy
-    assert kws["xtol"] == 1e-7 and kws["ftol"] == 1e-7 and kws["maxfev"] == 1000 * (3 + 1)
-    assert kws["Dfun"] is None and kws["full_output"]
-
-
-def test_every_leastsq_keyword_passes_through(damped_sine, spy):
-    """xtol, ftol, gtol, maxfev, epsfcn, factor, diag given by the user reach MINPACK unchanged."""
-    x, data, _ = damped_sine
-    given = {"xtol": 1e-9, "ftol": 1e-8, "gtol": 1e-12, "maxfev": 321, "epsfcn": 1e-12, "factor": 10.0,
-             "diag": np.ones(4)}
-    m = Minimizer(sine_residual, _params(), (x, data))
-    assert m.leastsq(**given)
-    (kws,) = spy
-    for key, val in given.items():
-        assert np.all(kws[key] == val), key
-    assert m.engine_options["maxfev"] == 321
-
-
-@pytest.mark.parametrize("dfun", [None, _jac])
-def test_public_leastsq_gives_the_same_fit_as_the_minpack_binding(damped_sine, monkeypatch, dfun):
-    """Where scipy has no MINPACK binding to call, the engine uses scipy.optimize.leastsq: the same fit, bit for
-    bit, and the same message (the binding's path words MINPACK's exit codes as scipy does)."""
-    x, data, _ = damped_sine
-    p_bind, p_pub = _params(True), _params(True)
-    m_bind = minimize(sine_residual, p_bind, args=(x, data), Dfun=dfun)
-    monkeypatch.setattr(engine_leastsq, "_binding", lambda: None)
-    m_pub = minimize(sine_residual, p_pub, args=(x, data), Dfun=dfun)
-    assert m_bind.success and m_pub.success
-    assert [p_bind[n].value for n in NAMES] == [p_pub[n].value for n in NAMES]
-    assert [p_bind[n].stderr for n in NAMES] == [p_pub[n].stderr for n in NAMES]
-    assert (m_bind.nfev, m_bind.ier, m_bind.lmdif_message, m_bind.engine_extras) == \
-        (m_pub.nfev, m_pub.ier, m_pub.lmdif_message, m_pub.engine_extras)
-
-
-def test_minpack_binding_with_another_signature_is_not_called(monkeypatch):
-    """A scipy release whose MINPACK binding documents another signature gets the public leastsq instead."""
-    from scipy.optimize import _minpack
-
-    assert engine_leastsq._binding() is not None  # this scipy's binding matches
-    monkeypatch.setattr(engine_leastsq, "_BINDING", [])
-
-    def _lmdif(*args):
-        """[x,infodict,info] = _lmdif(fun, x0, args, full_output, xtol, ftol, gtol, maxfev, epsfcn, factor, diag)"""
-        raise AssertionError("must not be called")
-
-    monkeypatch.setattr(_minpack, "_lmdif", _lmdif)
-    assert engine_leastsq._binding() is None
-
-
-def test_minimizer_kws_are_defaults_that_leastsq_kws_override(damped_sine, spy):
-    """Minimizer(**kws) keywords reach MINPACK; leastsq(**kws) overrides them for that fit."""
-    x, data, _ = damped_sine
-    m = Minimizer(sine_residual, _params(), (x, data), xtol=1e-9, ftol=1e-9)
-    m.leastsq(ftol=1e-6)
-    assert spy[0]["xtol"] == 1e-9 and spy[0]["ftol"] == 1e-6
-
-
-@pytest.mark.parametrize("public", [False, True])
-def test_maxfev_hit_is_not_a_success(damped_sine, monkeypatch, public):
-    """A fit stopped by maxfev reports success False, MINPACK's ier 5 and scipy's message for it."""
-    x, data, _ = damped_sine
-    if public:
-        monkeypatch.setattr(engine_leastsq, "_binding", lambda: None)
-    m = minimize(sine_residual, _params(), args=(x, data), maxfev=10)
-    assert m.success is False and m.ier == 5
-    assert m.lmdif_message == "Number of calls to function has reached maxfev = 10." and "maxfev" in m.message
-
-
 def test_max_nfev_stop_is_not_a_success_and_keeps_best_values(damped_sine):
     """fitcore's own max_nfev stops the fit: success False, params hold the best values seen."""
     x, data, _ = damped_sine
@@ -394,29 +301,27 @@ def test_dfun_col_deriv(damped_sine):
     assert [p1[n].value for n in NAMES] == pytest.approx([p2[n].value for n in NAMES], rel=1e-10)
 
 
-def test_dfun_internal_jacobian_matches_finite_differences(damped_sine, monkeypatch):
-    """The Jacobian handed to MINPACK under bounds is d residual / d internal (chain rule applied)."""
+def test_dfun_internal_jacobian_matches_finite_differences(damped_sine, fresh_registry):
+    """The Jacobian a transform engine receives under bounds is d residual / d internal (chain rule applied)."""
     x, data, _ = damped_sine
     checked = []
 
-    lmdif, lmder = engine_leastsq._binding()
+    def engine(problem, **options):
+        u = problem.x0 + 0.05
+        jac = problem.jacobian(u)
+        r0 = problem.residual(u).copy()
+        fd = np.empty_like(jac)
+        for j in range(u.size):
+            h = 1e-7 * max(1.0, abs(u[j]))
+            v = u.copy()
+            v[j] += h
+            fd[:, j] = (problem.residual(v) - r0) / h
+        checked.append(np.max(np.abs(jac - fd)) / np.max(np.abs(fd)))
+        return EngineResult(x=problem.x0, success=False, message="checked the Jacobian")
 
-    def wrapper(func, Dfun, x0, *rest):
-        if not checked:
-            u = np.asarray(x0, dtype=float) + 0.05
-            jac = Dfun(u)
-            r0 = func(u).copy()
-            fd = np.empty_like(jac)
-            for j in range(u.size):
-                h = 1e-7 * max(1.0, abs(u[j]))
-                v = u.copy()
-                v[j] += h
-                fd[:, j] = (func(v) - r0) / h
-            checked.append(np.max(np.abs(jac - fd)) / np.max(np.abs(fd)))
-        return lmder(func, Dfun, x0, *rest)
-
-    monkeypatch.setattr(engine_leastsq, "_binding", lambda: (lmdif, wrapper))
-    minimize(sine_residual, _params(True), args=(x, data), Dfun=_jac)
+    plugins.register(SpecPlugin(EngineSpec(name="jacobian-probe", engine=engine, summary="checks problem.jacobian")),
+                     name="jacobian-probe")
+    minimize(sine_residual, _params(True), args=(x, data), Dfun=_jac, engine="jacobian-probe")
     assert checked and checked[0] < 1e-5
 
 

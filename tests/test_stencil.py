@@ -6,12 +6,11 @@ import dataclasses
 
 import numpy as np
 import pytest
+from conftest import SpecPlugin, sine_residual
+from fitcore_engine_leastsq import leastsq as minpack
 
 import fitcore
 from fitcore import EngineSpec, Stencil, plugins, uncertainty
-from fitcore_engine_leastsq import leastsq as minpack
-
-from conftest import SpecPlugin, sine_residual
 
 START = {"amp": 10.0, "decay": 0.02, "shift": 0.0, "omega": 3.05}
 
@@ -141,8 +140,9 @@ def test_leastsq_engine_returns_its_last_stencil():
     np.testing.assert_array_equal(st.r, residual(st.x))
 
 
-def test_a_refilled_buffer_offers_no_stencil():
-    """A residual function that returns one buffer, refilled, would make every stencil row the same array."""
+def test_a_refilled_buffer_gives_a_true_stencil():
+    """A residual function that returns one buffer, refilled: the engine keeps copies, so each stencil row is
+    the residual at its own probe, not the buffer's last content."""
     x = np.linspace(0, 4, 40)
     y = 2.0 * np.exp(-0.7 * x)
     buf = np.empty_like(y)
@@ -154,7 +154,13 @@ def test_a_refilled_buffer_offers_no_stencil():
     problem = fitcore.Problem(x0=np.array([1.0, 0.3]), lower=np.full(2, -np.inf), upper=np.full(2, np.inf),
                               names=("a", "k"), residual=residual, scalar=lambda b: float(residual(b) @ buf),
                               jacobian=lambda b: None, gradient=lambda b: None, ndata=x.size)
-    assert minpack(problem).stencil is None
+    st = minpack(problem).stencil
+    assert st is not None
+    for j in range(2):
+        probe = st.x.copy()
+        probe[j] += st.steps[j]
+        np.testing.assert_array_equal(st.rows[j], residual(probe).copy())
+    np.testing.assert_array_equal(st.r, residual(st.x).copy())
 
 
 def _secant_case(move: float, poison: bool = False):
