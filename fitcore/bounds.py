@@ -17,7 +17,8 @@ vanishes at a bound, which collapses the back-transformed covariance): see
 Two bounds are computed region by region so that no digit is lost to
 cancellation: in the middle half of the range as ``mid + h * sin(int)`` (exact
 at the middle, so the ``+-1e300`` often written for "no bound" fits as well as
-no bound at all), next to a bound as that bound plus or minus
+no bound at all; wider ranges would overflow the engine's Jacobian, which is the
+model's times ``h cos(int)``, and are refused), next to a bound as that bound plus or minus
 ``2 h sin(int/2 + pi/4)**2`` (resp. ``cos``), which is ``h (1 +- sin(int))``
 without the cancellation. A value far from the middle and from every bound,
 relative to the range (``[0, 1e300]`` with a start of 1), still cannot be
@@ -35,7 +36,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .errors import ParameterError
 
-__all__ = ["BoundsTransform", "RESOLUTION"]
+__all__ = ["BoundsTransform", "RESOLUTION", "MAX_SCALE"]
 
 Array = NDArray[np.float64]
 _sin, _cos, _asin, _hypot, _sqrt = math.sin, math.cos, math.asin, math.hypot, math.sqrt
@@ -45,6 +46,9 @@ _QUARTER_PI = math.pi / 4
 _BOTH, _LOWER, _UPPER = 0, 1, 2
 #: the transform must resolve a change of ``RESOLUTION * max(|v|, 1)`` at a fit's start value ``v``
 RESOLUTION = 1.0e-6
+#: largest derivative ``d external / d internal`` at a start: the engine's Jacobian is the model's times
+#: this, so a model derivative up to about 1e8 stays finite (half ranges up to 1e300 pass)
+MAX_SCALE = 1.0e300
 
 
 def _floats(values: ArrayLike) -> list[float]:
@@ -78,7 +82,8 @@ class BoundsTransform:
         lo, hi = _floats(lower), _floats(upper)
         if len(lo) != len(hi):
             raise ValueError("lower and upper must be 1-d arrays of the same length")
-        # (index, kind, bound, half range (halves first: finite for any finite bounds), max): kind 0 two bounds, 1 lower only, 2 upper only
+        # (index, kind, bound, half range, max): kind 0 two bounds, 1 lower only, 2 upper only;
+        # the half range is formed from halves, so it is finite for any finite bounds
         table: list[tuple[int, int, float, float, float]] = []
         for j, (a, b) in enumerate(zip(lo, hi)):
             if not a < b:
@@ -163,7 +168,7 @@ class BoundsTransform:
         return step if abs(xj) < step / 10 else xj
 
     def start(self, values: list[float]) -> Array:
-        """Internal values of a fit's starting values (plain floats), moved inwards where they are on a bound.
+        """Map a fit's starting values (plain floats) to internal values, moved inwards where on a bound.
 
         A start on a bound (within the resolution below) is nudged as :meth:`nudge`
         does; a start merely near one, relative to a wide range, is kept: the
@@ -175,7 +180,8 @@ class BoundsTransform:
             When a finite bound is so far from the start value ``v`` that the
             transform cannot tell ``v`` from ``v +- RESOLUTION * max(|v|, 1)``
             (or a quarter of a narrower range): the round trip of either misses
-            by more than half that step.
+            by more than half that step; or when the transform's derivative at
+            the start exceeds :data:`MAX_SCALE` (a half range beyond 1e300).
         """
         start = list(map(float, values))
         out = self._internal(list(start))
@@ -197,6 +203,13 @@ class BoundsTransform:
                     f"become {pair[0]!r}). For no bound use min=None / max=None (or -inf / inf); otherwise give "
                     "bounds nearer the value, or choose an engine with native bounds (e.g. 'lbfgsb')",
                     self.names[j])
+            scale = self.derivative(np.array(out))[j]
+            if kind == _BOTH and not abs(scale) <= MAX_SCALE:
+                raise ParameterError(
+                    f"parameter {self.names[j]!r}: the range min={a!r}, max={c!r} is too wide for the bound transform, "
+                    f"which would multiply the model's derivatives by {scale:.3g} there and overflow them. For no "
+                    f"bound use min=None / max=None (or -inf / inf); otherwise keep the half range within "
+                    f"{MAX_SCALE:g}, or choose an engine with native bounds (e.g. 'lbfgsb')", self.names[j])
             if min(v - a, c - v) <= step if kind == _BOTH else abs(v - a) <= step:
                 out[j] = self._nudge_one(kind, out[j])  # on a bound, to the resolution: the derivative vanishes
         return np.array(out)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from fitcore import Parameters, minimize
 from fitcore.bounds import BoundsTransform
+from fitcore.errors import EngineCapabilityError, ParameterError
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 internal = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False)
@@ -225,3 +226,103 @@ def test_stderr_at_a_bound_stays_close_to_the_unbounded_one():
     assert bounded["b"].value == pytest.approx(free["b"].value, abs=1e-3 * free["b"].stderr)
     assert bounded["b"].stderr == pytest.approx(free["b"].stderr, rel=0.10)
     assert bounded["a"].stderr == pytest.approx(free["a"].stderr, rel=0.10)
+
+
+# -- bounds standing in for "no bound", and bounds the transform cannot resolve ----------------------
+def _decay_params(lo, hi):
+    p = Parameters()
+    p.add("a", value=1.0, min=lo, max=hi)
+    p.add("t", value=1.0, min=lo, max=hi)
+    p.add("c", value=0.0, min=lo, max=hi)
+    return p
+
+
+def _decay(x, data):
+    def resid(p):
+        return p["a"].value * np.exp(-x * p["t"].value) + p["c"].value - data
+    return resid
+
+
+HUGE = [pytest.param("leastsq", 1e300, id="leastsq-1e300"), pytest.param("lbfgsb", 1e300, id="lbfgsb-1e300"),
+        pytest.param("lbfgsb", 1e308, id="lbfgsb-1e308"), pytest.param("lbfgsb", np.finfo(float).max, id="lbfgsb-max"),
+        pytest.param("nlopt", 1e300, id="nlopt-1e300"), pytest.param("nlopt", 1e308, id="nlopt-1e308"),
+        pytest.param("nlopt", np.finfo(float).max, id="nlopt-max")]
+
+
+@pytest.mark.parametrize(("engine", "big"), HUGE)
+def test_huge_symmetric_bounds_fit_as_well_as_none(engine, big):
+    """+-1e300 (and, with native bounds, +-1e308 and +-float max), stand-ins for "no bound", give the
+    unbounded fit's values and stderr."""
+    x = np.linspace(0.0, 10.0, 50)
+    data = 3.0 * np.exp(-0.5 * x) + 0.5 + np.random.default_rng(5).normal(scale=0.01, size=x.size)
+    free, huge = _decay_params(None, None), _decay_params(-big, big)
+    fit_free = minimize(_decay(x, data), free, engine=engine)
+    fit_huge = minimize(_decay(x, data), huge, engine=engine)
+    assert fit_free.success and fit_huge.success, fit_huge.message
+    assert fit_huge.chisqr == pytest.approx(fit_free.chisqr, rel=1e-9)
+    for name in ("a", "t", "c"):
+        assert huge[name].value == pytest.approx(free[name].value, rel=1e-6)
+        assert huge[name].stderr == pytest.approx(free[name].stderr, rel=1e-3)
+
+
+@pytest.mark.parametrize(("lo", "hi", "start", "shown"), [
+    (0.0, 1e300, 1.0, "the bound min=0.0, max=1e+300 is too far from the start value 1.0"),
+    (-1e300, None, 1.0, "the bound min=-1e+300 is too far from the start value 1.0"),
+    (None, 1e40, 0.0, "the bound max=1e+40 is too far from the start value 0.0"),
+    (-1e308, 1e308, 1.0, "the range min=-1e+308, max=1e+308 is too wide for the bound transform"),
+    (-np.finfo(float).max, np.finfo(float).max, 1.0,
+     "the range min=-1.7976931348623157e+308, max=1.7976931348623157e+308 is too wide"),
+])
+def test_bounds_the_transform_cannot_resolve_are_refused_before_any_evaluation(lo, hi, start, shown):
+    """A bound so far from the start that the transform would lose the value: a clear error naming the
+    parameter, the bound and the remedy; the function is never called and the Parameters are unchanged."""
+    calls = []
+    p = Parameters()
+    p.add("amp", value=start, min=lo, max=hi)
+    p.add("off", value=0.0)
+
+    def resid(q):
+        calls.append(1)
+        return np.array([q["amp"].value - 2.0, q["off"].value, 1.0])
+
+    with pytest.raises(ParameterError, match=rf"parameter 'amp': {shown.replace('+', '[+]')}.* For no bound use "
+                                             r"min=None / max=None") as caught:
+        minimize(resid, p)
+    assert caught.value.name == "amp" and calls == [] and p["amp"].value == start
+
+
+def test_anneal_refuses_a_box_too_wide_to_search():
+    """anneal searches the whole box: bounds beyond sqrt(float max) are refused up front, naming them."""
+    calls = []
+    p = _decay_params(-1e300, 1e300)
+
+    def resid(q):
+        calls.append(1)
+        return np.zeros(3)
+
+    with pytest.raises(EngineCapabilityError, match=r"engine 'anneal' searches the whole box .* 'a' \(min=-1e\+300, "
+                                                    r"max=1e\+300\)"):
+        minimize(resid, p, engine="anneal", seed=1)
+    assert calls == []
+
+
+def test_start_near_a_bound_of_a_wide_range_is_kept():
+    """A start inside a wide range, close to a bound relative to the range, is not moved: only a start on a
+    bound is nudged inwards."""
+    t = BoundsTransform([0.0, 0.0], [1e12, 10.0])
+    u = t.start([1.0, 0.0])
+    v = t.to_external(u)
+    assert v[0] == pytest.approx(1.0, rel=1e-9)
+    assert 0.0 < v[1] < 1e-3 and t.derivative(u)[1] > 0
+
+
+@PROPS
+@given(st.floats(min_value=-1e6, max_value=1e6), st.floats(min_value=1e-9, max_value=1e9),
+       st.floats(min_value=0.0, max_value=1.0))
+def test_round_trip_keeps_the_value_to_rounding_next_to_a_bound(lo, span, frac):
+    """Values a tiny fraction of a wide range from a bound come back with their own digits (no cancellation)."""
+    hi = lo + span
+    t = BoundsTransform([lo], [hi])
+    for v in (lo + frac * span * 1e-6, hi - frac * span * 1e-6):
+        back = t.to_external(t.to_internal(np.array([v])))[0]
+        assert back == pytest.approx(v, rel=1e-9, abs=4e-16 * max(abs(lo), abs(hi)) + 1e-6 * span * 1e-6)
