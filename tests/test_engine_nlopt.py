@@ -284,3 +284,37 @@ def test_gradient_algorithms_work_on_parameters_of_very_different_magnitude():
         assert fit.chisqr == pytest.approx(best, rel=1e-6)
         for name in ref:
             assert p[name].value == pytest.approx(ref[name].value, rel=1e-3, abs=1e-5)
+
+
+@pytest.mark.parametrize("alg", ["LN_BOBYQA", "LN_SBPLX", "LD_LBFGS"])
+def test_exact_noise_free_data_is_a_success(alg):
+    """On data the model reproduces exactly, a converged fit is a success with the true values: the residual
+    left is only the distance to the minimum, which the Gauss-Newton test of the answer recognizes."""
+    exact = 3.0 * np.exp(-X / 2.5) + 0.5
+    p = make_params()
+    fit = fitcore.minimize(lambda p: p["a"].value * np.exp(-X / p["t"].value) + p["c"].value - exact, p,
+                           engine="nlopt", algorithm=alg)
+    assert fit.success, fit.message
+    assert fit.chisqr < 1e-12
+    assert [p["a"].value, p["t"].value, p["c"].value] == pytest.approx([3.0, 2.5, 0.5], rel=1e-6)
+
+
+def test_default_first_step_is_not_stretched_by_far_bounds():
+    """Bounds only restrict: with +-1e300 around a start of 1 the first step is the unbounded one, so the model
+    is never evaluated near 1e300 and the fit matches the unbounded one."""
+    seen = []
+
+    def res(p):
+        seen.append(max(abs(p[n].value) for n in ("a", "t", "c")))
+        return residual(p)
+
+    p = fitcore.Parameters()
+    p.add("a", value=1.0, min=-1e300, max=1e300)
+    p.add("t", value=1.0, min=0.1, max=1e300)
+    p.add("c", value=0.0, min=-1e300, max=1e300)
+    fit = fitcore.minimize(res, p, engine="nlopt")
+    free = make_params(False)
+    free["t"].min = 0.1
+    ref = fitcore.minimize(residual, free, engine="nlopt")
+    assert fit.success and max(seen) < 100.0
+    assert fit.chisqr == pytest.approx(ref.chisqr, rel=1e-9)
