@@ -144,7 +144,8 @@ def run_fit(req: FitRequest, setup: FitSetup) -> FitResult:
     check_capabilities(info, setup, req.engine_options)
     call = info.load()
     least_squares = spec.minimizes_least_squares(req.engine_options)
-    transform = BoundsTransform(setup.lower, setup.upper, setup.names) if spec.bounds == "transform" and setup.bounded else None
+    transform = (BoundsTransform(setup.lower, setup.upper, setup.names)
+                 if spec.bounds == "transform" and setup.bounded else None)
     obj = Objective(req.function, req.params, setup.free, transform, setup.constraints, req.args, req.kws,
                     core.nan_policy, core.iter_cb, core.max_nfev)
     if transform is not None:

@@ -105,6 +105,8 @@ def test_gtol_decides_convergence():
     assert tight.ier != 4 and tight.engine_extras["minpack_nfev"] > loose.engine_extras["minpack_nfev"]
 
 
+@pytest.mark.xfail(strict=True, reason="core: uncertainty.least_squares_errorbars takes the engine's stencil but "
+                                       "does not use it yet (issue 14 item 1); remove this mark when it does")
 def test_stencil_spares_the_error_bars_their_evaluations():
     """The engine's last forward differences serve the error bars: no evaluation for them, same stderr."""
     p_own, p_dfun = make_params(), make_params()

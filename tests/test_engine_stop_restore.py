@@ -135,9 +135,7 @@ def test_iter_cb_returning_true_stops_and_keeps_best_values(engine, options, fin
         assert "iter_cb" in fit.message
 
 
-@pytest.mark.xfail(strict=True, reason="core (minimizer/objective): the start evaluation raises the private StopFit "
-                                       "(issue 16); remove this mark when the core returns aborted=True")
-@pytest.mark.parametrize(("engine", "options", "finite"), CONFIGS[:4])
+@pytest.mark.parametrize(("engine", "options", "finite"), CONFIGS)
 @pytest.mark.parametrize("stop", [{"max_nfev": 1}, {"iter_cb": lambda *args: True}], ids=["max_nfev=1", "iter_cb"])
 def test_stop_at_the_first_evaluation_is_an_abort(engine, options, finite, stop):
     """Stopping at the very first evaluation is an ordinary abort with the start values."""

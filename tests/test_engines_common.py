@@ -117,3 +117,47 @@ def test_respects_bounds(sine_data, engine, kws):
     assert np.all(vals >= lo) and np.all(vals <= hi)
     assert params["omega"].value == pytest.approx(2.99, abs=1e-6)
     assert fit.success, fit.message
+
+
+COST_CONFIGS = [
+    pytest.param("lbfgsb", {}, id="lbfgsb"),
+    pytest.param("lbfgsb", {"epsilon": 1e-8}, id="lbfgsb-epsilon"),
+    pytest.param("anneal", {"seed": 3}, id="anneal"),
+    pytest.param("nlopt", {"algorithm": "LN_BOBYQA"}, id="nlopt-LN_BOBYQA"),
+    pytest.param("nlopt", {"algorithm": "LD_LBFGS"}, id="nlopt-LD_LBFGS"),
+]
+
+
+@pytest.fixture(scope="module")
+def poisson():
+    """Poisson counts of a decay on a background, their negative log-likelihood and its minimum (Nelder-Mead)."""
+    from scipy.optimize import minimize as scipy_minimize
+    from scipy.special import gammaln
+
+    x = np.linspace(0.0, 4.0, 60)
+    counts = np.random.default_rng(2).poisson(20.0 * np.exp(-x / 1.5) + 5.0)
+
+    def nll(v):
+        mu = v[0] * np.exp(-x / v[1]) + v[2]
+        return float(np.sum(mu - counts * np.log(mu) + gammaln(counts + 1)))
+
+    ref = scipy_minimize(nll, [10.0, 1.0, 1.0], method="Nelder-Mead",
+                         options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000, "maxfev": 20000})
+    assert ref.success
+    return nll, ref
+
+
+@pytest.mark.parametrize(("engine", "kws"), COST_CONFIGS)
+def test_scalar_engines_minimize_a_cost(poisson, engine, kws):
+    """A function returning a negative log-likelihood is minimized by every scalar engine: the values of an
+    independent minimization, and the cost at them."""
+    nll, ref = poisson
+    p = fitcore.Parameters()
+    p.add("a", value=10.0, min=0.1, max=100.0)
+    p.add("t", value=1.0, min=0.1, max=10.0)
+    p.add("c", value=1.0, min=0.01, max=20.0)
+    fit = fitcore.minimize(lambda q: nll([q["a"].value, q["t"].value, q["c"].value]), p, engine=engine,
+                           errordef=0.5, **kws)
+    assert fit.success, fit.message
+    assert [p["a"].value, p["t"].value, p["c"].value] == pytest.approx(ref.x, rel=1e-4)
+    assert fit.result.objective == "cost" and fit.chisqr == pytest.approx(ref.fun, rel=1e-9)  # chisqr: the cost

@@ -1,4 +1,7 @@
-"""The ``anneal`` engine: ``scipy.optimize.dual_annealing`` on the chi-square, then a polish."""
+"""The ``anneal`` engine: ``scipy.optimize.dual_annealing`` on ``problem.scalar``, then a polish.
+
+``problem.scalar`` is the chi-square of a least-squares fit, or the user's cost.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import numpy as np
 from scipy.optimize import dual_annealing, minimize
 from threadpoolctl import threadpool_limits
 
-from fitcore import ChiSquare, EngineResult, Problem
+from fitcore import EngineResult, Problem
 from fitcore.errors import EngineCapabilityError, EngineOptionError
 
 from . import OPTIONS
@@ -63,7 +66,7 @@ def precheck(options: Mapping[str, Any], lower: np.ndarray, upper: np.ndarray, n
 
 
 def anneal(problem: Problem, **options: Any) -> EngineResult:
-    """Search the bounded box of ``problem`` for the global minimum of the chi-square.
+    """Search the bounded box of ``problem`` for the global minimum of ``problem.scalar``.
 
     Parameters
     ----------
@@ -82,11 +85,10 @@ def anneal(problem: Problem, **options: Any) -> EngineResult:
     """
     opts = {**OPTIONS, **options}
     polish = bool(opts.pop("polish"))
-    chi = ChiSquare.for_problem(problem)
     # search the unit box: parameters of very different magnitude (1e2 and 1e-4) then look alike to the
     # visiting distribution and to the local searches, whose L-BFGS-B fails on a badly scaled chi-square
     lo, width = problem.lower, problem.upper - problem.lower
-    unit = _UnitBox(chi, lo, width)
+    unit = _UnitBox(problem, lo, width)
     bounds = [(0.0, 1.0)] * problem.nvar
     local = {"method": "L-BFGS-B", "jac": unit.gradient, "bounds": bounds,
              "options": {"maxiter": min(max(6 * problem.nvar, 100), 1000)}}
@@ -104,7 +106,7 @@ def anneal(problem: Problem, **options: Any) -> EngineResult:
         extras.update(polish_nfev=int(pol.nfev), polish_message=str(pol.message))
         if pol.fun <= res.fun:
             u = np.clip(np.asarray(pol.x, dtype=float), 0.0, 1.0)
-        converged = bool(pol.success) or _at_minimum(chi, unit.to_x(u), problem)
+        converged = bool(pol.success) or _at_minimum(unit.to_x(u), problem)
         success = success and converged
         message = f"{message}; polish (L-BFGS-B): {pol.message}"
     x = np.clip(unit.to_x(u), problem.lower, problem.upper)
@@ -112,19 +114,19 @@ def anneal(problem: Problem, **options: Any) -> EngineResult:
                         extras=extras)
 
 
-def _at_minimum(chi: ChiSquare, x: np.ndarray, problem: Problem) -> bool:
+def _at_minimum(x: np.ndarray, problem: Problem) -> bool:
     """Whether the projected gradient at ``x`` is negligible (a line search may fail there on roundoff)."""
-    f, g = chi.value_and_gradient(x)
+    f, g = problem.scalar(x), problem.gradient(x)
     free = ~(((x <= problem.lower) & (g > 0)) | ((x >= problem.upper) & (g < 0)))
-    scale = max(f, np.finfo(float).tiny)
+    scale = max(abs(f), np.finfo(float).tiny)
     return bool(np.max(np.abs(g[free]) * np.maximum(np.abs(x[free]), 1.0), initial=0.0) <= 1e-6 * scale)
 
 
 class _UnitBox:
-    """The chi-square as a function of ``u`` in the unit box, ``x = lower + u * width``."""
+    """``problem.scalar`` as a function of ``u`` in the unit box, ``x = lower + u * width``."""
 
-    def __init__(self, chi: ChiSquare, lower: np.ndarray, width: np.ndarray) -> None:
-        self.chi, self.lower, self.width = chi, lower, width
+    def __init__(self, problem: Problem, lower: np.ndarray, width: np.ndarray) -> None:
+        self.problem, self.lower, self.width = problem, lower, width
 
     def to_x(self, u: np.ndarray) -> np.ndarray:
         """Parameter values of unit-box point ``u``."""
@@ -135,14 +137,15 @@ class _UnitBox:
         return np.clip((x - self.lower) / self.width, 0.0, 1.0)
 
     def value(self, u: np.ndarray) -> float:
-        """Chi-square at ``u``."""
-        return self.chi.value(self.to_x(u))
+        """``problem.scalar`` at ``u``."""
+        return self.problem.scalar(self.to_x(u))
 
     def gradient(self, u: np.ndarray) -> np.ndarray:
         """Gradient with respect to ``u``."""
-        return self.chi.gradient(self.to_x(u)) * self.width
+        return self.problem.gradient(self.to_x(u)) * self.width
 
     def value_and_gradient(self, u: np.ndarray) -> tuple[float, np.ndarray]:
-        """Chi-square and its gradient with respect to ``u``."""
-        f, g = self.chi.value_and_gradient(self.to_x(u))
+        """``problem.scalar`` and its gradient with respect to ``u``."""
+        x = self.to_x(u)
+        f, g = self.problem.scalar(x), self.problem.gradient(x)
         return f, g * self.width

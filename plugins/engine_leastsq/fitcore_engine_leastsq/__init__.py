@@ -161,7 +161,7 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
 
 
 def _moved_by_step(x: list[float], base: list[float], fd_step: float) -> int | None:
-    """The coordinate ``j`` if ``x`` is ``base`` with MINPACK's forward-difference step along ``j``, else None."""
+    """Return ``j`` if ``x`` is ``base`` with MINPACK's forward-difference step along coordinate ``j``, else None."""
     moved = [j for j, (a, b) in enumerate(zip(x, base)) if a != b]
     if len(moved) != 1:
         return None
@@ -170,13 +170,14 @@ def _moved_by_step(x: list[float], base: list[float], fd_step: float) -> int | N
 
 
 def _last_stencil(recent: list[tuple[list[float], np.ndarray]], n: int, fd_step: float, m: int) -> Stencil | None:
-    """The last base point followed by its ``n`` forward-difference points, coordinate by coordinate."""
+    """Find the last base point followed by its ``n`` forward-difference points, coordinate by coordinate."""
     for i in range(len(recent) - n - 1, -1, -1):
         base, r = recent[i]
         block = recent[i + 1:i + 1 + n]
         if all(_moved_by_step(x, base, fd_step) == j for j, (x, _) in enumerate(block)):
             steps = [x[j] - base[j] for j, (x, _) in enumerate(block)]
-            return Stencil(x=np.array(base), r=r[:m], steps=np.array(steps), rows=np.array([row[:m] for _, row in block]))
+            rows = np.array([row[:m] for _, row in block])
+            return Stencil(x=np.array(base), r=r[:m], steps=np.array(steps), rows=rows)
     return None
 
 

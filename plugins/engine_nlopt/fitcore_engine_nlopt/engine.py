@@ -1,4 +1,4 @@
-"""The ``nlopt`` engine: one NLopt algorithm (optionally followed by a local polish) on the chi-square."""
+"""The ``nlopt`` engine: one NLopt algorithm (optionally followed by a local polish) on ``problem.scalar``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import nlopt
 import numpy as np
 
-from fitcore import ChiSquare, EngineResult, Problem
+from fitcore import EngineResult, Problem
 from fitcore.errors import EngineError, EngineOptionError
 
 from . import OPTIONS
@@ -27,7 +27,7 @@ _DEFAULT_LOCAL = "LN_BOBYQA"
 
 
 class _Stage:
-    """One nlopt.opt run on the chi-square that keeps the best point and lets exceptions out.
+    """One nlopt.opt run on ``problem.scalar`` that keeps the best point and lets exceptions out.
 
     Some algorithms (the Luksan LD_* ones, StoGO) swallow exceptions raised in the
     objective, and StoGO even ignores a forced stop; so the exception is kept here,
@@ -35,9 +35,9 @@ class _Stage:
     exception is raised again once ``optimize`` returns.
     """
 
-    def __init__(self, chi: ChiSquare, alg: str, problem: Problem, opts: dict[str, Any], maxeval: int,
+    def __init__(self, problem: Problem, alg: str, opts: dict[str, Any], maxeval: int,
                  local: str | None, scale: np.ndarray | None = None) -> None:
-        self.chi = chi
+        self.problem = problem
         n = problem.nvar
         # nlopt works on u = x / scale: gradient algorithms take their first step along the gradient,
         # which on parameters of very different magnitude overshoots by orders of magnitude
@@ -76,10 +76,10 @@ class _Stage:
         x = np.minimum(np.maximum(x * self.scale, self.lower), self.upper)  # some overshoot a bound by an ulp
         try:
             if grad.size:
-                f, g = self.chi.value_and_gradient(x)
+                f, g = self.problem.scalar(x), self.problem.gradient(x)  # one evaluation for both
                 grad[:] = g * self.scale  # nlopt reads the gradient from this array: fill it, never rebind
             else:
-                f = self.chi.value(x)
+                f = self.problem.scalar(x)
         except BaseException as exc:  # noqa: BLE001 - kept and raised again after optimize()
             self.pending = exc
             self.opt.force_stop()
@@ -125,7 +125,7 @@ class _Stage:
                               "nlopt") from None
         if self.pending is not None:  # an algorithm that swallowed the exception
             raise self.pending
-        if self.best_x is not None and self.best_f < self.chi.value(x):
+        if self.best_x is not None and self.best_f < self.problem.scalar(x):
             x = self.best_x
         return x, status
 
@@ -153,7 +153,7 @@ def _seed(seed: Any) -> None:
 
 
 def nlopt_engine(problem: Problem, **options: Any) -> EngineResult:
-    """Minimize the chi-square of ``problem`` with the NLopt algorithm ``algorithm``.
+    """Minimize ``problem.scalar`` (chi-square, or a cost) with the NLopt algorithm ``algorithm``.
 
     Parameters
     ----------
@@ -182,9 +182,8 @@ def nlopt_engine(problem: Problem, **options: Any) -> EngineResult:
     n = problem.nvar
     maxeval = opts["maxeval"] or (1000 if glob else 2000) * (n + 1)
     _seed(problem.seed)
-    chi = ChiSquare.for_problem(problem)
     scale = _scale(problem.x0) if uses_gradient(alg) else None
-    stage = _Stage(chi, alg, problem, opts, maxeval, sub, scale)
+    stage = _Stage(problem, alg, opts, maxeval, sub, scale)
     x, status = stage.run(problem.x0)
     extras: dict[str, Any] = {"algorithm": alg, "nlopt_result": RESULTS.get(status, str(status)),
                               "nlopt_calls": stage.calls, "uses_gradient": uses_gradient(alg)}
@@ -198,10 +197,10 @@ def nlopt_engine(problem: Problem, **options: Any) -> EngineResult:
         message += f" ({stage.reason}; the best point seen is returned)"
     if polish:
         pol_alg = local or _DEFAULT_LOCAL
-        pol = _Stage(chi, pol_alg, problem, {**opts, "initial_step": None, "population": None},
+        pol = _Stage(problem, pol_alg, {**opts, "initial_step": None, "population": None},
                      2000 * (n + 1), None)
         px, pstatus = pol.run(x)
-        if chi.value(px) <= chi.value(x):
+        if problem.scalar(px) <= problem.scalar(x):
             x = px
         extras.update(polish_algorithm=pol_alg, polish_result=RESULTS.get(pstatus, str(pstatus)),
                       polish_calls=pol.calls)
@@ -209,7 +208,7 @@ def nlopt_engine(problem: Problem, **options: Any) -> EngineResult:
         ok = ok and pstatus in _CONVERGED
         status = pstatus
     x = np.clip(np.asarray(x, dtype=float), problem.lower, problem.upper)
-    if ok and not _stationary(chi, x, problem):
+    if ok and not _stationary(x, problem):
         ok = False
         message += ("; but the chi-square gradient at the result is not small (the point is not a minimum): "
                     "try another algorithm or tighter tolerances")
@@ -231,11 +230,12 @@ STATIONARY_STEP = 1.0e-6
 _BOUND_ROOM = 1.0e-7
 
 
-def _stationary(chi: ChiSquare, x: np.ndarray, problem: Problem) -> bool:
+def _stationary(x: np.ndarray, problem: Problem) -> bool:
     """Whether ``x`` is a minimum as far as first derivatives tell (bounds taken into account).
 
     Some algorithms (e.g. LD_SLSQP on some problems) report convergence far from
-    a minimum; this keeps ``success`` honest at the cost of one Jacobian. A point
+    a minimum; this keeps ``success`` honest at the cost of one Jacobian. For a
+    cost fit, which has no residual, it accepts nlopt's verdict. A point
     passes when no free column of the Jacobian has a cosine above
     :data:`STATIONARY_COS` with the residual, or when the Gauss-Newton step from it
     moves no free value by more than :data:`STATIONARY_STEP` of its magnitude
@@ -244,11 +244,13 @@ def _stationary(chi: ChiSquare, x: np.ndarray, problem: Problem) -> bool:
     the distance to the minimum, the Jacobian's own columns, so its cosines stay
     large however close the point is.
     """
-    r = chi.residual(x).copy()
+    if problem.objective != "least_squares":
+        return True  # a cost has no residual to test against: nlopt's own result and the core's verdict decide
+    r = np.array(problem.residual(x), dtype=float)
     rn = float(np.linalg.norm(r))
     if rn == 0.0:
         return True
-    jac = chi.jacobian(x)
+    jac = problem.jacobian(x)
     g = jac.T @ r
     norms = np.linalg.norm(jac, axis=0)
     norms[norms == 0] = 1.0
