@@ -29,7 +29,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.optimize import leastsq as scipy_leastsq
 
 from fitcore import EngineResult, EngineSpec, Problem, Stencil, hookimpl
 from fitcore.errors import EngineOptionError, NonFiniteResidualError
@@ -118,6 +117,8 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
         ``status`` is MINPACK's ``ier`` and ``message`` scipy's wording of it;
         ``success`` is True for ier 1-4.
     """
+    from scipy.optimize import leastsq as scipy_leastsq  # on first use: listing engines imports no scipy
+
     opts = {**OPTIONS, **options}
     n = problem.nvar
     if opts["maxfev"] is None:
