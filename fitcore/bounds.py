@@ -185,31 +185,33 @@ class BoundsTransform:
         """
         start = list(map(float, values))
         out = self._internal(list(start))
+        # every bounded value and a probe a resolution step away, through the transform and back (the
+        # coordinates are independent, so one pass moves them all)
+        steps, probes = {}, list(start)
         for j, kind, a, _, c in self._table:
             v = start[j]
-            step = min(RESOLUTION * max(abs(v), 1.0), (c - a) / 4 if kind == _BOTH else _INF)
-            probe = v + step if (c if kind == _BOTH else (_INF if kind == _LOWER else a)) - v >= step else v - step
-            pair = [v, probe]
-            for k, value in enumerate(pair):
-                point = list(start)
-                point[j] = value
-                pair[k] = self.external_values(self._internal(point))[j]
-            if not (abs(pair[0] - v) <= step / 2 and abs((pair[1] - pair[0]) - (probe - v)) <= step / 2):
+            steps[j] = min(RESOLUTION * max(abs(v), 1.0), (c - a) / 4 if kind == _BOTH else _INF)
+            room = (c if kind == _BOTH else (_INF if kind == _LOWER else a)) - v
+            probes[j] = v + steps[j] if room >= steps[j] else v - steps[j]
+        back = self.external_values(list(out))
+        back_probe = self.external_values(self._internal(list(probes)))
+        scale = self.derivative(np.array(out)).tolist()
+        for j, kind, a, _, c in self._table:
+            v, step, name = start[j], steps[j], self.names[j]
+            if not (abs(back[j] - v) <= step / 2 and abs((back_probe[j] - back[j]) - (probes[j] - v)) <= step / 2):
                 bounds = f"min={a!r}, max={c!r}" if kind == _BOTH else (
                     f"min={a!r}" if kind == _LOWER else f"max={a!r}")
                 raise ParameterError(
-                    f"parameter {self.names[j]!r}: the bound {bounds} is too far from the start value {v!r} for "
-                    f"the bound transform, which cannot resolve a change of {step:.3g} there (the start would "
-                    f"become {pair[0]!r}). For no bound use min=None / max=None (or -inf / inf); otherwise give "
-                    "bounds nearer the value, or choose an engine with native bounds (e.g. 'lbfgsb')",
-                    self.names[j])
-            scale = self.derivative(np.array(out))[j]
-            if kind == _BOTH and not abs(scale) <= MAX_SCALE:
+                    f"parameter {name!r}: the bound {bounds} is too far from the start value {v!r} for the bound "
+                    f"transform, which cannot resolve a change of {step:.3g} there (the start would become "
+                    f"{back[j]!r}). For no bound use min=None / max=None (or -inf / inf); otherwise give bounds "
+                    "nearer the value, or choose an engine with native bounds (e.g. 'lbfgsb')", name)
+            if kind == _BOTH and not abs(scale[j]) <= MAX_SCALE:
                 raise ParameterError(
-                    f"parameter {self.names[j]!r}: the range min={a!r}, max={c!r} is too wide for the bound transform, "
-                    f"which would multiply the model's derivatives by {scale:.3g} there and overflow them. For no "
-                    f"bound use min=None / max=None (or -inf / inf); otherwise keep the half range within "
-                    f"{MAX_SCALE:g}, or choose an engine with native bounds (e.g. 'lbfgsb')", self.names[j])
+                    f"parameter {name!r}: the range min={a!r}, max={c!r} is too wide for the bound transform, "
+                    f"which would multiply the model's derivatives by {scale[j]:.3g} there and overflow them. For "
+                    f"no bound use min=None / max=None (or -inf / inf); otherwise keep the half range within "
+                    f"{MAX_SCALE:g}, or choose an engine with native bounds (e.g. 'lbfgsb')", name)
             if min(v - a, c - v) <= step if kind == _BOTH else abs(v - a) <= step:
                 out[j] = self._nudge_one(kind, out[j])  # on a bound, to the resolution: the derivative vanishes
         return np.array(out)
