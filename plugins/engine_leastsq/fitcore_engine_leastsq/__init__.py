@@ -134,8 +134,8 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
         try:
             r = np.concatenate([problem.residual(x), pad])  # a copy, whatever the user's function returned
         except NonFiniteResidualError:
-            if any(_moved_by_step(xl, base, fd_step) is not None for base, _ in recent):
-                raise  # a Jacobian point: MINPACK needs its value
+            if not recent or any(_moved_by_step(xl, base, fd_step) is not None for base, _ in recent):
+                raise  # the start, or a Jacobian point: MINPACK needs the value
             rejected += 1
             return np.full(problem.ndata + pad.size, _REJECT)
         recent.append((xl, r))
