@@ -209,3 +209,16 @@ def test_bounded_fit_matches_unbounded_minimum():
     for n in NAMES:
         assert p_b[n].value == pytest.approx(p_u[n].value, rel=1e-7)
         assert p_b[n].stderr == pytest.approx(p_u[n].stderr, rel=1e-4)
+
+
+def test_engine_raises_a_nonfinite_first_evaluation_through_the_plugin_contract():
+    """Called directly, the engine passes on a non-finite residual at its first evaluation: there is no
+    accepted point yet, so it cannot be a trial step to reject."""
+    def res(b):
+        raise fitcore.NonFiniteResidualError("not finite at the start", 1, {"a": float(b[0])})
+
+    problem = fitcore.Problem(x0=np.array([1.0, 0.3]), lower=np.full(2, -np.inf), upper=np.full(2, np.inf),
+                              names=("a", "k"), residual=res, scalar=lambda b: 0.0, jacobian=lambda b: None,
+                              gradient=lambda b: None, ndata=5)
+    with pytest.raises(fitcore.NonFiniteResidualError, match="not finite at the start"):
+        leastsq_engine(problem)
