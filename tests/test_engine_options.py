@@ -137,12 +137,20 @@ def test_values_at_the_limits_are_accepted(engine, options):
     assert [p[n].value for n in ("amp", "tau", "off")] == pytest.approx([3.0, 1.5, 0.5], rel=1e-5, abs=1e-6)
 
 
-@pytest.mark.parametrize("seed", [-1, "abc", 2**64, 1.5])
-def test_nlopt_bad_seed_is_an_option_error_before_the_search(seed):
-    """A seed nlopt cannot take is refused by name, after at most the core's evaluation of the start."""
-    if not engine_available("nlopt"):
+@pytest.mark.parametrize(("engine", "seed", "match"), [
+    ("nlopt", -1, r"seed=-1; expected an integer from 0 to 2\*\*64 - 1"),
+    ("nlopt", "abc", r"seed='abc'; expected an integer from 0 to 2\*\*64 - 1"),
+    ("nlopt", 2**64, r"seed=18446744073709551616; expected an integer from 0 to 2\*\*64 - 1"),
+    ("nlopt", 1.5, r"seed=1.5; expected an integer from 0 to 2\*\*64 - 1"),
+    ("anneal", -1, r"seed=-1; expected a non-negative integer, a numpy Generator or RandomState"),
+    ("anneal", "abc", r"seed='abc'; expected a non-negative integer"),
+    ("anneal", True, r"seed=True; expected a non-negative integer"),
+])
+def test_bad_seed_is_an_option_error_before_the_search(engine, seed, match):
+    """A seed the engine cannot take is refused by name, after at most the core's evaluation of the start."""
+    if not engine_available(engine):
         with pytest.raises(EngineUnavailableError):
-            fitcore.minimize(lambda p: np.zeros(3), make_params(), engine="nlopt", seed=seed)
+            fitcore.minimize(lambda p: np.zeros(3), make_params(), engine=engine, seed=seed)
         return
     calls = []
 
@@ -150,6 +158,6 @@ def test_nlopt_bad_seed_is_an_option_error_before_the_search(seed):
         calls.append(1)
         return p["amp"].value * np.exp(-X / p["tau"].value) + p["off"].value - DATA
 
-    with pytest.raises(EngineOptionError, match=r"seed=.*expected an integer from 0 to 2\*\*64 - 1"):
-        fitcore.minimize(residual, make_params(), engine="nlopt", seed=seed)
+    with pytest.raises(EngineOptionError, match=match):
+        fitcore.minimize(residual, make_params(), engine=engine, seed=seed)
     assert len(calls) <= 1

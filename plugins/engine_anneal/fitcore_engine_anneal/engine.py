@@ -83,6 +83,11 @@ def anneal(problem: Problem, **options: Any) -> EngineResult:
         ``success`` is dual_annealing's (it ran its iterations or budget without error)
         and, with ``polish``, the polish's convergence.
     """
+    seed = problem.seed
+    if not (seed is None or isinstance(seed, (np.random.Generator, np.random.RandomState))
+            or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0)):
+        raise EngineOptionError(f"engine 'anneal': seed={seed!r}; expected a non-negative integer, a numpy "
+                                "Generator or RandomState, or None", "anneal", "seed")
     opts = {**OPTIONS, **options}
     polish = bool(opts.pop("polish"))
     # search the unit box: parameters of very different magnitude (1e2 and 1e-4) then look alike to the
