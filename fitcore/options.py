@@ -111,4 +111,9 @@ def split_options(spec: EngineSpec, options: Mapping[str, Any],
     if "seed" in given and not spec.stochastic:
         raise EngineOptionError(f"engine {spec.name!r} is deterministic and takes no seed; remove seed=",
                                 spec.name, "seed")
+    seed = core.get("seed")
+    if seed is not None and not isinstance(seed, (np.random.Generator, np.random.RandomState)) and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64):
+        raise EngineOptionError(f"seed={seed!r}; expected an integer from 0 to 2**64 - 1, a numpy Generator "
+                                "or RandomState", spec.name, "seed")
     return CoreOptions(**core), engine_options, given

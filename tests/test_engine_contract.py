@@ -410,3 +410,18 @@ def test_exceptions_from_the_users_callbacks_are_not_blamed_on_the_engine():
         with pytest.raises(exc) as caught:
             fitcore.minimize(residual, params(), **kws)
         assert not any("engine" in note for note in getattr(caught.value, "__notes__", []))
+
+
+@pytest.mark.parametrize("seed", [-1, "abc", 2.5, True, 2**64])
+def test_a_bad_seed_is_refused_before_any_evaluation(seed):
+    """seed is a core option: checked before the residual is called, for every stochastic engine."""
+    calls = []
+
+    def counting(p):
+        calls.append(1)
+        return residual(p)
+
+    with pytest.raises(fitcore.EngineOptionError, match="seed="):
+        fitcore.minimize(counting, params(a={"min": 0, "max": 10}, b={"min": 0, "max": 5}), engine="anneal",
+                         seed=seed)
+    assert calls == []
