@@ -127,7 +127,7 @@ class ScaledJacobian:
         self.s: Array | None = None
         total = float(self.norms.sum())
         if not math.isfinite(total):
-            bad = [n for n, ok in zip(self.names, list(np.isfinite(jac).all(axis=0))) if not ok]
+            bad = [n for n, ok in zip(self.names, np.asarray(np.isfinite(jac).all(axis=0)).tolist()) if not ok]
             if not bad:  # finite entries whose squares overflow: scale before squaring
                 big = np.max(np.abs(jac), axis=0)
                 self.norms = big * np.linalg.norm(jac / big, axis=0)
@@ -210,7 +210,7 @@ def covariance_from_hessian(hess: Array, names: Sequence[str], errordef: float,
     """
     diag = np.diag(hess)
     if not np.all(np.isfinite(hess)):
-        bad = [n for n, row in zip(names, list(np.isfinite(hess).all(axis=1))) if not row]
+        bad = [n for n, row in zip(names, np.asarray(np.isfinite(hess).all(axis=1)).tolist()) if not row]
         return no_errorbars(f"the Hessian of the cost is not finite for parameter(s) {', '.join(map(repr, bad))}",
                             **fields)
     if np.any(diag <= 0.0):
