@@ -104,8 +104,8 @@ def test_a_malformed_stencil_is_ignored(damped_sine, monkeypatch, fresh_registry
         assert [p[n].stderr for n in START] == [own[n].stderr for n in START]
 
 
-def test_analytic_jacobian_fits_offer_no_stencil(damped_sine):
-    """With Dfun, MINPACK differences nothing: the core evaluates its own Jacobian."""
+def test_analytic_jacobian_gives_the_error_bars_without_evaluations(damped_sine, monkeypatch):
+    """With Dfun the error bars come from the user's Jacobian (no evaluations) and equal the differences' ones."""
     x, data, _ = damped_sine
 
     def dfun(q, x, data):
@@ -113,8 +113,10 @@ def test_analytic_jacobian_fits_offer_no_stencil(damped_sine):
         s, c, e = np.sin(x * omega + shift), np.cos(x * omega + shift), np.exp(-x * x * decay)
         return -np.column_stack([s * e, -amp * s * e * x * x, amp * c * e, amp * c * e * x])
 
-    fit, _ = _fit(damped_sine, Dfun=dfun)
-    assert fit.success and fit.nfev_errorbars == 4
+    fit, p = _fit(damped_sine, Dfun=dfun)
+    _, own = _own(damped_sine, monkeypatch)
+    assert fit.success and fit.errorbars and fit.nfev_errorbars == 0
+    assert [p[n].stderr for n in START] == pytest.approx([own[n].stderr for n in START], rel=1e-6)
 
 
 def test_leastsq_engine_returns_its_last_stencil():
