@@ -41,8 +41,8 @@ class ChiSquare:
     analytic_jacobian : callable, optional
         ``jacobian(x)`` to use instead of differences.
     step : float, optional
-        Absolute forward-difference step; default the core's rule, ``sqrt(eps) * |x|``
-        (``sqrt(eps)`` where ``x`` is 0), see :mod:`fitcore.differences`.
+        Absolute forward-difference step; default the core's rule in an engine's
+        coordinates, ``sqrt(eps) * max(|x|, 1)`` (:func:`fitcore.differences.step`).
     """
 
     def __init__(
@@ -94,7 +94,7 @@ class ChiSquare:
         r0 = self.residual(x)
         jac = np.empty((r0.size, x.size))
         for j in range(x.size):
-            h = self.step if self.step is not None else step(x[j])
+            h = self.step if self.step is not None else step(x[j], scale=1.0)
             h = inward_step(h, x[j], self.lower[j], self.upper[j])
             xp = x.copy()
             xp[j] += h

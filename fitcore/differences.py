@@ -2,12 +2,15 @@
 
 Every difference the core takes (the engines' ``Problem.jacobian`` and
 ``Problem.gradient``, the error bars, the Hessian of a cost) steps
-``rel * |x|`` from ``x`` (``rel`` where ``x`` is 0), as MINPACK does, with
-``rel`` chosen for the formula: ``sqrt(eps)`` for forward differences,
-``eps**(1/3)`` for central, ``eps**(1/5)`` for Richardson-extrapolated central
-differences, ``eps**(1/4)`` for second differences. Next to a bound a step
-turns inwards (:func:`inward_step`), so the function is never evaluated
-outside the bounds.
+``rel * max(|x|, scale)`` from ``x`` (:func:`step`), with ``rel`` chosen for the
+formula: ``sqrt(eps)`` for forward differences, ``eps**(1/3)`` for central,
+``eps**(1/5)`` for Richardson-extrapolated central differences, ``eps**(1/4)``
+for second differences. ``scale`` is 1 in an engine's coordinates, which
+cross zero on the way (a purely relative step there would shrink to rounding
+noise), and 0 at an answer in the user's values, which may be of any
+magnitude (MINPACK's rule; a step of 1e-8 would swamp a parameter of 1e-12).
+Next to a bound a step turns inwards (:func:`inward_step`), so the function is
+never evaluated outside the bounds.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = ["FORWARD", "CENTRAL", "RICHARDSON", "SECOND", "step", "inward_step", "forward_jacobian",
-           "central_jacobian", "hessian", "linear_prediction_error"]
+           "central_jacobian", "central_gradient", "hessian", "linear_prediction_error"]
 
 Array = NDArray[np.float64]
 Bounds = Sequence[float] | Array
@@ -34,9 +37,10 @@ RICHARDSON = EPS ** 0.2
 SECOND = EPS ** 0.25
 
 
-def step(x: float, rel: float = FORWARD) -> float:
-    """Return the difference step at ``x``: ``rel * |x|``, or ``rel`` where ``x`` is 0."""
-    return rel * abs(x) if x != 0.0 else rel
+def step(x: float, rel: float = FORWARD, scale: float = 0.0) -> float:
+    """Return the difference step at ``x``: ``rel * max(|x|, scale)``, or ``rel`` where that is 0."""
+    size = max(abs(x), scale)
+    return rel * size if size != 0.0 else rel
 
 
 def inward_step(h: float, x: float, lower: float, upper: float) -> float:
@@ -99,9 +103,42 @@ def _central_column(f: Callable[[Array], Array], v: Array, r0: Array, j: int, lo
         d2 = (f(_moved(v, j, h / 2)[0]) - f(_moved(v, j, -h / 2)[0])) / h
         return (4.0 * d2 - d1) / 3.0
     # one-sided, second order: (-3 f(x) + 4 f(x + s) - f(x + 2s)) / 2s with s pointing inwards
-    h = min(h, step(x, CENTRAL))
-    s = min(h, hi_room / 2.0) if hi_room >= 2.0 * h or hi_room >= lo_room else -min(h, lo_room / 2.0)
+    s = _one_sided(min(h, step(x, CENTRAL)), x, lo, hi)
     return (-3.0 * r0 + 4.0 * f(_moved(v, j, s)[0]) - f(_moved(v, j, 2.0 * s)[0])) / (2.0 * s)
+
+
+def central_gradient(cost: Callable[[Array], float], x: Array, lower: Bounds, upper: Bounds,
+                     scale: float = 1.0) -> Array:
+    """Gradient of a scalar ``cost`` at ``x`` by central differences, one-sided (second order, inwards) at a bound.
+
+    Two evaluations per coordinate (and one at ``x`` when some coordinate is
+    next to a bound); ``scale`` as in :func:`step` (1 in an engine's coordinates).
+    """
+    x = np.asarray(x, dtype=float)
+    f0: float | None = None
+    grad = np.empty(x.size)
+    for j in range(x.size):
+        xj, lo, hi = float(x[j]), float(lower[j]), float(upper[j])
+        h = step(xj, CENTRAL, scale)
+        if xj - lo >= h and hi - xj >= h:
+            up, h_up = _moved(x, j, h)
+            down, h_down = _moved(x, j, -h)
+            grad[j] = (float(cost(up)) - float(cost(down))) / (h_up - h_down)
+        else:
+            if f0 is None:
+                f0 = float(cost(x))
+            s = _one_sided(h, xj, lo, hi)
+            f1, f2 = float(cost(_moved(x, j, s)[0])), float(cost(_moved(x, j, 2.0 * s)[0]))
+            grad[j] = (-3.0 * f0 + 4.0 * f1 - f2) / (2.0 * s)
+    return grad
+
+
+def _one_sided(h: float, x: float, lo: float, hi: float) -> float:
+    """Return the step ``s`` of a one-sided difference over ``x + s``, ``x + 2 s``, pointing inwards."""
+    lo_room, hi_room = x - lo, hi - x
+    if hi_room >= 2.0 * h or hi_room >= lo_room:
+        return min(h, hi_room / 2.0)
+    return -min(h, lo_room / 2.0)
 
 
 def linear_prediction_error(jac: Array, dv: Array, dr: Array) -> float:
