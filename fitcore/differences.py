@@ -68,12 +68,16 @@ def forward_jacobian(f: Callable[[Array], Array], v: Array, r0: Array, lower: Bo
 
     A step that underflows to zero gives a non-finite column.
     """
-    jac = np.empty((r0.size, v.size))
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for j in range(v.size):
-            w, h = _moved(v, j, inward_step(step(v[j]), v[j], lower[j], upper[j]))
-            jac[:, j] = (f(w) - r0) / h
-    return jac
+    rows = np.empty((v.size, r0.size))  # one row per parameter: contiguous writes, transposed at the end
+    values = v.tolist()
+    for j, x in enumerate(values):
+        w, h = _moved(v, j, inward_step(step(x), x, lower[j], upper[j]))
+        np.subtract(f(w), r0, out=rows[j])
+        if h != 0.0:
+            rows[j] *= 1.0 / h
+        else:
+            rows[j] = np.nan
+    return rows.T
 
 
 def central_jacobian(f: Callable[[Array], Array], v: Array, r0: Array, lower: Bounds, upper: Bounds,

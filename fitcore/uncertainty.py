@@ -25,6 +25,7 @@ scaled to a first estimate of each error.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -116,12 +117,13 @@ def stencil_jacobian(stencil: Stencil, v: Array, r: Array,
     probes = xb + steps
     vb, vp = (xb, probes) if to_external is None else (np.asarray(to_external(xb)), np.asarray(to_external(probes)))
     dv = vp - vb
-    own = np.array([step(float(a)) for a in v])
-    if not np.all((np.abs(dv) >= 0.1 * own) & (np.abs(dv) <= 10.0 * own)):
-        return None
+    for d, a in zip(dv.tolist(), v.tolist()):
+        own = step(a)
+        if not 0.1 * own <= abs(d) <= 10.0 * own:
+            return None
     with np.errstate(invalid="ignore", over="ignore"):
-        jac = (rows - base_r).T / dv
-    if not np.all(np.isfinite(jac)):
+        jac = ((rows - base_r) * (1.0 / dv)[:, None]).T
+    if not math.isfinite(float(np.sum(jac))):
         return None
     if np.array_equal(v, vb):
         return jac if np.array_equal(r, base_r) else None
