@@ -187,11 +187,13 @@ class ScaledJacobian:
             culprits = [self.names[j] for j in np.argsort(null)[::-1][:2] if null[j] > 0.1]
             return no_errorbars(f"the covariance matrix is singular: parameters {', '.join(map(repr, culprits))} "
                                 "are (nearly) fully correlated; fix one of them or add a constraint", **fields)
-        inv = (vt.T / s**2) @ vt  # (S^T S)^-1 of the scaled Jacobian S
-        roots = np.sqrt(np.diag(inv))
-        corr = inv / np.outer(roots, roots)  # correlations do not depend on factor (an exact fit has factor 0)
-        cov = factor * inv / np.outer(self.norms, self.norms)
-        return _assemble(cov, np.sqrt(factor) * roots / self.norms, corr, self.names, **fields)
+        w = vt.T / s
+        inv = w @ w.T  # (S^T S)^-1 of the scaled Jacobian S
+        roots = np.sqrt(inv.diagonal())
+        corr = inv / roots / roots[:, None]  # correlations do not depend on factor (an exact fit has factor 0)
+        scale = 1.0 / self.norms
+        cov = inv * (factor * scale) * scale[:, None]
+        return _assemble(cov, math.sqrt(factor) * roots * scale, corr, self.names, **fields)
 
 
 def condition(jac: Array) -> float:

@@ -68,15 +68,14 @@ def forward_jacobian(f: Callable[[Array], Array], v: Array, r0: Array, lower: Bo
 
     A step that underflows to zero gives a non-finite column.
     """
-    rows = np.empty((v.size, r0.size))  # one row per parameter: contiguous writes, transposed at the end
     values = v.tolist()
-    for j, x in enumerate(values):
-        w, h = _moved(v, j, inward_step(step(x), x, lower[j], upper[j]))
-        np.subtract(f(w), r0, out=rows[j])
-        if h != 0.0:
-            rows[j] *= 1.0 / h
-        else:
-            rows[j] = np.nan
+    probes = v + np.diag([inward_step(step(x), x, lower[j], upper[j]) for j, x in enumerate(values)])
+    taken = probes.diagonal() - v  # the steps as the floats really moved (zero where one underflowed)
+    rows = np.empty((v.size, r0.size))  # one row per parameter: contiguous writes, transposed at the end
+    for j in range(v.size):
+        np.subtract(f(probes[j]), r0, out=rows[j])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        rows /= taken[:, None]
     return rows.T
 
 
