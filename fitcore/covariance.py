@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,8 +50,8 @@ class ErrorBars:
     jacobian : ndarray or None
         ``(ndata, nvar)`` Jacobian of the residual at ``v`` (None for cost fits
         and where none was formed).
-    v : ndarray or None
-        The point the error bars belong to (polished, or as given); None when
+    v : ndarray
+        The point the error bars belong to (polished, or as given); empty when
         they come from an engine's covariance.
     resid : ndarray or None
         The residual at ``v`` (None for cost fits).
@@ -68,7 +68,7 @@ class ErrorBars:
     reason: str | None
     nfev: int = 0
     jacobian: Array | None = None
-    v: Array | None = None
+    v: Array = field(default_factory=lambda: np.empty(0))
     resid: Array | None = None
     polished: int = 0
     gn_step: Array | None = None
@@ -248,7 +248,7 @@ def errorbars_from_covariance(cov: Array, names: Sequence[str]) -> ErrorBars:
     Returns
     -------
     ErrorBars
-        With ``nfev`` 0 and no Jacobian or point.
+        With ``nfev`` 0, no Jacobian and an empty ``v``.
     """
     return with_covariance(cov, names)
 
