@@ -26,7 +26,7 @@ __all__ = ["ErrorBars", "ScaledJacobian", "SINGULAR_RTOL", "condition", "errorba
 Array = NDArray[np.float64]
 _EPS = float(np.finfo(float).eps)
 #: singular values of the column-scaled Jacobian below this fraction of the largest are difference
-#: noise (central differences resolve about 1e-11; the hardest NIST StRD problem, Bennett5, is at 1.7e-5)
+#: noise (Richardson differences resolve about 1e-11): the parameters are then not separable
 SINGULAR_RTOL = 1.0e-9
 
 

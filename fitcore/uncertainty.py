@@ -72,10 +72,10 @@ REFINE_CONDITION = 100.0
 #: engine's stencil, or the previous point of the polish) to serve at the answer; the error bars then
 #: agree with a fresh Jacobian's to about this
 REUSE_RTOL = 2.0e-6
-#: a polish step moves towards the minimum the Jacobian in hand predicts, biased by that Jacobian's error:
-#: after a step the Jacobian is kept only where it predicts the residual's change to this, else it is
-#: taken again by central differences (forward differences' truncation error would bias the minimum
-#: by about 1e-7 relative on large-residual problems)
+#: a polish step moves towards the minimum the Jacobian in hand predicts, biased by that Jacobian's error
+#: times the residual: after a step the Jacobian is kept only where it predicts the residual's change to
+#: this, else it is taken again by central differences (forward differences' truncation error, about
+#: sqrt(eps), would bias the minimum of a large-residual fit)
 POLISH_REUSE_RTOL = 1.0e-9
 
 

@@ -418,3 +418,16 @@ def test_cost_errorbars_refuse_a_saddle_and_say_why():
     eb = uncertainty.cost_errorbars(lambda w: float(w[0] ** 2 - w[1] ** 2 + 0.1 * w[0] * w[1]), np.zeros(2),
                                     ["a", "b"], [-np.inf] * 2, [np.inf] * 2, errordef=0.5)
     assert eb.covar is None and "'b'" in eb.reason and "not a minimum" in eb.reason
+
+
+def test_central_gradient_is_accurate_and_stays_inside_the_bounds():
+    """The cost gradient for scalar engines: central inside, one-sided at a bound, to about eps**(2/3)."""
+    from fitcore.differences import central_gradient
+
+    def cost(w):
+        assert w[1] >= 0.5, w
+        return float(np.exp(w[0]) + w[1] ** 3 + w[0] * w[1])
+
+    x = np.array([0.3, 0.5])  # the second coordinate sits on its lower bound
+    grad = central_gradient(cost, x, [-np.inf, 0.5], [np.inf, np.inf])
+    assert grad == pytest.approx([np.exp(0.3) + 0.5, 3 * 0.25 + 0.3], rel=1e-8)
