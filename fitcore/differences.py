@@ -15,6 +15,7 @@ never evaluated outside the bounds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -151,13 +152,12 @@ def linear_prediction_error(jac: Array, dv: Array, dr: Array) -> float:
     relative change of the Jacobian between the two points. ``inf`` when
     ``J dv`` vanishes or anything is not finite.
     """
-    with np.errstate(invalid="ignore", over="ignore"):
-        pred = jac @ dv
-        num = float(np.linalg.norm(dr - pred))
-        den = float(np.linalg.norm(pred))
-    if not (np.isfinite(num) and np.isfinite(den)) or den == 0.0:
-        return np.inf if num != 0.0 or den != 0.0 else 0.0
-    return 2.0 * num / den
+    pred = jac @ dv
+    miss = dr - pred
+    num, den = float(miss @ miss), float(pred @ pred)
+    if not (math.isfinite(num) and math.isfinite(den)) or den == 0.0:  # also NaN
+        return 0.0 if num == 0.0 and den == 0.0 else math.inf
+    return 2.0 * math.sqrt(num / den)
 
 
 def hessian(cost: Callable[[Array], float], v: Array, f0: float, lower: Bounds, upper: Bounds,

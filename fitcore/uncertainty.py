@@ -44,6 +44,7 @@ from .covariance import (
 )
 from .differences import (
     EPS,
+    FORWARD,
     SECOND,
     central_jacobian,
     forward_jacobian,
@@ -108,22 +109,20 @@ def stencil_jacobian(stencil: Stencil, v: Array, r: Array,
     Wrong shapes and non-finite values give None.
     """
     n, m = v.size, r.size
-    rows = np.asarray(stencil.rows, dtype=float)
-    base_r = np.asarray(stencil.r, dtype=float)
-    xb = np.asarray(stencil.x, dtype=float).ravel()
-    steps = np.asarray(stencil.steps, dtype=float).ravel()
-    if rows.shape != (n, m) or base_r.shape != (m,) or xb.size != n or steps.size != n:
+    rows, base_r = np.asarray(stencil.rows, dtype=float), np.asarray(stencil.r, dtype=float)
+    xb, steps = np.asarray(stencil.x, dtype=float), np.asarray(stencil.steps, dtype=float)
+    if rows.shape != (n, m) or base_r.shape != (m,) or xb.shape != (n,) or steps.shape != (n,):
         return None
-    probes = xb + steps
-    vb, vp = (xb, probes) if to_external is None else (np.asarray(to_external(xb)), np.asarray(to_external(probes)))
-    dv = vp - vb
-    for d, a in zip(dv.tolist(), v.tolist()):
-        own = step(a)
-        if not 0.1 * own <= abs(d) <= 10.0 * own:
-            return None
+    vb, vp = xb, xb + steps
+    if to_external is not None:
+        vb, vp = np.asarray(to_external(vb), dtype=float), np.asarray(to_external(vp), dtype=float)
+    dv = vp - vb  # the steps as the floats really moved
+    own = FORWARD * np.where(v != 0.0, np.abs(v), 1.0)  # the core's own forward step (differences.step)
+    if not np.all((np.abs(dv) >= 0.1 * own) & (np.abs(dv) <= 10.0 * own)):  # also refuses NaN
+        return None
     with np.errstate(invalid="ignore", over="ignore"):
         jac = ((rows - base_r) * (1.0 / dv)[:, None]).T
-    if not math.isfinite(float(np.sum(jac))):
+    if not math.isfinite(float(jac.sum())):
         return None
     if np.array_equal(v, vb):
         return jac if np.array_equal(r, base_r) else None
