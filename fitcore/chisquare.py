@@ -16,23 +16,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from .differences import inward_step, step
+
 if TYPE_CHECKING:
     from .problem import Problem
 
 __all__ = ["ChiSquare"]
 
 Array = NDArray[np.float64]
-_REL_STEP = float(np.sqrt(np.finfo(float).eps))
-
-
-def inward_step(h: float, x: float, lower: float, upper: float) -> float:
-    """A difference step of size up to ``h`` from ``x`` that stays within ``[lower, upper]``."""
-    up, down = upper - x, x - lower
-    if up >= h:
-        return h
-    if down >= h:
-        return -h
-    return up if up >= down else -down  # the interval is narrower than h: the larger side, all of it
 
 
 class ChiSquare:
@@ -50,7 +41,8 @@ class ChiSquare:
     analytic_jacobian : callable, optional
         ``jacobian(x)`` to use instead of differences.
     step : float, optional
-        Absolute forward-difference step; default ``sqrt(eps) * max(|x|, 1)``.
+        Absolute forward-difference step; default the core's rule in an engine's
+        coordinates, ``sqrt(eps) * max(|x|, 1)`` (:func:`fitcore.differences.step`).
     """
 
     def __init__(
@@ -102,11 +94,11 @@ class ChiSquare:
         r0 = self.residual(x)
         jac = np.empty((r0.size, x.size))
         for j in range(x.size):
-            h = self.step if self.step is not None else _REL_STEP * max(abs(x[j]), 1.0)
+            h = self.step if self.step is not None else step(x[j], scale=1.0)
             h = inward_step(h, x[j], self.lower[j], self.upper[j])
             xp = x.copy()
             xp[j] += h
-            jac[:, j] = (self._residual(xp) - r0) / h
+            jac[:, j] = (self._residual(xp) - r0) / (xp[j] - x[j])  # the step as the floats really moved
         return jac
 
     def value_and_gradient(self, x: Array) -> tuple[float, Array]:

@@ -21,8 +21,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .bounds import BoundsTransform
-from .chisquare import ChiSquare, inward_step
+from .chisquare import ChiSquare
 from .constraints import Constraints
+from .differences import central_gradient
 from .errors import BoundsWarning, EngineCapabilityError, EngineError, NonFiniteResidualError, ParameterError
 from .objective import Objective, StopFit
 from .options import CoreOptions
@@ -101,7 +102,7 @@ def prepare(params: Parameters, make_constraints: Callable[[Parameters], Constra
     if constraints is not None:
         constraints.evaluate()
     return FitSetup(free, tuple(str(p.name) for p in free), [p.min for p in free], [p.max for p in free],
-                    [float(p.value) for p in free], constraints)  # type: ignore[arg-type]
+                    [float(p.value) for p in free if p.value is not None], constraints)
 
 
 @dataclass(frozen=True)
@@ -192,26 +193,7 @@ def _problem(obj: Objective, req: FitRequest, x0: Array, lower: Array, upper: Ar
 
 def _cost_gradient(cost: Callable[[Array], float], lower: Array, upper: Array) -> Callable[[Array], Array]:
     """Central-difference gradient of a cost, one-sided (inwards) next to a bound."""
-    eps3 = float(np.finfo(float).eps) ** (1.0 / 3.0)
-
-    def gradient(x: Array) -> Array:
-        x = np.array(x, dtype=float)
-        grad = np.empty(x.size)
-        for j in range(x.size):
-            h = eps3 * max(abs(x[j]), 1.0)
-            if x[j] - h >= lower[j] and x[j] + h <= upper[j]:
-                hi, lo = x.copy(), x.copy()
-                hi[j] += h
-                lo[j] -= h
-                grad[j] = (cost(hi) - cost(lo)) / (2 * h)
-            else:
-                step = inward_step(h, x[j], lower[j], upper[j])
-                moved_x = x.copy()
-                moved_x[j] += step
-                grad[j] = (cost(moved_x) - cost(x)) / step
-        return grad
-
-    return gradient
+    return lambda x: central_gradient(cost, x, lower, upper)
 
 
 def _user_jacobian(obj: Objective, req: FitRequest) -> Callable[[Array], Array]:
@@ -322,7 +304,8 @@ def _finish(req: FitRequest, setup: FitSetup, obj: Objective, x0: Array, result:
         gn_step=None if eb is None else eb.gn_step)
     success, message = judge(evidence)
     return FitResult(
-        params=req.params.copy(), success=success, message=message, var_names=names, init_vals=setup.start,
+        params=req.params.copy(), success=success, message=message, var_names=names,
+        init_vals=tuple(setup.start),
         aborted=aborted, nfev=obj.nfev, nfev_errorbars=0 if eb is None else eb.nfev,
         polished=0 if eb is None else eb.polished,
         ier=None if result is None else int(result.status),

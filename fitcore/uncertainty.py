@@ -1,225 +1,297 @@
-"""Covariance, standard errors and correlations at the answer, the same for every engine.
+"""Error bars at a fit's answer, the same for every engine: least squares from the Jacobian, costs from the Hessian.
 
-The Jacobian of the residual with respect to the parameters' own (external)
-values is taken at the answer: the user's analytic one, else forward
-differences stepping inwards next to a bound, refined to central differences
-where the column-scaled Jacobian is ill-conditioned. One SVD of the
-column-scaled Jacobian gives the covariance and the Gauss-Newton step.
+Least squares (:func:`least_squares_errorbars`): the Jacobian of the residual
+in the user's (external) coordinates at the answer, never through the bound
+transform (whose derivative vanishes at a bound), so the error bars are the
+curvature of chi-square itself, as the same fit without the bound would give.
+The Jacobian is, in this order of preference: the user's analytic one; the
+engine's last forward differences (:class:`fitcore.Stencil`) when they predict
+the residual at the answer to :data:`REUSE_RTOL`; else the core's own forward
+differences (one evaluation per parameter). Where the column-scaled Jacobian is
+ill-conditioned (condition number above :data:`REFINE_CONDITION`), the forward
+differences' error would be amplified into the covariance, and the Jacobian is
+recomputed by Richardson-extrapolated central differences (four evaluations per
+parameter). With ``polish`` (only for engines that minimize the plain sum of
+squares), Gauss-Newton steps follow (:mod:`fitcore.polish`); after each, the
+Jacobian is kept when it still predicts the residual's change to
+:data:`POLISH_REUSE_RTOL`, else taken again by central differences (Richardson
+where ill-conditioned). The error bars belong to the point
+finally reached (:mod:`fitcore.covariance`).
+
+Costs (:func:`cost_errorbars`): ``2 errordef H^-1`` from central second
+differences of the cost (:func:`fitcore.differences.hessian`), with steps
+scaled to a first estimate of each error.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .chisquare import inward_step
-from .problem import Stencil
+from . import polish as _polish
+from .covariance import (
+    ErrorBars,
+    ScaledJacobian,
+    condition,
+    covariance_from_hessian,
+    errorbars_from_covariance,
+    errorbars_from_samples,
+    no_errorbars,
+)
+from .differences import (
+    EPS,
+    FORWARD,
+    SECOND,
+    central_jacobian,
+    forward_jacobian,
+    hessian,
+    linear_prediction_error,
+    step,
+)
+from .errors import NonFiniteResidualError
+from .propagation import propagate
+
+if TYPE_CHECKING:
+    from .problem import Stencil
 
 __all__ = ["ErrorBars", "least_squares_errorbars", "cost_errorbars", "errorbars_from_covariance",
-           "errorbars_from_samples", "propagate"]
+           "errorbars_from_samples", "propagate", "condition", "stencil_jacobian", "REFINE_CONDITION",
+           "REUSE_RTOL"]
 
 Array = NDArray[np.float64]
-_EPS = float(np.finfo(float).eps)
-_FSTEP = _EPS ** 0.5
-_CSTEP = _EPS ** (1.0 / 3.0)
-#: singular values below this fraction of the largest are finite-difference noise
-SINGULAR_RTOL = 1.0e-9
-#: condition number above which forward differences are replaced by central ones
+Bounds = Sequence[float] | Array
+
+#: condition number of the column-scaled Jacobian above which forward differences are replaced by
+#: Richardson-extrapolated central differences
 REFINE_CONDITION = 100.0
-MAX_POLISH = 40
+#: largest relative change of the Jacobian, estimated from how well it predicts the residual's change
+#: (:func:`fitcore.differences.linear_prediction_error`), for a Jacobian taken at a nearby point (an
+#: engine's stencil, or the previous point of the polish) to serve at the answer; the error bars then
+#: agree with a fresh Jacobian's to about this
+REUSE_RTOL = 2.0e-6
+#: a polish step moves towards the minimum the Jacobian in hand predicts, biased by that Jacobian's error
+#: times the residual: after a step the Jacobian is kept only where it predicts the residual's change to
+#: this, else it is taken again by central differences (forward differences' truncation error, about
+#: sqrt(eps), would bias the minimum of a large-residual fit)
+POLISH_REUSE_RTOL = 1.0e-9
 
 
-@dataclass(frozen=True)
-class ErrorBars:
-    """Error bars at ``v`` (see the module notes)."""
+class _Counted:
+    """The residual for differences: counts evaluations, and gives NaN where the model is not finite."""
 
-    covar: Array | None
-    stderr: dict[str, float]
-    correl: dict[str, dict[str, float]]
-    reason: str | None
-    nfev: int
-    jacobian: Array | None
-    v: Array
-    resid: Array | None
-    polished: int = 0
-    gn_step: Array | None = None
+    def __init__(self, evaluate: Callable[[Array], Array], size: int) -> None:
+        self.evaluate = evaluate
+        self.size = size
+        self.nfev = 0
 
-
-def _step(vj: float, h_rel: float) -> float:
-    return h_rel * (abs(vj) if vj != 0.0 else 1.0)
+    def __call__(self, v: Array) -> Array:
+        self.nfev += 1
+        try:
+            return np.asarray(self.evaluate(v), dtype=float)
+        except NonFiniteResidualError:
+            return np.full(self.size, np.nan)
 
 
-def _jacobian(evaluate: Callable[[Array], Array], v: Array, r0: Array, lower: Sequence[float],
-              upper: Sequence[float], central: bool) -> Array:
-    jac = np.empty((r0.size, v.size))
-    for j in range(v.size):
-        if central:
-            h = _step(v[j], _CSTEP)
-            if v[j] - h >= lower[j] and v[j] + h <= upper[j]:
-                hi, lo = v.copy(), v.copy()
-                hi[j] += h
-                lo[j] -= h
-                jac[:, j] = (evaluate(hi) - evaluate(lo)) / (hi[j] - lo[j])
-                continue
-        h = inward_step(_step(v[j], _FSTEP), v[j], lower[j], upper[j])
-        w = v.copy()
-        w[j] += h
-        taken = w[j] - v[j]
-        jac[:, j] = (evaluate(w) - r0) / taken if taken != 0.0 else np.inf
-    return jac
+def stencil_jacobian(stencil: Stencil, v: Array, r: Array,
+                     to_external: Callable[[Array], Array] | None = None) -> Array | None:
+    """Convert an engine's forward differences to the Jacobian at ``v`` (external), or None where they do not serve.
 
-
-def _decompose(jac: Array, r: Array) -> tuple[Array, Array, Array, Array] | None:
-    """Column scales, singular values, right singular vectors and the Gauss-Newton step."""
-    scale = np.linalg.norm(jac, axis=0)
-    if not np.all(np.isfinite(scale)) or np.any(scale == 0):
+    Each column becomes a forward difference in external coordinates (the
+    external step is what ``to_external``, applied coordinate by coordinate,
+    made of the engine's step; it must be within a factor of ten of the core's
+    own forward step). Where ``v`` is not the stencil's base point, the
+    residual ``r`` at ``v`` must match the stencil's linear prediction to
+    :data:`REUSE_RTOL` (:func:`fitcore.differences.linear_prediction_error`).
+    Wrong shapes and non-finite values give None.
+    """
+    n, m = v.size, r.size
+    rows, base_r = np.asarray(stencil.rows, dtype=float), np.asarray(stencil.r, dtype=float)
+    xb, steps = np.asarray(stencil.x, dtype=float), np.asarray(stencil.steps, dtype=float)
+    if rows.shape != (n, m) or base_r.shape != (m,) or xb.shape != (n,) or steps.shape != (n,):
         return None
-    u, s, vt = np.linalg.svd(jac / scale, full_matrices=False)
-    step = -(vt.T @ ((u.T @ r) / s)) / scale
-    return scale, s, vt, step
+    vb, vp = xb, xb + steps
+    if to_external is not None:
+        vb, vp = np.asarray(to_external(vb), dtype=float), np.asarray(to_external(vp), dtype=float)
+    dv = vp - vb  # the steps as the floats really moved
+    own = FORWARD * np.where(v != 0.0, np.abs(v), 1.0)  # the core's own forward step (differences.step)
+    if not np.all((np.abs(dv) >= 0.1 * own) & (np.abs(dv) <= 10.0 * own)):  # also refuses NaN
+        return None
+    with np.errstate(invalid="ignore", over="ignore"):
+        jac = ((rows - base_r) * (1.0 / dv)[:, None]).T
+    if not math.isfinite(float(jac.sum())):
+        return None
+    if np.array_equal(v, vb):
+        return jac if np.array_equal(r, base_r) else None
+    return jac if linear_prediction_error(jac, v - vb, r - base_r) <= REUSE_RTOL else None
 
 
-def least_squares_errorbars(evaluate: Callable[[Array], Array], v: Array, resid: Array, names: Sequence[str],
-                            lower: Sequence[float], upper: Sequence[float], *, nfree: int, scale_covar: bool,
-                            polish: bool, stencil: Stencil | None = None,
-                            to_external: Callable[[Array], Array] | None = None,
-                            jacobian: Callable[[Array], Array] | None = None) -> ErrorBars:
-    """Covariance of a least-squares fit at external values ``v`` with residual ``resid``."""
-    v = np.asarray(v, dtype=float)
-    r = np.asarray(resid, dtype=float)
+def _jacobian(f: _Counted, v: Array, r: Array, lower: Bounds, upper: Bounds, names: Sequence[str],
+              analytic: Callable[[Array], Array] | None, order: int = 1) -> ScaledJacobian:
+    """Return the user's Jacobian at ``v``, else differences of ``order`` 1 (forward), 2 (central) or 4 (Richardson).
+
+    Forward or central differences that come out ill-conditioned are redone by Richardson's.
+    """
+    if analytic is not None:
+        return ScaledJacobian(np.asarray(analytic(v), dtype=float), names)
+    if order < 4:
+        jac = forward_jacobian(f, v, r, lower, upper) if order == 1 else \
+            central_jacobian(f, v, r, lower, upper, richardson=False)
+        dec = ScaledJacobian(jac, names)
+        if not dec.ill_conditioned(REFINE_CONDITION):
+            return dec
+    return ScaledJacobian(central_jacobian(f, v, r, lower, upper), names)
+
+
+def least_squares_errorbars(
+    evaluate: Callable[[Array], Array],
+    v: Array,
+    resid: Array,
+    names: Sequence[str],
+    lower: Bounds,
+    upper: Bounds,
+    *,
+    nfree: int,
+    scale_covar: bool,
+    polish: bool,
+    stencil: Stencil | None = None,
+    to_external: Callable[[Array], Array] | None = None,
+    jacobian: Callable[[Array], Array] | None = None,
+) -> ErrorBars:
+    """Covariance, stderr and correlations of a least-squares fit at external values ``v``.
+
+    Parameters
+    ----------
+    evaluate : callable
+        ``evaluate(v) -> residual`` (a fresh array) at external values; may
+        raise :class:`fitcore.errors.NonFiniteResidualError` (a non-finite
+        column then gives no error bars, saying which parameter).
+    v, resid : ndarray
+        The engine's answer and its residual.
+    names : sequence of str
+        The free parameters.
+    lower, upper : array_like
+        Their bounds (external); no evaluation leaves them.
+    nfree : int
+        Degrees of freedom; no error bars when it is not positive.
+    scale_covar : bool
+        Scale the covariance by chi-square / nfree.
+    polish : bool
+        Try Gauss-Newton steps first (only for engines that minimize the plain sum of squares).
+    stencil : Stencil, optional
+        The engine's last forward differences, in its coordinates.
+    to_external : callable, optional
+        Engine coordinates -> external values, coordinate by coordinate (None
+        when the engine works in external values).
+    jacobian : callable, optional
+        The user's analytic Jacobian ``(ndata, nvar)`` as a function of external ``v``.
+
+    Returns
+    -------
+    ErrorBars
+        At the polished point (``v``, ``resid``) or the one given; the
+        parameters were last evaluated at some other point, so the caller
+        writes ``v`` back.
+    """
+    v = np.array(v, dtype=float)
+    resid = np.array(resid, dtype=float)
     if nfree <= 0:
-        return ErrorBars(None, {}, {}, f"no degrees of freedom left (nfree = {nfree}): need more data points "
-                         "than varied parameters", 0, None, v, r)
-    count = [0]
-
-    def ev(w: Array) -> Array:
-        count[0] += 1
-        return evaluate(w)
-
-    def jac_at(w: Array, r0: Array) -> Array:
-        if jacobian is not None:
-            return np.asarray(jacobian(w), dtype=float)
-        jac = _jacobian(ev, w, r0, lower, upper, central=False)
-        dec = _decompose(jac, r0)
-        if dec is not None and dec[1][0] > REFINE_CONDITION * dec[1][-1]:
-            jac = _jacobian(ev, w, r0, lower, upper, central=True)
-        return jac
-
-    jac = jac_at(v, r)
-    polished = 0
-    while polish and polished < MAX_POLISH:
-        dec = _decompose(jac, r)
-        if dec is None or dec[1][-1] <= SINGULAR_RTOL * dec[1][0]:
-            break
-        step = dec[3]
-        chi = float(r @ r)
-        if not np.any(np.abs(step) > 1e-7 * np.abs(v)):
-            break
-        found = None
-        for _ in range(5):
-            w = np.clip(v + step, lower, upper)
-            try:
-                r1 = ev(w)
-            except Exception:
-                r1 = None
-            if r1 is not None and float(r1 @ r1) < chi * (1 - 1e-15):
-                found = (w, r1)
-                break
-            step = step / 2
-        if found is None:
-            break
-        v, r = found
-        polished += 1
-        jac = jacobian(v) if jacobian is not None else _jacobian(ev, v, r, lower, upper, central=True)
-    chi = float(r @ r)
-    dec = _decompose(jac, r)
+        return no_errorbars(f"no degrees of freedom left (nfree = {nfree}): "
+                            "need more data points than varied parameters", v=v, resid=resid)
+    f = _Counted(evaluate, resid.size)
+    lo, hi = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+    dec = None
+    if jacobian is None and stencil is not None:
+        jac = stencil_jacobian(stencil, v, resid, to_external)
+        if jac is not None:
+            dec = ScaledJacobian(jac, names)
+            if dec.ill_conditioned(REFINE_CONDITION):
+                dec = _jacobian(f, v, resid, lo, hi, names, None, order=4)
     if dec is None:
-        return ErrorBars(None, {}, {}, "a parameter has no effect on the residual (a zero or non-finite "
-                         "Jacobian column): the covariance matrix is singular", count[0], jac, v, r, polished)
-    scale, s, vt, step = dec
-    if s[-1] <= SINGULAR_RTOL * s[0]:
-        weak = names[int(np.argmax(np.abs(vt[-1])))]
-        return ErrorBars(None, {}, {}, f"the covariance matrix is singular: the data do not determine "
-                         f"the parameters independently (most affected: {weak!r})", count[0], jac, v, r,
-                         polished, step)
-    inv = (vt.T / s**2) @ vt
-    cov = inv / np.outer(scale, scale) * (chi / nfree if scale_covar else 1.0)
-    eb = errorbars_from_covariance(cov, names)
-    return replace(eb, nfev=count[0], jacobian=jac, v=v, resid=r, polished=polished, gn_step=step)
+        dec = _jacobian(f, v, resid, lo, hi, names, jacobian)
+    kept = 0
+    if polish:
+        def refresh(w: Array, rw: Array, v0: Array, r0: Array, old: ScaledJacobian) -> ScaledJacobian:
+            order = 4 if old.ill_conditioned(REFINE_CONDITION) else 2
+            if (jacobian is None and order < 4
+                    and linear_prediction_error(old.jac, w - v0, rw - r0) <= POLISH_REUSE_RTOL):
+                return old
+            return _jacobian(f, w, rw, lo, hi, names, jacobian, order=order)
+
+        v, resid, dec, kept = _polish.polish(f, v, resid, dec, refresh, lo, hi, nfree)
+    chi = float(resid @ resid)
+    gn = dec.gauss_newton(resid)
+    factor = chi / nfree if scale_covar else 1.0  # an exact fit (chi = 0) has zero error bars, not none
+    return dec.errorbars(factor, nfev=f.nfev, jacobian=dec.jac, v=v, resid=resid, polished=kept,
+                         gn_step=None if gn is None else gn[0])
 
 
-def cost_errorbars(cost: Callable[[Array], float], v: Array, names: Sequence[str], lower: Sequence[float],
-                   upper: Sequence[float], *, errordef: float) -> ErrorBars:
-    """Covariance ``2 errordef H^-1`` from the cost's numerical Hessian ``H`` at ``v``."""
-    v = np.asarray(v, dtype=float)
-    n = v.size
-    h = np.array([_step(x, _EPS ** 0.25) for x in v])
-    f0 = cost(v)
-    hess = np.empty((n, n))
-    nfev = 1
-    for i in range(n):
-        for j in range(i, n):
-            def f(di: float, dj: float) -> float:
-                w = v.copy()
-                w[i] += di * h[i]
-                w[j] += dj * h[j]
-                return cost(w)
-            if i == j:
-                val = (f(1, 0) - 2 * f0 + f(-1, 0)) / h[i] ** 2
-                nfev += 2
-            else:
-                val = (f(1, 1) - f(1, -1) - f(-1, 1) + f(-1, -1)) / (4 * h[i] * h[j])
-                nfev += 4
-            hess[i, j] = hess[j, i] = val
-    try:
-        cov = 2.0 * errordef * np.linalg.inv(hess)
-    except np.linalg.LinAlgError:
-        return ErrorBars(None, {}, {}, "the Hessian of the cost is singular", nfev, None, v, None)
-    return replace(errorbars_from_covariance(cov, names), nfev=nfev, v=v)
+def cost_errorbars(cost: Callable[[Array], float], v: Array, names: Sequence[str], lower: Bounds,
+                   upper: Bounds, *, errordef: float) -> ErrorBars:
+    """Covariance ``2 errordef H^-1`` of a cost fit at external values ``v``, from the numerical Hessian.
+
+    Parameters
+    ----------
+    cost : callable
+        ``cost(v) -> float`` at external values.
+    v : ndarray
+        The answer.
+    names : sequence of str
+        The free parameters.
+    lower, upper : array_like
+        Their bounds; no evaluation leaves them.
+    errordef : float
+        The cost's rise that defines one standard error: 1 for chi-square-like
+        costs, 0.5 for negative log-likelihoods.
+
+    Returns
+    -------
+    ErrorBars
+        ``gn_step`` is the Newton step ``-H^-1 g`` still pointing away from ``v``.
+
+    Notes
+    -----
+    A first pass of second differences along each coordinate, with steps
+    ``eps**(1/4) * |v|``, estimates each error ``sigma``; the Hessian is then
+    taken with steps ``sigma * (eps * |cost| / errordef)**(1/4)``, where
+    truncation and rounding errors balance for a cost that is nearly quadratic
+    over a standard error; ``1 + 4 n + 2 n (n - 1)`` evaluations in all.
+    """
+    if not errordef > 0.0:
+        raise ValueError(f"errordef must be positive (1 for chi-square, 0.5 for a negative log-likelihood), "
+                         f"got {errordef}")
+    v = np.array(v, dtype=float)
+    lo, hi = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+    calls = [0]
+
+    def counted(w: Array) -> float:
+        calls[0] += 1
+        return float(cost(w))
+
+    f0 = counted(v)
+    if not np.isfinite(f0):
+        return no_errorbars("the cost at the answer is not finite", nfev=calls[0], v=v)
+    steps = np.array([step(float(a), SECOND) for a in v])
+    rel = (EPS * max(abs(f0), errordef) / errordef) ** 0.25
+    for j in range(v.size):  # first pass: each error alone, from the curvature along its coordinate
+        def along(w: Array, j: int = j) -> float:
+            return counted(_embed(v, j, w))
+
+        curv, _ = hessian(along, v[j:j + 1], f0, lo[j:j + 1], hi[j:j + 1], steps[j:j + 1])
+        if np.isfinite(curv[0, 0]) and curv[0, 0] > 0.0:
+            steps[j] = rel * np.sqrt(2.0 * errordef / curv[0, 0])
+    hess, grad = hessian(counted, v, f0, lo, hi, steps)
+    eb = covariance_from_hessian(hess, names, errordef, nfev=calls[0], v=v)
+    if eb.covar is None:
+        return eb
+    newton = -(eb.covar @ grad) / (2.0 * errordef)
+    return ErrorBars(eb.covar, eb.stderr, eb.correl, None, nfev=calls[0], v=v, gn_step=newton)
 
 
-def errorbars_from_covariance(cov: Array, names: Sequence[str]) -> ErrorBars:
-    """Standard errors and correlations from a covariance matrix (in ``names`` order)."""
-    cov = np.asarray(cov, dtype=float)
-    d = np.diag(cov)
-    if not np.all(np.isfinite(cov)) or np.any(d <= 0):
-        return ErrorBars(None, {}, {}, "the covariance matrix has non-positive or non-finite variances", 0,
-                         None, np.zeros(len(names)), None)
-    err = np.sqrt(d)
-    corr = cov / np.outer(err, err)
-    stderr = {n: float(e) for n, e in zip(names, err)}
-    correl = {a: {b: float(corr[i, j]) for j, b in enumerate(names) if j != i} for i, a in enumerate(names)}
-    return ErrorBars(cov, stderr, correl, None, 0, None, np.zeros(len(names)), None)
-
-
-def errorbars_from_samples(samples: Array, names: Sequence[str]) -> ErrorBars:
-    """Medians, half the 15.87-84.13 % quantile width and the correlations of posterior samples."""
-    q = np.percentile(samples, [15.865525393145708, 50.0, 84.13447460685429], axis=0)
-    eb = errorbars_from_covariance(np.cov(samples, rowvar=False).reshape(len(names), len(names)), names)
-    stderr = {n: float(e) for n, e in zip(names, (q[2] - q[0]) / 2)}
-    return replace(eb, stderr=stderr, v=q[1])
-
-
-def propagate(expressions: Callable[[Array], dict[str, float]], v: Array, cov: Array,
-              names: Sequence[str]) -> dict[str, float]:
-    """Delta-method stderr of every expression parameter from the free parameters' covariance."""
-    v = np.asarray(v, dtype=float)
-    grads = []
-    for j in range(v.size):
-        h = _step(v[j], _CSTEP)
-        hi, lo = v.copy(), v.copy()
-        hi[j] += h
-        lo[j] -= h
-        a, b = expressions(hi), expressions(lo)
-        grads.append({k: (a[k] - b[k]) / (hi[j] - lo[j]) for k in a})
-    keys = list(grads[0]) if grads else []
-    out = {}
-    for k in keys:
-        g = np.array([gr[k] for gr in grads])
-        var = float(g @ cov @ g)
-        out[k] = math.sqrt(var) if var > 0 else 0.0
+def _embed(v: Array, j: int, w: Array) -> Array:
+    out = v.copy()
+    out[j] = w[0]
     return out

@@ -104,8 +104,8 @@ def test_a_malformed_stencil_is_ignored(damped_sine, monkeypatch, fresh_registry
         assert [p[n].stderr for n in START] == [own[n].stderr for n in START]
 
 
-def test_analytic_jacobian_fits_offer_no_stencil(damped_sine):
-    """With Dfun, MINPACK differences nothing: the core evaluates its own Jacobian."""
+def test_analytic_jacobian_gives_the_error_bars_without_evaluations(damped_sine, monkeypatch):
+    """With Dfun the error bars come from the user's Jacobian (no evaluations) and equal the differences' ones."""
     x, data, _ = damped_sine
 
     def dfun(q, x, data):
@@ -113,8 +113,10 @@ def test_analytic_jacobian_fits_offer_no_stencil(damped_sine):
         s, c, e = np.sin(x * omega + shift), np.cos(x * omega + shift), np.exp(-x * x * decay)
         return -np.column_stack([s * e, -amp * s * e * x * x, amp * c * e, amp * c * e * x])
 
-    fit, _ = _fit(damped_sine, Dfun=dfun)
-    assert fit.success and fit.nfev_errorbars == 4
+    fit, p = _fit(damped_sine, Dfun=dfun)
+    _, own = _own(damped_sine, monkeypatch)
+    assert fit.success and fit.errorbars and fit.nfev_errorbars == 0
+    assert [p[n].stderr for n in START] == pytest.approx([own[n].stderr for n in START], rel=1e-6)
 
 
 def test_leastsq_engine_returns_its_last_stencil():
@@ -165,43 +167,50 @@ def test_a_refilled_buffer_gives_a_true_stencil():
 
 def _secant_case(move: float, poison: bool = False):
     """A two-parameter residual, its forward-difference stencil at ``base`` and the answer ``base + move``."""
-    from fitcore.objective import Objective
-
     x = np.linspace(0.0, 1.0, 50)
 
     def model(a, b):
         return np.exp(a * x) + b * x**2 - 1.0
 
-    p = fitcore.Parameters()
-    p.add("a", value=0.5)
-    p.add("b", value=1.0)
-    obj = Objective(lambda q: model(q["a"].value, q["b"].value), p, list(p.values()), None, None)
     base, steps = np.array([0.5, 1.0]), np.array([0.5e-8, 1e-8])
     rows = np.array([model(base[0] + steps[0], base[1]), model(base[0], base[1] + steps[1])])
     if poison:
         rows[1, 3] = np.inf
     stencil = Stencil(x=base, r=model(*base), steps=steps, rows=rows)
     v = base + move
-    return obj, stencil, v, model(*v)
+    return stencil, v, model(*v)
 
 
-@pytest.mark.parametrize("move", [1e-8, 1e-7, 1e-5, 1e-3])
-def test_the_secant_check_from_the_gram_product_decides_as_the_residual_vectors_do(move):
-    """2|d - J dv| / |J dv| computed on the vectors (d: the residual's change) decides the reuse; the
-    check reads it from the one matrix product the covariance needs, without the vectors."""
-    obj, stencil, v, r0 = _secant_case(move)
+@pytest.mark.parametrize("move", [0.0, 1e-8, 1e-7, 1e-5, 1e-3])
+def test_a_stencil_serves_exactly_where_it_predicts_the_residual_at_the_answer(move):
+    """2|d - J dv| / |J dv| (d: the residual's change from the stencil's base) decides the reuse."""
+    stencil, v, r0 = _secant_case(move)
     taken = (stencil.x + stencil.steps) - stencil.x  # the steps as the floats really moved
-    jac = (stencil.rows - stencil.r) / taken[:, None]
-    linear = (v - stencil.x) @ jac
-    rho = 2.0 * np.linalg.norm(r0 - stencil.r - linear) / np.linalg.norm(linear)
-    dec, _ = uncertainty._stencil_rows(obj, stencil, v, r0)
-    assert (dec is not None) == (rho <= uncertainty.REUSE_RTOL)
-    assert (move <= 1e-7) == (dec is not None)  # the curvature of exp makes rho ~ move here
-    if dec is not None:
-        np.testing.assert_allclose(dec.jac, jac.T, rtol=1e-12)
+    jac = ((stencil.rows - stencil.r) / taken[:, None]).T
+    jac_v = uncertainty.stencil_jacobian(stencil, v, r0)
+    if move == 0.0:  # the stencil's own base point
+        assert jac_v is not None
+    else:
+        linear = jac @ (v - stencil.x)
+        rho = 2.0 * np.linalg.norm(r0 - stencil.r - linear) / np.linalg.norm(linear)
+        assert (jac_v is not None) == (rho <= uncertainty.REUSE_RTOL)
+        assert (move <= 1e-7) == (jac_v is not None)  # the curvature of exp makes rho ~ move here
+    if jac_v is not None:
+        np.testing.assert_allclose(jac_v, jac, rtol=1e-12)
 
 
 def test_a_stencil_with_a_non_finite_row_is_refused():
     """An overflowing probe residual in the stencil never stands in for the core's differences."""
-    obj, stencil, v, r0 = _secant_case(1e-8, poison=True)
-    assert uncertainty._stencil_rows(obj, stencil, v, r0)[0] is None
+    stencil, v, r0 = _secant_case(1e-8, poison=True)
+    assert uncertainty.stencil_jacobian(stencil, v, r0) is None
+
+
+def test_a_stencil_is_converted_through_the_bound_transform():
+    """Steps in the engine's coordinates become external steps: the Jacobian is d r / d v, not d r / d x."""
+    stencil, v, r0 = _secant_case(0.0)
+    # the engine works in x = v / 2 (any coordinate-wise map): its steps are half as long
+    internal = Stencil(x=stencil.x / 2, r=stencil.r, steps=stencil.steps / 2, rows=stencil.rows)
+    jac = uncertainty.stencil_jacobian(internal, v, r0, to_external=lambda x: 2.0 * np.asarray(x))
+    ref = uncertainty.stencil_jacobian(stencil, v, r0)
+    assert jac is not None and ref is not None
+    np.testing.assert_allclose(jac, ref, rtol=1e-7)
