@@ -373,16 +373,16 @@ class _Registry:
             if twice:
                 return f"{kind.label} name {sorted(twice)[0]!r} is yielded twice"
             mine[kind.key] |= names
-            other = catalog.same_distribution(info)
-            if other is not None:
-                return (f"{kind.label} name {info.name!r} clashes with {other.name!r} that {rec.distribution} "
-                        f"already provides (plugin {other.plugin}); one distribution may use each name once")
             if rec.distribution == RUNTIME:
                 for n in sorted(names):
                     taken = [o for o in catalog.claimants(n) if n in (o.name, *o.aliases)]
                     if taken:
                         return (f"{kind.label} name {n!r} is already taken by {taken[0].distribution} "
                                 f"({taken[0].plugin}); choose another name")
+            other = catalog.same_distribution(info)
+            if other is not None:
+                return (f"{kind.label} name {info.name!r} clashes with {other.name!r} that {rec.distribution} "
+                        f"already provides (plugin {other.plugin}); one distribution may use each name once")
         return None
 
     def _claim(self, kind: Kind[Any], spec: Any, rec: PluginRecord) -> None:
