@@ -160,14 +160,24 @@ def test_console_script_and_python_m():
     assert np.all([col in e_out for col in ("NAME", "DISTRIBUTION", "STATUS")])
 
 
-def test_plugins_table_marks_conflicted_engines():
-    """An engine name two distributions claim is marked '(conflict)' in its first claimant's row."""
-    from fitcore.cli import _plugin_cells
+def test_prob_funcs_table_and_json():
+    """`fitcore prob-funcs` lists the core's functions with their distribution; --json gives qualified names."""
+    status, out = run("prob-funcs")
+    header, *rows = out.splitlines()
+    assert status == 0 and header.split() == ["NAME", "DISTRIBUTION", "SUMMARY"]
+    assert rows[0].split()[:3] == ["f_test", "fitcore", "0.1.0"] and rows[1].startswith("likelihood_ratio ")
+    _, out = run("prob-funcs", "--json")
+    assert [(r["qualified_name"], r["selected_by_name"], r["conflicts"]) for r in json.loads(out)] == [
+        ("fitcore:f_test", True, []), ("fitcore:likelihood_ratio", True, [])]
 
-    row = {"distribution": "a", "version": "1", "plugin": "p", "engines": ["twin", "solo"], "prob_funcs": [],
-           "status": "active", "stage": None, "error": None}
-    cells = _plugin_cells(row, {"twin": ["a (p)", "b (q)"]})
-    assert cells["registered"] == "engine twin (conflict), engine solo" and cells["status"] == "active"
+
+def test_engines_json_lists_qualified_names_and_aliases():
+    """Each engine row carries the qualified name that always selects it and the aliases it declares."""
+    _, out = run("engines", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["lbfgsb"]["qualified_name"] == "fitcore-engine-lbfgsb:lbfgsb"
+    assert rows["lbfgsb"]["aliases"] == ["l-bfgs-b"] and rows["lbfgsb"]["shadowed_aliases"] == []
+    assert rows["leastsq"]["selected_by_name"] is True and rows["leastsq"]["conflicts"] == []
 
 
 def test_import_and_listing_stay_light():
