@@ -71,6 +71,7 @@ __all__ = [
     "list_conflicts",
     "get_engine",
     "get_prob_func",
+    "get_prob_func_info",
     "reset",
     "selects",
     "shadowed_aliases",
@@ -471,12 +472,18 @@ class _Registry:
         raise err
 
     def get_prob_func(self, name: str) -> CheckedProbFunc:
+        info = self.prob_func_info(name)
+        others = sorted({i.name for i in self.items(PROB_FUNC)} - {info.name})
+        source = f"distribution {(info.distribution + ' ' + info.version).strip()}"
+        return CheckedProbFunc(info.load(), info.name, source, others)
+
+    def prob_func_info(self, name: str) -> ProbFuncInfo:
+        if not isinstance(name, str):
+            raise TypeError(f"prob_func must be a name (str), not {type(name).__name__}")
         look = self.lookup(PROB_FUNC, name)
         others = sorted({i.name for i in self.items(PROB_FUNC)})
         if look.selected is not None:
-            info = look.selected
-            source = f"distribution {(info.distribution + ' ' + info.version).strip()}"
-            return CheckedProbFunc(info.load(), info.name, source, [o for o in others if o != info.name])
+            return look.selected
         if look.ambiguous:
             names = [c.qualified_name for c in look.claimants]
             raise ProbFuncConflictError(
@@ -641,6 +648,11 @@ def get_engine(name: str) -> EngineInfo:
     distribution to install.
     """
     return _registry.get_engine(name)
+
+
+def get_prob_func_info(name: str) -> ProbFuncInfo:
+    """Look a probability function up as :func:`get_prob_func` does; return what is installed, unchecked."""
+    return _registry.prob_func_info(name)
 
 
 def get_prob_func(name_or_func: str | Callable[[Any, Any], float] | None) -> Callable[[Any, Any], float]:

@@ -113,6 +113,19 @@ def nan_intolerant(problem, **_):
     return EngineResult(x=res.x, success=True, message="ok")
 
 
+def garbles_after_nan(problem, **_):
+    """Copes with NaN residuals itself, but then returns an x of the wrong length."""
+    seen = []
+
+    def residual(x):
+        r = problem.residual(x)
+        if not np.all(np.isfinite(r)):
+            seen.append(x)
+            r = np.where(np.isfinite(r), r, 1e3)
+        return r
+
+    res = least_squares(residual, problem.x0.copy())
+    return EngineResult(x=np.append(res.x, 0.0) if seen else res.x, success=True, message="ok")
 
 
 def _spec(name, engine, **caps):
@@ -135,7 +148,9 @@ def kit_plugins():
         _spec("kit-wrong-covariance", wrong_covariance, provides_covariance=True),
         _spec("kit-lazy", lazy),
         _spec("kit-nan-intolerant", nan_intolerant),
+        _spec("kit-garbles", garbles_after_nan),
         ProbFuncSpec("kit-above-one", lambda b, n: 1.0 + (n.chisqr - b.chisqr), "exceeds 1"),
+        ProbFuncSpec("kit-numpy-above-one", lambda b, n: np.float64(1.5), "a numpy float above 1"),
         ProbFuncSpec("kit-not-zero", lambda b, n: 0.5, "constant"),
         ProbFuncSpec("kit-decreasing", lambda b, n: float(np.exp(-(n.chisqr - b.chisqr))) * 0 + (
             0.0 if n.chisqr == b.chisqr else 1.0 / (1.0 + n.chisqr - b.chisqr)), "falls with the increase"),
@@ -215,6 +230,25 @@ def test_not_fitting_is_caught(kit_plugins):
     """An engine that returns its start fails both recovery checks, naming chi-square and parameters."""
     _fails(testing.check_recovers_linear, "kit-lazy", "linear problem", "chi-square", "differ from the reference")
     _fails(testing.check_recovers_nonlinear, "kit-lazy", "nonlinear problem")
+    with pytest.raises(AssertionError) as info:
+        testing.check_recovers_linear("kit-lazy")
+    assert "parameters {'slope': 1.0, 'offset': 0.0} differ" in str(info.value) and "np." not in str(info.value)
+
+
+def test_kit_messages_print_plain_numbers(kit_plugins):
+    """Numbers in the kit's messages read as numbers, not as numpy reprs."""
+    with pytest.raises(AssertionError) as info:
+        testing.check_prob_in_unit_interval("kit-numpy-above-one")
+    assert str(info.value) == "probability 1.5 outside [0, 1] (chi-square increase 0.0, 1 fixed)"
+
+
+def test_a_failure_after_the_engine_returns_is_named(kit_plugins):
+    """An engine that copes with NaNs but returns a bad x is reported for what failed, not for NaN intolerance."""
+    with pytest.raises(AssertionError) as info:
+        testing.check_nonfinite_propagate("kit-garbles")
+    msg = str(info.value)
+    assert msg.startswith("with NaNs at evaluations 5, 10 and 15 the engine returned, and then the fit failed: ")
+    assert "does not cope" not in msg and "(at " in msg
 
 
 def test_nan_intolerance_is_reported(kit_plugins):
