@@ -33,17 +33,18 @@ __all__ = ["CONTRACT_VERSION", "SHIPPED", "contract_problem", "parse_version", "
 #: the plugin contract this fitcore implements (major.minor)
 CONTRACT_VERSION = "1.1"
 
-#: distribution -> {kind: names (and aliases) it provides}, for every distribution under fitcore's repository
-SHIPPED: Mapping[str, Mapping[str, tuple[str, ...]]] = {
-    "fitcore": {"prob_func": ("f_test", "likelihood_ratio")},
-    "fitcore-engine-leastsq": {"engine": ("leastsq",)},
-    "fitcore-engine-lbfgsb": {"engine": ("lbfgsb", "l-bfgs-b")},
-    "fitcore-engine-anneal": {"engine": ("anneal", "dual_annealing")},
-    "fitcore-engine-nlopt": {"engine": ("nlopt",)},
-    "fitcore-engine-scipy": {"engine": (
-        "least_squares", "nelder", "nelder-mead", "powell", "cg", "bfgs", "tnc", "slsqp", "trust-constr",
-        "trust_constr", "differential_evolution", "basinhopping", "shgo", "brute")},
-    "fitcore-engine-emcee": {"engine": ("emcee",)},
+#: distribution -> {kind: {name: its aliases}}, for every distribution under fitcore's repository
+SHIPPED: Mapping[str, Mapping[str, Mapping[str, tuple[str, ...]]]] = {
+    "fitcore": {"prob_func": {"f_test": (), "likelihood_ratio": ()}},
+    "fitcore-engine-leastsq": {"engine": {"leastsq": ()}},
+    "fitcore-engine-lbfgsb": {"engine": {"lbfgsb": ("l-bfgs-b",)}},
+    "fitcore-engine-anneal": {"engine": {"anneal": ("dual_annealing",)}},
+    "fitcore-engine-nlopt": {"engine": {"nlopt": ()}},
+    "fitcore-engine-scipy": {"engine": {
+        "least_squares": (), "nelder": ("nelder-mead",), "powell": (), "cg": (), "bfgs": (), "tnc": (),
+        "slsqp": (), "trust-constr": ("trust_constr",), "differential_evolution": (), "basinhopping": (),
+        "shgo": (), "brute": ()}},
+    "fitcore-engine-emcee": {"engine": {"emcee": ()}},
 }
 
 _OPS: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
@@ -66,8 +67,9 @@ def shipped_distribution(kind: str, name: str) -> str | None:
     """The distribution of fitcore's repository that provides ``name`` (an engine, ...), or None."""
     key = name.strip().lower()
     for dist, kinds in SHIPPED.items():
-        if key in kinds.get(kind, ()):
-            return dist
+        for real, aliases in kinds.get(kind, {}).items():
+            if key == real or key in aliases:
+                return dist
     return None
 
 
