@@ -267,10 +267,10 @@ def test_lazy_engine_import_failure_is_reported_on_use():
 
 def test_get_prob_func_forms():
     """None means f_test, a name is looked up, a callable is used; each comes back checked; bad input refused."""
-    from fitcore.stats import f_test, likelihood_ratio
+    from fitcore.stats import FitStats, f_test, likelihood_ratio
 
-    best = _Stats(50, 4, 46.0)
-    new = _Stats(50, 3, 50.0)
+    best = FitStats(50, 4, 46, 46.0, 1.0)
+    new = best.constrained(1, 50.0)
     assert plugins.get_prob_func(None)(best, new) == f_test(best, new)
     assert plugins.get_prob_func("fitcore:likelihood_ratio")(best, new) == likelihood_ratio(best, new)
     assert plugins.get_prob_func(lambda b, n: 0.5)(best, new) == 0.5
@@ -278,15 +278,6 @@ def test_get_prob_func_forms():
         plugins.get_prob_func("f_tset")
     with pytest.raises(TypeError, match="prob_func must be"):
         plugins.get_prob_func(3)
-
-
-class _Stats:
-    """What a probability function reads of a fit."""
-
-    def __init__(self, ndata, nvarys, chisqr):
-        self.ndata, self.nvarys, self.chisqr = ndata, nvarys, chisqr
-        self.nfree = ndata - nvarys
-        self.redchi = chisqr / self.nfree
 
 
 def _toy_fit():
