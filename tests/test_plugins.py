@@ -464,3 +464,18 @@ def test_engine_spec_validates_on_creation(kwargs, error, fragment):
     """An invalid EngineSpec is refused when the plugin creates it, saying which field is wrong."""
     with pytest.raises(error, match=fragment):
         EngineSpec("x", _line, "summary", **kwargs)
+
+
+def test_packaging_installs_a_default_engine_and_all_brings_every_shipped_one():
+    """The core depends on the default engine's distribution; fitcore[all] lists every distribution in plugins/."""
+    import tomllib
+    from pathlib import Path
+
+    from fitcore.contract import SHIPPED
+
+    root = Path(__file__).resolve().parents[1]
+    core = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    ours = {tomllib.loads(p.read_text())["project"]["name"] for p in root.glob("plugins/*/pyproject.toml")}
+    assert "fitcore-engine-leastsq>=0.1" in core["dependencies"]
+    assert {r.split(">=")[0] for r in core["optional-dependencies"]["all"]} == ours
+    assert ours <= set(SHIPPED), "a distribution under plugins/ is missing from fitcore.contract.SHIPPED"
