@@ -85,7 +85,7 @@ class Catalog(Generic[T]):
         self._items.remove(item)
 
     def same_distribution(self, item: Item) -> T | None:
-        """An item of the same distribution already using one of ``item``'s names, if any."""
+        """Return an item of the same distribution already using one of ``item``'s names, if any."""
         dist = normalize(item.distribution)
         names = {item.name, *item.aliases}
         for other in self._items:
@@ -94,7 +94,7 @@ class Catalog(Generic[T]):
         return None
 
     def claimants(self, name: str) -> list[T]:
-        """The items whose own name is ``name``, or if none, those declaring it as an alias."""
+        """Return the items whose own name is ``name``, or if none, those declaring it as an alias."""
         return self.lookup(name).claimants
 
     def lookup(self, query: str) -> Lookup[T]:
@@ -137,5 +137,5 @@ class Catalog(Generic[T]):
         return out
 
     def shadowed_aliases(self, item: Item) -> list[str]:
-        """The aliases of ``item`` that another item has as its real name (they select that item)."""
+        """Return the aliases of ``item`` that another item has as its real name (they select that item)."""
         return [a for a in item.aliases if any(o.name == a for o in self._items if o is not item)]

@@ -118,7 +118,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _name_cell(row: dict[str, Any]) -> str:
-    """The name to type: the bare name when it selects this entry, else the qualified name."""
+    """Return the name to type: the bare name when it selects this entry, else the qualified name."""
     return row["name"] if row["selected_by_name"] else row["qualified_name"]
 
 

@@ -54,7 +54,7 @@ _CLAUSE = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(\d+(?:\.\d+)*)\s*$")
 
 
 def normalize(dist: str) -> str:
-    """A distribution name as packaging compares them: lower case, runs of ``-_.`` as one ``-``."""
+    """Return a distribution name as packaging compares them: lower case, runs of ``-_.`` as one ``-``."""
     return re.sub(r"[-_.]+", "-", dist.strip()).lower()
 
 
@@ -64,7 +64,7 @@ def is_shipped(dist: str) -> bool:
 
 
 def shipped_distribution(kind: str, name: str) -> str | None:
-    """The distribution of fitcore's repository that provides ``name`` (an engine, ...), or None."""
+    """Return the distribution of fitcore's repository that provides ``name`` (an engine, ...), or None."""
     key = name.strip().lower()
     for dist, kinds in SHIPPED.items():
         for real, aliases in kinds.get(kind, {}).items():

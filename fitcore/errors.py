@@ -35,11 +35,11 @@ __all__ = [
 ]
 
 
-def _rebuild(cls: type, args: tuple[Any, ...], state: dict[str, Any]) -> FitcoreError:
+def _rebuild(cls: type[FitcoreError], args: tuple[Any, ...], state: dict[str, Any]) -> FitcoreError:
     exc = cls.__new__(cls)
     exc.args = args
     exc.__dict__.update(state)
-    return exc  # type: ignore[no-any-return]
+    return exc
 
 
 class FitcoreError(Exception):

@@ -170,7 +170,8 @@ class ProbFuncInfo:
 
     def load(self) -> Callable[[Any, Any], float]:
         """Return the function as the plugin provides it (unchecked), importing it on first use."""
-        return resolve(self.spec.func)  # type: ignore[no-any-return]
+        func: Callable[[Any, Any], float] = resolve(self.spec.func)
+        return func
 
 
 @dataclass
@@ -197,18 +198,18 @@ class PluginRecord:
         return self.provides.setdefault("prob_func", [])
 
 
-I = TypeVar("I", EngineInfo, ProbFuncInfo)
+InfoT = TypeVar("InfoT", EngineInfo, ProbFuncInfo)
 
 
 @dataclass(frozen=True)
-class Kind(Generic[I]):
+class Kind(Generic[InfoT]):
     """One kind of thing plugins provide: its hook, spec type, installed-item type and label."""
 
     key: str
     label: str
     hook: str
     spec: type
-    info: Callable[[Any, str, str, str], I]
+    info: Callable[[Any, str, str, str], InfoT]
 
 
 ENGINE: Kind[EngineInfo] = Kind("engine", "engine", "fitcore_engines", EngineSpec, EngineInfo)
@@ -225,6 +226,15 @@ def describe(exc: BaseException) -> str:
     if frames:
         text += f" (at {frames[-1].filename}:{frames[-1].lineno})"
     return text
+
+
+def add_note(exc: BaseException, note: str | None) -> None:
+    """Add ``note`` to ``exc`` (Python 3.11+ shows it under the message; 3.10 keeps it in ``__notes__``)."""
+    if note:
+        if hasattr(exc, "add_note"):
+            exc.add_note(note)
+        else:  # pragma: no cover - Python 3.10
+            exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
 
 
 def flag(name: str) -> bool:
@@ -406,18 +416,18 @@ class _Registry:
             warnings.warn(msg, PluginConflictWarning, stacklevel=5)
 
     # -- lookup ---------------------------------------------------------------------------
-    def lookup(self, kind: Kind[I], name: str) -> Lookup[I]:
+    def lookup(self, kind: Kind[InfoT], name: str) -> Lookup[InfoT]:
         self.ensure_loaded()
         with self._lock:
             return self.catalogs[kind.key].lookup(name)
 
-    def items(self, kind: Kind[I]) -> list[I]:
+    def items(self, kind: Kind[InfoT]) -> list[InfoT]:
         self.ensure_loaded()
         with self._lock:
             return sorted(self.catalogs[kind.key], key=lambda i: (i.name, i.distribution))
 
     def unusable_note(self) -> str | None:
-        """A note on plugins that were not loaded, for not-found errors."""
+        """Return a note on plugins that were not loaded, for not-found errors."""
         with self._lock:
             unusable = [f"{r.plugin} ({r.distribution}, {r.status})" for r in self.records if r.status != "active"]
             unmatched = list(self.unmatched)
@@ -430,7 +440,7 @@ class _Registry:
         return " ".join(parts) or None
 
     def unusable_provider(self, kind: Kind[Any], name: str) -> PluginRecord | None:
-        """The blocked or broken record that would have provided ``name``, if one is known."""
+        """Return the blocked or broken record that would have provided ``name``, if one is known."""
         dist, sep, bare = name.rpartition(":")
         provider = dist if sep else shipped_distribution(kind.key, bare)
         with self._lock:
@@ -466,9 +476,7 @@ class _Registry:
         dist, sep, bare = name.rpartition(":")
         available = [n for i in self.items(ENGINE) for n in (i.name, *i.aliases)]
         err = EngineNotFoundError(name, sorted(set(available)), shipped_distribution("engine", bare))
-        note = self.unusable_note()
-        if note:
-            err.add_note(note)
+        add_note(err, self.unusable_note())
         raise err
 
     def get_prob_func(self, name: str) -> CheckedProbFunc:
@@ -492,9 +500,7 @@ class _Registry:
                 name, names,
             )
         err = ProbFuncNotFoundError(name, others)
-        note = self.unusable_note()
-        if note:
-            err.add_note(note)
+        add_note(err, self.unusable_note())
         raise err
 
 
@@ -617,7 +623,7 @@ def list_conflicts(kind: str = "engine") -> dict[str, list[str]]:
 
 
 def shadowed_aliases(info: EngineInfo) -> list[str]:
-    """The aliases of ``info`` that select another engine, whose real name they are."""
+    """Return the aliases of ``info`` that select another engine, whose real name they are."""
     _registry.ensure_loaded()
     with _registry._lock:
         return _registry.catalogs[ENGINE.key].shadowed_aliases(info)
@@ -625,8 +631,9 @@ def shadowed_aliases(info: EngineInfo) -> list[str]:
 
 def selects(info: EngineInfo | ProbFuncInfo) -> bool:
     """Whether the bare name of ``info`` selects it (False when another claimant wins or none does)."""
-    kind = ENGINE if isinstance(info, EngineInfo) else PROB_FUNC
-    return _registry.lookup(kind, info.name).selected is info
+    if isinstance(info, EngineInfo):
+        return _registry.lookup(ENGINE, info.name).selected is info
+    return _registry.lookup(PROB_FUNC, info.name).selected is info
 
 
 def list_plugins() -> list[PluginRecord]:

@@ -7,9 +7,8 @@ editable fitcore and fitcore-engine-leastsq.
 
 from __future__ import annotations
 
-import pytest
-
 import plugin_dists as pd
+import pytest
 
 CORE = "fitcore,fitcore-engine-leastsq,acme-fitting"
 SCENARIOS = {

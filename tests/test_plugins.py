@@ -18,7 +18,6 @@ from fitcore.errors import (
     ProbFuncNotFoundError,
 )
 
-
 pytestmark = pytest.mark.usefixtures("fresh_registry")
 
 
@@ -468,8 +467,9 @@ def test_engine_spec_validates_on_creation(kwargs, error, fragment):
 
 def test_packaging_installs_a_default_engine_and_all_brings_every_shipped_one():
     """The core depends on the default engine's distribution; fitcore[all] lists every distribution in plugins/."""
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     from fitcore.contract import SHIPPED
 

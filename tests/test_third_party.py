@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import plugin_dists as pd
+import pytest
 
 SCRIPT = r"""
 import json, sys, warnings
