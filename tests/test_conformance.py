@@ -37,6 +37,7 @@ def test_shipped_table_matches_what_is_installed():
     assert {p.name for p in fitcore.list_prob_funcs() if p.distribution == "fitcore"} == set(SHIPPED_PROB_FUNCS)
 
 
+@pytest.mark.slow
 def test_collection_loads_no_plugins():
     """Collecting the test suite loads no plugin: with a switch value that makes loading fail, collection passes."""
     import os

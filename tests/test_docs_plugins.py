@@ -132,6 +132,7 @@ def test_engine_plugin_is_under_50_lines():
     assert len(src.splitlines()) < 50
 
 
+@pytest.mark.slow
 def test_pyproject_builds_and_installs_a_distribution(guide):
     """`pip install .` of the guide's project installs fitcore-trf 0.1.0 with both entry points."""
     dist = next(guide["site"].glob("fitcore_trf-0.1.0.dist-info"))
@@ -140,6 +141,7 @@ def test_pyproject_builds_and_installs_a_distribution(guide):
     assert "trf_robust = fitcore_trf.robust" in eps
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["fitcore engines", "fitcore plugins", "fitcore engines --where bounds=native "
                                      "--json", "python -m pytest -q tests/test_conformance.py", "fitcore check trf"])
 def test_every_console_command_succeeds(guide, command):
@@ -157,12 +159,14 @@ def test_every_console_command_succeeds(guide, command):
         assert all(r["bounds"] == "native" for r in rows)
 
 
+@pytest.mark.slow
 def test_pytest_ran_one_test_per_check(guide):
     """The guide's parametrize_with_checks test runs every applicable check and they all pass."""
     code, out, _ = guide["results"]["python -m pytest -q tests/test_conformance.py"]
     assert code == 0 and re.search(r"\b15 passed\b", out), out
 
 
+@pytest.mark.slow
 def test_every_python_block_runs(guide):
     """The guide's Python blocks (fit by name, run the kit, prob func, run-time registration) run without error."""
     code, out, err = guide["results"]["python blocks"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import plugin_dists as pd
 import pytest
 
+pytestmark = pytest.mark.slow  # builds, pip-installs and runs fresh interpreters
+
 CORE = "fitcore,fitcore-engine-leastsq,acme-fitting"
 SCENARIOS = {
     "all": {"PROBE_SELECT": "twin,badimport,explodes,acme-gpu,future,shade,fc-twin-b:twin",

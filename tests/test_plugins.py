@@ -438,6 +438,7 @@ print(len(errors), sorted(set(values)), errors[:1])
 """
 
 
+@pytest.mark.slow
 def test_threads_starting_together_in_a_fresh_process_all_find_the_engines():
     """24 threads starting their first fits at once in a fresh interpreter all fit (loading waits for them)."""
     import subprocess

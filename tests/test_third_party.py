@@ -12,6 +12,8 @@ import json
 import plugin_dists as pd
 import pytest
 
+pytestmark = pytest.mark.slow  # builds, pip-installs and runs fresh interpreters
+
 SCRIPT = r"""
 import json, sys, warnings
 import numpy as np
