@@ -399,11 +399,10 @@ class _Registry:
     def _claim(self, kind: Kind[Any], spec: Any, rec: PluginRecord) -> None:
         info = kind.info(spec, rec.plugin, rec.distribution, rec.version)
         catalog = self.catalogs[kind.key]
-        before = catalog.conflicts()
         catalog.add(info)
         rec.provides.setdefault(kind.key, []).append(info.name)
         for name, claimants in catalog.conflicts().items():
-            if info not in claimants or (name in before and info in before[name]):
+            if info not in claimants:  # announce each clash once, when its newest claimant arrives
                 continue
             look = catalog.lookup(name)
             names = " and ".join(qualified(c) for c in claimants)
