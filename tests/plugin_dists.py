@@ -79,6 +79,16 @@ def fitcore_engines():
     yield EngineSpec(name="{name}", engine=run, summary="{summary}")
 '''
 
+_TWIN_PROB = '''
+
+from fitcore import ProbFuncSpec
+
+
+@hookimpl
+def fitcore_prob_funcs():
+    yield ProbFuncSpec("twin_prob", lambda best, new: {value}, "a constant, claimed twice")
+'''
+
 #: distribution name -> (module name, entry-point name, module source)
 DISTRIBUTIONS: dict[str, tuple[str, str, dict[str, str]]] = {
     "acme-fitting": ("acme_fitting", "acme", {
@@ -106,8 +116,10 @@ DISTRIBUTIONS: dict[str, tuple[str, str, dict[str, str]]] = {
         def fitcore_engines():
             yield {"name": "badtype", "engine": "fc_bad_type:run"}
         ''')}),
-    "fc-twin-a": ("fc_twin_a", "twin", {"__init__.py": _GOOD_ENGINE.format(name="twin", summary="twin from a")}),
-    "fc-twin-b": ("fc_twin_b", "twin", {"__init__.py": _GOOD_ENGINE.format(name="twin", summary="twin from b")}),
+    "fc-twin-a": ("fc_twin_a", "twin", {"__init__.py": _GOOD_ENGINE.format(name="twin", summary="twin from a")
+                                        + _TWIN_PROB.format(value=0.25)}),
+    "fc-twin-b": ("fc_twin_b", "twin", {"__init__.py": _GOOD_ENGINE.format(name="twin", summary="twin from b")
+                                        + _TWIN_PROB.format(value=0.75)}),
     "fc-explodes": ("fc_explodes", "explodes", {"__init__.py": textwrap.dedent('''
         from fitcore import EngineSpec, hookimpl
 

@@ -135,6 +135,12 @@ def test_check_all_covers_every_installed_plugin():
     assert summaries == [e.name for e in plugins.list_engines()] + [p.name for p in plugins.list_prob_funcs()]
 
 
+def test_check_takes_a_qualified_name():
+    """`fitcore check <distribution>:<name>` runs the kit on that distribution's engine."""
+    status, out = run("check", "fitcore-engine-leastsq:leastsq")
+    assert status == 0 and out.strip().endswith("fitcore-engine-leastsq:leastsq: 10 of 10 checks passed"), out
+
+
 def test_check_needs_names_or_all(capsys):
     """`fitcore check` with neither names nor --all (or both) is a usage error."""
     assert main(["check"]) == 2 and main(["check", "--all", "leastsq"]) == 2

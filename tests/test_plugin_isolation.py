@@ -16,7 +16,7 @@ CORE = "fitcore,fitcore-engine-leastsq,acme-fitting"
 SCENARIOS = {
     "all": {"PROBE_SELECT": "twin,badimport,explodes,acme-gpu,future,shade,fc-twin-b:twin",
             "PROBE_FIT": "leastsq,acme-nm,fc-impostor:leastsq,fitcore-engine-leastsq:leastsq,fc-twin-a:twin",
-            "PROBE_PROB": "f_test,fc-impostor:f_test"},
+            "PROBE_PROB": "f_test,fc-impostor:f_test,twin_prob,fc-twin-b:twin_prob"},
     "allow": {"FITCORE_LOAD_PLUGINS": "fitcore-engine-leastsq, fc_twin_a", "PROBE_SELECT": "acme-nm",
               "PROBE_FIT": "leastsq,twin"},
     "disabled": {"FITCORE_DISABLE_PLUGIN_AUTOLOAD": "1", "PROBE_SELECT": "leastsq"},
@@ -59,9 +59,9 @@ def test_warning_says_what_went_wrong(runs):
 
 
 def test_no_other_warnings_and_every_other_engine_works(runs):
-    """Six broken plugins and three name clashes installed: nine warnings; every good engine fits."""
+    """Six broken plugins and four name clashes installed: ten warnings; every good engine fits."""
     run = runs["all"]
-    assert len(_plugin_warnings(run)) == 9, run["warnings"]
+    assert len(_plugin_warnings(run)) == 10, run["warnings"]
     assert not [w for w in run["warnings"] if w["category"] not in ("PluginWarning", "PluginConflictWarning")
                 and "fitcore" in w["message"]]
     assert {"leastsq", "acme-nm", "acme-heavy", "acme-gpu", "explodes", "twin", "umbra"} <= set(run["engines"])
@@ -116,6 +116,16 @@ def test_conflicting_name_is_one_warning_and_an_error_listing_qualified_names(ru
     assert [(r["qualified_name"], r["selected_by_name"]) for r in rows] == [
         ("fc-twin-a:twin", False), ("fc-twin-b:twin", False)]
     assert run["engines_table"].count("conflict with") >= 2
+
+
+def test_a_prob_func_claimed_by_two_third_parties_needs_its_qualified_name(runs):
+    """'twin_prob' from two third parties: the bare name is refused listing both; a qualified name works."""
+    run = runs["all"]
+    assert len(_conflict_warnings(run, "twin_prob")) == 1
+    assert run["prob"]["twin_prob"].startswith("ProbFuncConflictError: probability function 'twin_prob' is claimed")
+    assert "'fc-twin-a:twin_prob', 'fc-twin-b:twin_prob'" in run["prob"]["twin_prob"]
+    assert run["prob"]["fc-twin-b:twin_prob"].startswith("<probability function 'twin_prob' from distribution "
+                                                         "fc-twin-b 1.2.3")
 
 
 def test_an_alias_never_shadows_an_engine_name(runs):
