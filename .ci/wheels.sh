@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PYTHON=${PYTHON:-python3}
-BUILD_PY=${BUILD_PY:-$ROOT/.venv/bin/python}   # any interpreter with setuptools>=61
+BUILD_PY=${BUILD_PY:-$ROOT/.venv/bin/python}   # Python 3.11+ (tomllib) with setuptools>=61
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/sdist" "$WORK/dist" "$WORK/src"
