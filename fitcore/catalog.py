@@ -8,7 +8,7 @@ distribution compared as packaging does: case-insensitive, ``-``, ``_`` and
 1. the items whose own name it is; else the items that declare it as an alias
    (so an alias never shadows another item's real name);
 2. of those, the only one, or else the one from a distribution fitcore ships
-   (:data:`fitcore.contract.SHIPPED`) when exactly one claimant is;
+   (:data:`fitcore.shipped.SHIPPED`) when exactly one claimant is;
 3. otherwise nothing: the name is ambiguous and the caller lists the qualified
    names.
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Generic, Protocol, TypeVar
 
-from .contract import is_shipped, normalize
+from .shipped import is_shipped, normalize
 
 __all__ = ["Catalog", "Item", "Lookup"]
 

@@ -1,4 +1,4 @@
-"""The plugin contract's version, and what fitcore itself ships.
+"""The plugin contract's version, and whether a plugin's stated range admits it.
 
 A plugin states the contract it was written for with a module (or object)
 attribute next to its hooks::
@@ -13,67 +13,23 @@ change. A range is comma-separated clauses of ``>=``, ``>``, ``<=``, ``<``,
 is taken to be written for ``1.0``. A plugin whose range excludes
 :data:`CONTRACT_VERSION` is listed as broken (stage ``contract``) and never
 reaches a fit.
-
-:data:`SHIPPED` names the distributions built from fitcore's own repository and
-the engine and probability-function names (aliases included) each provides.
-fitcore uses it to name the distribution to install when a known name is
-missing, and to decide which claimant a bare name selects when several
-distributions claim it (see :mod:`fitcore.catalog`).
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
-__all__ = ["CONTRACT_VERSION", "SHIPPED", "contract_problem", "parse_version", "shipped_distribution",
-           "is_shipped", "normalize"]
+__all__ = ["CONTRACT_VERSION", "contract_problem", "parse_version"]
 
 #: the plugin contract this fitcore implements (major.minor)
 CONTRACT_VERSION = "1.1"
-
-#: distribution -> {kind: {name: its aliases}}, for every distribution under fitcore's repository
-SHIPPED: Mapping[str, Mapping[str, Mapping[str, tuple[str, ...]]]] = {
-    "fitcore": {"prob_func": {"f_test": (), "likelihood_ratio": ()}},
-    "fitcore-engine-leastsq": {"engine": {"leastsq": ()}},
-    "fitcore-engine-lbfgsb": {"engine": {"lbfgsb": ("l-bfgs-b",)}},
-    "fitcore-engine-anneal": {"engine": {"anneal": ("dual_annealing",)}},
-    "fitcore-engine-nlopt": {"engine": {"nlopt": ()}},
-    "fitcore-engine-scipy": {"engine": {
-        "least_squares": (), "nelder": ("nelder-mead",), "powell": (), "cg": (), "bfgs": (), "tnc": (),
-        "slsqp": (), "trust-constr": ("trust_constr",), "differential_evolution": (), "basinhopping": (),
-        "shgo": (), "brute": ()}},
-    "fitcore-engine-emcee": {"engine": {"emcee": ()}},
-}
 
 _OPS: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
     ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq, "!=": operator.ne,
 }
 _CLAUSE = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(\d+(?:\.\d+)*)\s*$")
-
-
-def normalize(dist: str) -> str:
-    """Return a distribution name as packaging compares them: lower case, runs of ``-_.`` as one ``-``."""
-    return re.sub(r"[-_.]+", "-", dist.strip()).lower()
-
-
-def is_shipped(dist: str) -> bool:
-    """Whether ``dist`` is one of the distributions built from fitcore's own repository."""
-    return normalize(dist) in _SHIPPED_NORMALIZED
-
-
-def shipped_distribution(kind: str, name: str) -> str | None:
-    """Return the distribution of fitcore's repository that provides ``name`` (an engine, ...), or None."""
-    key = name.strip().lower()
-    for dist, kinds in SHIPPED.items():
-        for real, aliases in kinds.get(kind, {}).items():
-            if key == real or key in aliases:
-                return dist
-    return None
-
-
-_SHIPPED_NORMALIZED = frozenset(normalize(d) for d in SHIPPED)
 
 
 def parse_version(text: str) -> tuple[int, ...]:

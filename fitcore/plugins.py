@@ -43,7 +43,7 @@ from typing import Any, Generic, TypeVar
 import pluggy
 
 from .catalog import Catalog, Lookup, qualified
-from .contract import CONTRACT_VERSION, contract_problem, normalize, shipped_distribution
+from .contract import CONTRACT_VERSION, contract_problem
 from .errors import (
     EngineConflictError,
     EngineNotFoundError,
@@ -57,6 +57,7 @@ from .errors import (
 )
 from .hookspecs import PROJECT, FitcoreSpec
 from .probcheck import CheckedProbFunc
+from .shipped import normalize, shipped_distribution
 from .specs import EngineSpec, ProbFuncSpec, resolve
 
 __all__ = [

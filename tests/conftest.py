@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fitcore import EngineSpec, ProbFuncSpec, hookimpl, plugins
-from fitcore.contract import SHIPPED
+from fitcore.shipped import SHIPPED
 
 
 def _installed(dist: str) -> bool:

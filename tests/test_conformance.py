@@ -9,7 +9,7 @@ from scipy.optimize import least_squares, minimize
 
 import fitcore
 from fitcore import EngineResult, EngineSpec, ProbFuncSpec, testing
-from fitcore.contract import SHIPPED
+from fitcore.shipped import SHIPPED
 from fitcore.testing import ConformanceError, check_engine, check_prob_func, parametrize_with_checks
 
 

@@ -472,7 +472,7 @@ def test_packaging_installs_a_default_engine_and_all_brings_every_shipped_one():
     import re
     from pathlib import Path
 
-    from fitcore.contract import SHIPPED
+    from fitcore.shipped import SHIPPED
 
     root = Path(__file__).resolve().parents[1]
     ours = {re.search(r'^name = "([^"]+)"', p.read_text(), re.M).group(1)
@@ -482,4 +482,4 @@ def test_packaging_installs_a_default_engine_and_all_brings_every_shipped_one():
     extra_all = {r.split(">=")[0] for r in requires if r.replace(" ", "").endswith('extra=="all"')}
     assert "fitcore-engine-leastsq" in plain
     assert extra_all == ours
-    assert ours <= set(SHIPPED), "a distribution under plugins/ is missing from fitcore.contract.SHIPPED"
+    assert ours <= set(SHIPPED), "a distribution under plugins/ is missing from fitcore.shipped.SHIPPED"
