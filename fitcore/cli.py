@@ -1,7 +1,11 @@
 """The ``fitcore`` command: what is installed, and does it conform.
 
 ``fitcore engines``
-    a table of the installed engines and their capabilities;
+    a table of the installed engines and their capabilities; an engine whose
+    name another distribution also claims is listed under the name that
+    selects it (``'<distribution>:<name>'`` unless the bare name does);
+``fitcore prob-funcs``
+    the installed confidence-interval probability functions;
 ``fitcore plugins``
     every distribution in the ``fitcore`` entry-point group and what became of it;
 ``fitcore check NAME... | --all``
@@ -25,10 +29,11 @@ from . import __version__, plugins
 from .errors import FitcoreError, PluginWarning
 from .specs import EngineSpec
 
-__all__ = ["main", "engine_rows", "plugin_rows"]
+__all__ = ["main", "engine_rows", "prob_func_rows", "plugin_rows"]
 
 _ENGINE_COLUMNS = ("name", "distribution", "bounds", "scope", "stochastic", "covariance", "status")
 _PLUGIN_COLUMNS = ("distribution", "version", "plugin", "registered", "status")
+_PROB_FUNC_COLUMNS = ("name", "distribution", "summary")
 
 
 def _yes(flag: bool) -> str:
@@ -36,19 +41,25 @@ def _yes(flag: bool) -> str:
 
 
 def engine_rows(**filters: Any) -> list[dict[str, Any]]:
-    """One dict per installed engine (and per name two distributions claim), for tables and JSON.
+    """One dict per installed engine, every claimant of a shared name included, for tables and JSON.
 
     Parameters
     ----------
     **filters
         Capability filters, as for :func:`fitcore.list_engines`.
     """
+    conflicts = plugins.list_conflicts("engine")
     rows: list[dict[str, Any]] = []
     for info in plugins.list_engines(**filters):
         spec = info.spec
+        rivals = sorted({q for n in spec.names for q in conflicts.get(n, ()) if q != info.qualified_name})
         rows.append({
             "name": spec.name,
+            "qualified_name": info.qualified_name,
+            "selected_by_name": plugins.selects(info),
             "aliases": list(spec.aliases),
+            "shadowed_aliases": plugins.shadowed_aliases(info),
+            "conflicts": rivals,
             "summary": spec.summary,
             "distribution": info.distribution,
             "version": info.version,
@@ -64,11 +75,25 @@ def engine_rows(**filters: Any) -> list[dict[str, Any]]:
             "requires": list(spec.requires),
             "status": info.status,
         })
-    if not filters:
-        for name, owners in sorted(plugins.list_conflicts().items()):
-            rows.append({"name": name, "distribution": " / ".join(owners), "version": "",
-                         "status": f"conflict: claimed by {' and '.join(owners)}"})
     return rows
+
+
+def prob_func_rows() -> list[dict[str, Any]]:
+    """One dict per registered probability function, every claimant of a shared name included."""
+    conflicts = plugins.list_conflicts("prob_func")
+    return [
+        {
+            "name": info.name,
+            "qualified_name": info.qualified_name,
+            "selected_by_name": plugins.selects(info),
+            "conflicts": [q for q in conflicts.get(info.name, ()) if q != info.qualified_name],
+            "summary": info.spec.summary,
+            "distribution": info.distribution,
+            "version": info.version,
+            "plugin": info.plugin,
+        }
+        for info in plugins.list_prob_funcs()
+    ]
 
 
 def plugin_rows() -> list[dict[str, Any]]:
@@ -92,23 +117,39 @@ def _jsonable(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
 
 
+def _name_cell(row: dict[str, Any]) -> str:
+    """Return the name to type: the bare name when it selects this entry, else the qualified name."""
+    return row["name"] if row["selected_by_name"] else row["qualified_name"]
+
+
+def _status_cell(row: dict[str, Any], status: str) -> str:
+    if row["conflicts"]:
+        also = ", ".join(row["conflicts"])
+        status += f" (name also claimed by {also})" if row["selected_by_name"] else f" (conflict with {also})"
+    return status
+
+
 def _engine_cells(row: dict[str, Any]) -> dict[str, str]:
-    if "bounds" not in row:  # a conflict row
-        return {"name": row["name"], "distribution": row["distribution"], "status": row["status"]}
+    aliases = [a for a in row["aliases"] if a not in row["shadowed_aliases"]]
     return {
-        "name": row["name"] + (f" ({', '.join(row['aliases'])})" if row["aliases"] else ""),
+        "name": _name_cell(row) + (f" ({', '.join(aliases)})" if aliases else ""),
         "distribution": f"{row['distribution']} {row['version']}".strip(),
         "bounds": row["bounds"],
         "scope": "global" if row["is_global"] else "local",
         "stochastic": _yes(row["stochastic"]),
         "covariance": _yes(row["provides_covariance"]),
-        "status": row["status"],
+        "status": _status_cell(row, row["status"]),
     }
 
 
-def _plugin_cells(row: dict[str, Any], conflicts: dict[str, list[str]]) -> dict[str, str]:
-    made = [f"engine {n}" + (" (conflict)" if n in conflicts else "") for n in row["engines"]]
-    made += [f"prob_func {n}" for n in row["prob_funcs"]]
+def _prob_func_cells(row: dict[str, Any]) -> dict[str, str]:
+    return {"name": _name_cell(row), "distribution": f"{row['distribution']} {row['version']}".strip(),
+            "summary": _status_cell(row, row["summary"])}
+
+
+def _plugin_cells(row: dict[str, Any], conflicts: dict[str, dict[str, list[str]]]) -> dict[str, str]:
+    made = [f"engine {n}" + (" (conflict)" if n in conflicts["engine"] else "") for n in row["engines"]]
+    made += [f"prob_func {n}" + (" (conflict)" if n in conflicts["prob_func"] else "") for n in row["prob_funcs"]]
     status = row["status"]
     if row["status"] == "broken":
         status = f"broken ({row['stage']}): {row['error']}"
@@ -148,6 +189,8 @@ def _parser() -> argparse.ArgumentParser:
     eng.add_argument("--json", action="store_true", help="print JSON instead of a table")
     eng.add_argument("--where", action="append", type=_parse_filter, default=[], metavar="KEY=VALUE",
                      help="filter on a capability, e.g. --where is_global=true --where bounds=native")
+    pfs = sub.add_parser("prob-funcs", help="list the installed confidence-interval probability functions")
+    pfs.add_argument("--json", action="store_true", help="print JSON instead of a table")
     plg = sub.add_parser("plugins", help="list every plugin distribution and its status")
     plg.add_argument("--json", action="store_true", help="print JSON instead of a table")
     chk = sub.add_parser("check", help="run the conformance kit on an engine or probability function")
@@ -199,13 +242,21 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         else:
             _table(_ENGINE_COLUMNS, [_engine_cells(r) for r in rows], out)
         return 0
+    if args.command == "prob-funcs":
+        pf_rows = prob_func_rows()
+        if args.json:
+            json.dump(pf_rows, out, indent=2)
+            out.write("\n")
+        else:
+            _table(_PROB_FUNC_COLUMNS, [_prob_func_cells(r) for r in pf_rows], out)
+        return 0
     if args.command == "plugins":
         rows = plugin_rows()
         if args.json:
             json.dump(rows, out, indent=2)
             out.write("\n")
         else:
-            conflicts = plugins.list_conflicts()
+            conflicts = {k: plugins.list_conflicts(k) for k in ("engine", "prob_func")}
             _table(_PLUGIN_COLUMNS, [_plugin_cells(r, conflicts) for r in rows], out)
         return 0
     from . import testing
@@ -214,8 +265,10 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         sys.stderr.write("fitcore check: give engine names, or --all\n")
         return 2
     if args.all:
-        todo = [(e.name, testing.check_engine) for e in plugins.list_engines()]
-        todo += [(p.name, testing.check_prob_func) for p in plugins.list_prob_funcs()]
+        todo = [(e.name if plugins.selects(e) else e.qualified_name, testing.check_engine)
+                for e in plugins.list_engines()]
+        todo += [(p.name if plugins.selects(p) else p.qualified_name, testing.check_prob_func)
+                 for p in plugins.list_prob_funcs()]
     else:
         todo = [(n, testing.check_prob_func if args.prob_func else testing.check_engine) for n in args.names]
     failed_any = False

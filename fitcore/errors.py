@@ -19,22 +19,27 @@ __all__ = [
     "EngineUnavailableError",
     "EngineOptionError",
     "EngineCapabilityError",
+    "EngineConflictError",
     "ProbFuncNotFoundError",
+    "ProbFuncConflictError",
+    "ProbFuncError",
+    "PluginConfigError",
     "ResidualError",
     "NonFiniteResidualError",
     "PluginError",
     "FitcoreWarning",
     "BoundsWarning",
     "PluginWarning",
+    "PluginConflictWarning",
     "ConfidenceWarning",
 ]
 
 
-def _rebuild(cls: type, args: tuple[Any, ...], state: dict[str, Any]) -> FitcoreError:
+def _rebuild(cls: type[FitcoreError], args: tuple[Any, ...], state: dict[str, Any]) -> FitcoreError:
     exc = cls.__new__(cls)
     exc.args = args
     exc.__dict__.update(state)
-    return exc  # type: ignore[no-any-return]
+    return exc
 
 
 class FitcoreError(Exception):
@@ -95,18 +100,35 @@ class EngineError(FitcoreError):
 class EngineNotFoundError(EngineError, LookupError):
     """No engine of that name is installed."""
 
-    def __init__(self, engine: str, available: Sequence[str]) -> None:
+    def __init__(self, engine: str, available: Sequence[str], provider: str | None = None) -> None:
         listing = ", ".join(sorted(available)) or "(none)"
+        install = (f" It is provided by the distribution {provider}: pip install {provider}."
+                   if provider else "")
         super().__init__(
-            f"unknown engine {engine!r}.{did_you_mean(engine, available)} "
+            f"unknown engine {engine!r}.{install}{did_you_mean(engine, available)} "
             f"Installed engines: {listing}.",
             engine,
         )
         self.available = tuple(sorted(available))
+        self.provider = provider
 
 
 class EngineUnavailableError(EngineError):
     """The engine is known but cannot be used here (missing dependency, broken plugin)."""
+
+
+class EngineConflictError(EngineUnavailableError, LookupError):
+    """Several distributions claim the engine name and none of them is fitcore's own.
+
+    Attributes
+    ----------
+    claimants : tuple of str
+        The qualified names ``'<distribution>:<name>'`` that select each claimant.
+    """
+
+    def __init__(self, message: str, engine: str | None = None, claimants: Sequence[str] = ()) -> None:
+        super().__init__(message, engine)
+        self.claimants = tuple(claimants)
 
 
 class EngineOptionError(EngineError, TypeError):
@@ -134,6 +156,54 @@ class ProbFuncNotFoundError(FitcoreError, LookupError):
         self.available = tuple(sorted(available))
 
 
+class ProbFuncConflictError(FitcoreError, LookupError):
+    """Several distributions claim the probability-function name and none of them is fitcore's own.
+
+    Attributes
+    ----------
+    name : str
+        The name asked for.
+    claimants : tuple of str
+        The qualified names ``'<distribution>:<name>'`` that select each claimant.
+    """
+
+    def __init__(self, message: str, name: str, claimants: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.name = name
+        self.claimants = tuple(claimants)
+
+
+class ProbFuncError(FitcoreError, ValueError):
+    """A probability function returned something other than a float in [0, 1].
+
+    Attributes
+    ----------
+    name : str
+        The function's name.
+    value : object
+        What it returned.
+    """
+
+    def __init__(self, message: str, name: str, value: Any = None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.value = value
+
+
+class PluginConfigError(FitcoreError, ValueError):
+    """A ``FITCORE_*`` plugin switch in the environment has a value fitcore does not understand.
+
+    Attributes
+    ----------
+    variable : str
+        The environment variable.
+    """
+
+    def __init__(self, message: str, variable: str) -> None:
+        super().__init__(message)
+        self.variable = variable
+
+
 class ResidualError(FitcoreError, ValueError):
     """The user's residual function returned something fitcore cannot use."""
 
@@ -157,7 +227,7 @@ class PluginError(FitcoreError):
     distribution : str or None
         The distribution that provides it.
     stage : str
-        ``'import'``, ``'validate'``, ``'hook'``, ``'spec'`` or ``'conflict'``.
+        ``'contract'``, ``'import'``, ``'validate'``, ``'hook'``, ``'spec'`` or ``'conflict'``.
     """
 
     def __init__(self, message: str, plugin: str, distribution: str | None, stage: str) -> None:
@@ -177,6 +247,10 @@ class BoundsWarning(FitcoreWarning):
 
 class PluginWarning(FitcoreWarning):
     """A plugin was found broken and skipped; everything else keeps working."""
+
+
+class PluginConflictWarning(PluginWarning):
+    """Several distributions claim one name; each stays selectable as ``'<distribution>:<name>'``."""
 
 
 class ConfidenceWarning(FitcoreWarning):

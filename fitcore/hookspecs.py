@@ -10,6 +10,8 @@ through an entry point in the ``fitcore`` group::
     # my_package/plugin.py
     from fitcore import EngineSpec, hookimpl
 
+    fitcore_contract = "1.1"  # the contract version it was written for (see fitcore.contract)
+
     @hookimpl
     def fitcore_engines():
         yield EngineSpec(name="myengine", engine="my_package.engine:run", summary="...")

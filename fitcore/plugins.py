@@ -1,19 +1,31 @@
 """Discovering, validating and looking up plugins.
 
-Entry points in the ``fitcore`` group are loaded lazily, once, on first use,
-each on its own: a plugin that fails to import, fails pluggy's validation,
-raises in its hook, yields the wrong type, or claims a name another
-distribution already has is recorded with one :class:`PluginWarning` and
-every other engine keeps working.
+Entry points in the ``fitcore`` group are loaded lazily, once, on first use
+(by whichever thread gets there first; the others wait for it), each on its
+own: a plugin written for another contract version, or that fails to import,
+fails pluggy's validation, raises in its hook or yields the wrong type is
+recorded as broken with one :class:`~fitcore.errors.PluginWarning` naming the
+file and line at fault, and every other plugin keeps working.
 
-Environment switches (read when plugins are first loaded):
+Several distributions may claim one name: every claimant stays selectable as
+``'<distribution>:<name>'``, and the bare name selects the one from fitcore's
+own repository when it is a claimant (see :mod:`fitcore.catalog`), with one
+:class:`~fitcore.errors.PluginConflictWarning`.
 
-``FITCORE_DISABLE_PLUGIN_AUTOLOAD=1``
-    load no entry points (only plugins given to :func:`register`).
+Environment switches, read when plugins are first loaded. The core's own
+entry points (distribution ``fitcore``: the built-in probability functions) are
+part of fitcore and always load; the switches govern every other distribution.
+
+``FITCORE_DISABLE_PLUGIN_AUTOLOAD``
+    ``1``, ``true``, ``yes`` or ``on``: load no other entry points (plugins given
+    to :func:`register` still work). ``0``, ``false``, ``no``, ``off``, empty or
+    unset: load them. Anything else is a :class:`~fitcore.errors.PluginConfigError`.
 ``FITCORE_LOAD_PLUGINS=dist1,dist2``
-    load only entry points of these distributions.
-``FITCORE_STRICT_PLUGINS=1``
-    raise :class:`~fitcore.errors.PluginError` instead of warning.
+    load only the entry points of these distributions (names compared as
+    packaging does); the others are listed as ``blocked``.
+``FITCORE_STRICT_PLUGINS``
+    same values as the first; on: raise :class:`~fitcore.errors.PluginError`
+    instead of warning.
 """
 
 from __future__ import annotations
@@ -22,21 +34,30 @@ import importlib.metadata as md
 import importlib.util
 import os
 import threading
+import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pluggy
 
+from .catalog import Catalog, Lookup, qualified
+from .contract import CONTRACT_VERSION, contract_problem
 from .errors import (
+    EngineConflictError,
     EngineNotFoundError,
     EngineUnavailableError,
+    PluginConfigError,
+    PluginConflictWarning,
     PluginError,
     PluginWarning,
+    ProbFuncConflictError,
     ProbFuncNotFoundError,
 )
 from .hookspecs import PROJECT, FitcoreSpec
+from .probcheck import CheckedProbFunc
+from .shipped import normalize, shipped_distribution
 from .specs import EngineSpec, ProbFuncSpec, resolve
 
 __all__ = [
@@ -51,10 +72,17 @@ __all__ = [
     "list_conflicts",
     "get_engine",
     "get_prob_func",
+    "get_prob_func_info",
     "reset",
+    "selects",
+    "shadowed_aliases",
+    "CONTRACT_VERSION",
 ]
 
 RUNTIME = "(runtime)"
+CORE_DISTRIBUTION = "fitcore"
+TRUE_VALUES = ("1", "true", "yes", "on")
+FALSE_VALUES = ("", "0", "false", "no", "off")
 
 
 @dataclass
@@ -73,6 +101,16 @@ class EngineInfo:
         return self.spec.name
 
     @property
+    def aliases(self) -> tuple[str, ...]:
+        """The aliases the engine declares."""
+        return self.spec.aliases
+
+    @property
+    def qualified_name(self) -> str:
+        """``'<distribution>:<name>'``, which selects this engine whatever else is installed."""
+        return qualified(self)
+
+    @property
     def status(self) -> str:
         """``'available'``, or ``'unavailable: <why>'`` (without importing the engine)."""
         missing = [m for m in self.spec.requires if importlib.util.find_spec(m.split(".")[0]) is None]
@@ -88,16 +126,16 @@ class EngineInfo:
             if status != "available":
                 raise EngineUnavailableError(f"engine {self.name!r} is {status}", self.name)
             try:
-                self._callable = resolve(self.spec.engine)
+                call = resolve(self.spec.engine)
             except Exception as exc:
                 hint = f" ({self.spec.install_hint})" if self.spec.install_hint else ""
                 raise EngineUnavailableError(
-                    f"engine {self.name!r} from {self.distribution} could not be imported: "
-                    f"{type(exc).__name__}: {exc}{hint}",
+                    f"engine {self.name!r} from {self.distribution} could not be imported: {describe(exc)}{hint}",
                     self.name,
                 ) from exc
-            if not callable(self._callable):
+            if not callable(call):
                 raise EngineUnavailableError(f"engine {self.name!r}: {self.spec.engine!r} is not callable", self.name)
+            self._callable = call
         return self._callable
 
     def details(self) -> dict[str, Any]:
@@ -121,9 +159,20 @@ class ProbFuncInfo:
         """The function's name."""
         return self.spec.name
 
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """Probability functions have no aliases."""
+        return ()
+
+    @property
+    def qualified_name(self) -> str:
+        """``'<distribution>:<name>'``, which selects this function whatever else is installed."""
+        return qualified(self)
+
     def load(self) -> Callable[[Any, Any], float]:
-        """Return the callable, importing it on first use."""
-        return resolve(self.spec.func)  # type: ignore[no-any-return]
+        """Return the function as the plugin provides it (unchecked), importing it on first use."""
+        func: Callable[[Any, Any], float] = resolve(self.spec.func)
+        return func
 
 
 @dataclass
@@ -136,8 +185,72 @@ class PluginRecord:
     status: str = "active"  # active | blocked | broken
     stage: str | None = None
     error: str | None = None
-    engines: list[str] = field(default_factory=list)
-    prob_funcs: list[str] = field(default_factory=list)
+    #: kind ('engine', 'prob_func', ...) -> the names it registered
+    provides: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def engines(self) -> list[str]:
+        """Names of the engines it registered."""
+        return self.provides.setdefault("engine", [])
+
+    @property
+    def prob_funcs(self) -> list[str]:
+        """Names of the probability functions it registered."""
+        return self.provides.setdefault("prob_func", [])
+
+
+InfoT = TypeVar("InfoT", EngineInfo, ProbFuncInfo)
+
+
+@dataclass(frozen=True)
+class Kind(Generic[InfoT]):
+    """One kind of thing plugins provide: its hook, spec type, installed-item type and label."""
+
+    key: str
+    label: str
+    hook: str
+    spec: type
+    info: Callable[[Any, str, str, str], InfoT]
+
+
+ENGINE: Kind[EngineInfo] = Kind("engine", "engine", "fitcore_engines", EngineSpec, EngineInfo)
+PROB_FUNC: Kind[ProbFuncInfo] = Kind("prob_func", "probability function", "fitcore_prob_funcs", ProbFuncSpec,
+                                     ProbFuncInfo)
+#: every kind, in the order hooks are called
+KINDS: tuple[Kind[Any], ...] = (ENGINE, PROB_FUNC)
+
+
+def describe(exc: BaseException) -> str:
+    """``'Type: message (file:line)'``, the line being the innermost one outside the import machinery."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<frozen")]
+    if frames:
+        text += f" (at {frames[-1].filename}:{frames[-1].lineno})"
+    return text
+
+
+def add_note(exc: BaseException, note: str | None) -> None:
+    """Add ``note`` to ``exc`` (Python 3.11+ shows it under the message; 3.10 keeps it in ``__notes__``)."""
+    if note:
+        if hasattr(exc, "add_note"):
+            exc.add_note(note)
+        else:  # pragma: no cover - Python 3.10
+            exc.__dict__["__notes__"] = [*getattr(exc, "__notes__", []), note]
+
+
+def flag(name: str) -> bool:
+    """Read an on/off environment switch; raise PluginConfigError for a value that is neither."""
+    raw = os.environ.get(name)
+    value = "" if raw is None else raw.strip().lower()
+    if value in TRUE_VALUES:
+        return True
+    if value in FALSE_VALUES:
+        return False
+    raise PluginConfigError(
+        f"{name}={raw!r} is not understood: set it to one of {', '.join(TRUE_VALUES)} to turn it on, or to "
+        f"one of {', '.join(repr(v) for v in FALSE_VALUES)} (or unset it) to turn it off",
+        name,
+    )
 
 
 class _Registry:
@@ -148,38 +261,46 @@ class _Registry:
     def _reset(self) -> None:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(FitcoreSpec)
-        self.engines: dict[str, EngineInfo] = {}
-        self.aliases: dict[str, str] = {}
-        self.prob_funcs: dict[str, ProbFuncInfo] = {}
-        self.conflicts: dict[str, list[str]] = {}
+        self.catalogs: dict[str, Catalog[Any]] = {k.key: Catalog() for k in KINDS}
         self.records: list[PluginRecord] = []
+        self.unmatched: list[str] = []  # FITCORE_LOAD_PLUGINS entries naming no installed distribution
         self.loaded = False
+        self._loading = False
 
     # -- loading --------------------------------------------------------------------------
     def ensure_loaded(self) -> None:
         if self.loaded:
             return
-        with self._lock:
-            if self.loaded:
+        with self._lock:  # other threads wait here until the first has loaded every plugin
+            if self.loaded or self._loading:  # _loading: a plugin being loaded asked, on this thread
                 return
-            self.loaded = True
+            self._loading = True
             try:
                 self._load_entry_points()
-            except PluginError:  # strict mode: fail now, and again on every later use
+            except BaseException:  # strict mode, a bad switch: fail now, and again on every later use
                 self._reset()
                 raise
+            finally:
+                self._loading = False
+            self.loaded = True  # only now: a thread that finds it set sees every plugin
 
     def _load_entry_points(self) -> None:
-        disabled = _flag("FITCORE_DISABLE_PLUGIN_AUTOLOAD")
+        disabled = flag("FITCORE_DISABLE_PLUGIN_AUTOLOAD")
+        flag("FITCORE_STRICT_PLUGINS")  # refuse a value it does not understand before loading anything
         allow = os.environ.get("FITCORE_LOAD_PLUGINS")
-        allowed = None if allow is None else {_norm(d) for d in allow.split(",") if d.strip()}
-        for ep in sorted(md.entry_points(group=PROJECT), key=lambda e: (_dist_name(e), e.name)):
+        allowed = None if allow is None else {normalize(d) for d in allow.split(",") if d.strip()}
+        eps = sorted(md.entry_points(group=PROJECT), key=lambda e: (_dist_name(e), e.name))
+        if allowed is not None:
+            present = {normalize(_dist_name(e)) for e in eps}
+            self.unmatched = sorted(allowed - present)
+        for ep in eps:
             dist, version = _dist_name(ep), _dist_version(ep)
-            if disabled:
+            core = normalize(dist) == CORE_DISTRIBUTION
+            if disabled and not core:
                 self.records.append(PluginRecord(ep.name, dist, version, status="blocked",
                                                  error="FITCORE_DISABLE_PLUGIN_AUTOLOAD is set"))
                 continue
-            if allowed is not None and _norm(dist) not in allowed:
+            if allowed is not None and not core and normalize(dist) not in allowed:
                 self.records.append(PluginRecord(ep.name, dist, version, status="blocked",
                                                  error=f"{dist} is not in FITCORE_LOAD_PLUGINS={allow}"))
                 continue
@@ -191,20 +312,27 @@ class _Registry:
             self._add(obj, ep.name, dist, version)
 
     def _fail(self, rec: PluginRecord, stage: str, exc: BaseException | str) -> None:
-        text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        text = exc if isinstance(exc, str) else describe(exc)
         text = " ".join(text.split())
         rec.status, rec.stage, rec.error = "broken", stage, text
+        rec.provides.clear()
         if rec not in self.records:
             self.records.append(rec)
         msg = f"fitcore plugin {rec.plugin!r} from distribution {rec.distribution!r} is broken ({stage}): {text}"
         err = PluginError(msg, rec.plugin, rec.distribution, stage)
-        if _strict():
+        if flag("FITCORE_STRICT_PLUGINS"):
             raise err from (exc if isinstance(exc, BaseException) else None)
         warnings.warn(msg + "; every other plugin keeps working", PluginWarning, stacklevel=4)
 
     def _add(self, obj: Any, name: str, dist: str, version: str) -> PluginRecord:
         rec = PluginRecord(name, dist, version)
         self.records.append(rec)
+        problem = contract_problem(getattr(obj, "fitcore_contract", None))
+        if problem is not None:
+            self._fail(rec, "contract", f"{problem}; install a version of {dist} built for fitcore plugin "
+                                        f"contract {CONTRACT_VERSION.split('.')[0]}.x, or a fitcore that "
+                                        "implements the contract it needs")
+            return rec
         unknown = _unknown_hooks(obj)
         if unknown:
             self._fail(rec, "validate", "; ".join(unknown))
@@ -214,9 +342,9 @@ class _Registry:
         except Exception as exc:  # pluggy.PluginValidationError, duplicate registration
             self._fail(rec, "validate", exc)
             return rec
-        collected: list[EngineSpec | ProbFuncSpec] = []
-        for hookname, kind in _HOOKS.items():
-            for impl in getattr(self.pm.hook, hookname).get_hookimpls():
+        collected: list[tuple[Kind[Any], Any]] = []
+        for kind in KINDS:
+            for impl in getattr(self.pm.hook, kind.hook).get_hookimpls():
                 if impl.plugin is not obj:
                     continue
                 try:
@@ -224,90 +352,159 @@ class _Registry:
                     specs = [] if specs is None else list(specs)
                 except Exception as exc:
                     self.pm.unregister(obj)
-                    self._fail(rec, "hook", f"{hookname}() raised {type(exc).__name__}: {exc}")
+                    self._fail(rec, "hook", f"{kind.hook}() raised {describe(exc)}")
                     return rec
-                bad = [s for s in specs if not isinstance(s, kind)]
+                bad = [s for s in specs if not isinstance(s, kind.spec)]
                 if bad:
                     self.pm.unregister(obj)
-                    self._fail(rec, "spec", f"{hookname}() yielded {type(bad[0]).__name__} {bad[0]!r}, "
-                                            f"expected fitcore.{kind.__name__}")
+                    self._fail(rec, "spec", f"{kind.hook}() yielded {type(bad[0]).__name__} {bad[0]!r}, "
+                                            f"expected fitcore.{kind.spec.__name__}")
                     return rec
-                collected.extend(specs)
-        for spec in collected:
-            self._claim(spec, rec)
+                collected.extend((kind, s) for s in specs)
+        refusal = self._refusal(collected, rec)
+        if refusal is not None:
+            self.pm.unregister(obj)
+            self._fail(rec, "conflict", refusal)
+            return rec
+        for kind, spec in collected:
+            self._claim(kind, spec, rec)
         return rec
 
-    def _claim(self, spec: EngineSpec | ProbFuncSpec, rec: PluginRecord) -> None:
-        if isinstance(spec, EngineSpec):
-            taken = [n for n in spec.names if n in self.engines or n in self.aliases or n in self.conflicts]
-            if taken and rec.distribution == RUNTIME and taken[0] not in self.conflicts:
-                n = taken[0]
-                owner = self.engines[self.aliases.get(n, n)]
-                self._fail(rec, "conflict", f"engine name {n!r} is already taken by {owner.distribution} "
-                                            f"({owner.plugin}); choose another name")
-                return
-            if taken:
-                n = taken[0]
-                owner = self.engines.get(self.aliases.get(n, n))
-                owners = self.conflicts.get(n) or ([f"{owner.distribution} ({owner.plugin})"] if owner else [])
-                self.conflicts[n] = owners + [f"{rec.distribution} ({rec.plugin})"]
-                if owner is not None:
-                    for alias in owner.spec.names:
-                        self.aliases.pop(alias, None)
-                    self.engines.pop(owner.name, None)
-                self._fail(rec, "conflict", f"engine name {n!r} is claimed by {' and by '.join(self.conflicts[n])}")
-                return
-            info = EngineInfo(spec, rec.plugin, rec.distribution, rec.version)
-            self.engines[spec.name] = info
-            for alias in spec.aliases:
-                self.aliases[alias] = spec.name
-            rec.engines.append(spec.name)
-        else:
-            if spec.name in self.prob_funcs:
-                other = self.prob_funcs.pop(spec.name)
-                self.conflicts["prob:" + spec.name] = [other.distribution, rec.distribution]
-                self._fail(rec, "conflict", f"probability function {spec.name!r} is claimed by "
-                                            f"{other.distribution} and by {rec.distribution}")
-                return
-            if "prob:" + spec.name in self.conflicts:
-                return
-            self.prob_funcs[spec.name] = ProbFuncInfo(spec, rec.plugin, rec.distribution, rec.version)
-            rec.prob_funcs.append(spec.name)
+    def _refusal(self, collected: list[tuple[Kind[Any], Any]], rec: PluginRecord) -> str | None:
+        """Why the plugin's names cannot be registered at all, or None.
+
+        A distribution may not claim one name twice; a run-time registration may
+        not claim an installed name at all (choose another name in the notebook).
+        """
+        mine: dict[str, set[str]] = {}
+        for kind, spec in collected:
+            info = kind.info(spec, rec.plugin, rec.distribution, rec.version)
+            catalog = self.catalogs[kind.key]
+            names = {info.name, *info.aliases}
+            twice = names & mine.setdefault(kind.key, set())
+            if twice:
+                return f"{kind.label} name {sorted(twice)[0]!r} is yielded twice"
+            mine[kind.key] |= names
+            if rec.distribution == RUNTIME:
+                for n in sorted(names):
+                    taken = [o for o in catalog.claimants(n) if n in (o.name, *o.aliases)]
+                    if taken:
+                        return (f"{kind.label} name {n!r} is already taken by {taken[0].distribution} "
+                                f"({taken[0].plugin}); choose another name")
+            other = catalog.same_distribution(info)
+            if other is not None:
+                return (f"{kind.label} name {info.name!r} clashes with {other.name!r} that {rec.distribution} "
+                        f"already provides (plugin {other.plugin}); one distribution may use each name once")
+        return None
+
+    def _claim(self, kind: Kind[Any], spec: Any, rec: PluginRecord) -> None:
+        info = kind.info(spec, rec.plugin, rec.distribution, rec.version)
+        catalog = self.catalogs[kind.key]
+        catalog.add(info)
+        rec.provides.setdefault(kind.key, []).append(info.name)
+        for name, claimants in catalog.conflicts().items():
+            if info not in claimants:  # announce each clash once, when its newest claimant arrives
+                continue
+            look = catalog.lookup(name)
+            names = " and ".join(qualified(c) for c in claimants)
+            rule = (f"the bare name selects fitcore's own {look.selected.distribution}"
+                    if look.selected is not None else "the bare name is ambiguous and refused")
+            msg = (f"fitcore {kind.label} name {name!r} is claimed by {names}; {rule}; select one by its qualified "
+                   "name, e.g. " + repr(qualified(claimants[-1])))
+            if flag("FITCORE_STRICT_PLUGINS"):
+                raise PluginError(msg, rec.plugin, rec.distribution, "conflict")
+            warnings.warn(msg, PluginConflictWarning, stacklevel=5)
 
     # -- lookup ---------------------------------------------------------------------------
-    def get_engine(self, name: str) -> EngineInfo:
+    def lookup(self, kind: Kind[InfoT], name: str) -> Lookup[InfoT]:
         self.ensure_loaded()
+        with self._lock:
+            return self.catalogs[kind.key].lookup(name)
+
+    def items(self, kind: Kind[InfoT]) -> list[InfoT]:
+        self.ensure_loaded()
+        with self._lock:
+            return sorted(self.catalogs[kind.key], key=lambda i: (i.name, i.distribution))
+
+    def unusable_note(self) -> str | None:
+        """Return a note on plugins that were not loaded, for not-found errors."""
+        with self._lock:
+            unusable = [f"{r.plugin} ({r.distribution}, {r.status})" for r in self.records if r.status != "active"]
+            unmatched = list(self.unmatched)
+        parts = []
+        if unusable:
+            parts.append("Plugins not loaded: " + ", ".join(unusable) + "; see `fitcore plugins`.")
+        if unmatched:
+            parts.append(f"FITCORE_LOAD_PLUGINS names {', '.join(unmatched)}, which no installed distribution "
+                         "in the 'fitcore' entry-point group matches.")
+        return " ".join(parts) or None
+
+    def unusable_provider(self, kind: Kind[Any], name: str) -> PluginRecord | None:
+        """Return the blocked or broken record that would have provided ``name``, if one is known."""
+        dist, sep, bare = name.rpartition(":")
+        provider = dist if sep else shipped_distribution(kind.key, bare)
+        with self._lock:
+            for rec in self.records:
+                if rec.status == "active":
+                    continue
+                if rec.plugin == bare or (provider is not None and normalize(rec.distribution) == normalize(provider)):
+                    return rec
+        return None
+
+    def get_engine(self, name: str) -> EngineInfo:
         if not isinstance(name, str):
             raise TypeError(f"engine must be a name (str), not {type(name).__name__}")
-        key = self.aliases.get(name, name)
-        if key in self.engines:
-            return self.engines[key]
-        if name in self.conflicts:
+        look = self.lookup(ENGINE, name)
+        if look.selected is not None:
+            return look.selected
+        if look.ambiguous:
+            names = [c.qualified_name for c in look.claimants]
+            raise EngineConflictError(
+                f"engine {name!r} is claimed by more than one distribution, none of them fitcore's own; select "
+                f"one by its qualified name: {', '.join(repr(n) for n in names)} (or uninstall one, or restrict "
+                "loading with FITCORE_LOAD_PLUGINS)",
+                name, names,
+            )
+        rec = self.unusable_provider(ENGINE, name)
+        if rec is not None:
+            why = f"broken ({rec.stage}): {rec.error}" if rec.status == "broken" else f"blocked: {rec.error}"
             raise EngineUnavailableError(
-                f"engine {name!r} is claimed by more than one distribution: {' and '.join(self.conflicts[name])}; "
-                "uninstall one of them or restrict loading with FITCORE_LOAD_PLUGINS",
+                f"engine {name!r}: plugin {rec.plugin!r} from distribution "
+                f"{(rec.distribution + ' ' + rec.version).strip()} is {why}",
                 name,
             )
-        for rec in self.records:
-            if rec.status != "active" and rec.plugin == name:
-                why = f"broken ({rec.stage}): {rec.error}" if rec.status == "broken" else f"blocked: {rec.error}"
-                raise EngineUnavailableError(
-                    f"engine {name!r}: plugin {rec.plugin!r} from distribution "
-                    f"{(rec.distribution + ' ' + rec.version).strip()} is {why}",
-                    name,
-                )
-        err = EngineNotFoundError(name, list(self.engines) + list(self.aliases))
-        unusable = [f"{r.plugin} ({r.distribution}, {r.status})" for r in self.records if r.status != "active"]
-        if unusable:
-            err.add_note("Plugins not loaded: " + ", ".join(unusable) + "; see `fitcore plugins`.")
+        dist, sep, bare = name.rpartition(":")
+        available = [n for i in self.items(ENGINE) for n in (i.name, *i.aliases)]
+        err = EngineNotFoundError(name, sorted(set(available)), shipped_distribution("engine", bare))
+        add_note(err, self.unusable_note())
+        raise err
+
+    def get_prob_func(self, name: str) -> CheckedProbFunc:
+        info = self.prob_func_info(name)
+        others = sorted({i.name for i in self.items(PROB_FUNC)} - {info.name})
+        source = f"distribution {(info.distribution + ' ' + info.version).strip()}"
+        return CheckedProbFunc(info.load(), info.name, source, others)
+
+    def prob_func_info(self, name: str) -> ProbFuncInfo:
+        if not isinstance(name, str):
+            raise TypeError(f"prob_func must be a name (str), not {type(name).__name__}")
+        look = self.lookup(PROB_FUNC, name)
+        others = sorted({i.name for i in self.items(PROB_FUNC)})
+        if look.selected is not None:
+            return look.selected
+        if look.ambiguous:
+            names = [c.qualified_name for c in look.claimants]
+            raise ProbFuncConflictError(
+                f"probability function {name!r} is claimed by more than one distribution, none of them fitcore's "
+                f"own; select one by its qualified name: {', '.join(repr(n) for n in names)}",
+                name, names,
+            )
+        err = ProbFuncNotFoundError(name, others)
+        add_note(err, self.unusable_note())
         raise err
 
 
 _registry = _Registry()
-
-
-def _norm(dist: str) -> str:
-    return dist.strip().lower().replace("_", "-").replace(".", "-")
 
 
 def _dist_name(ep: md.EntryPoint) -> str:
@@ -318,36 +515,29 @@ def _dist_version(ep: md.EntryPoint) -> str:
     return ep.dist.version if ep.dist is not None else "?"
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _strict() -> bool:
-    return _flag("FITCORE_STRICT_PLUGINS")
-
-
-_HOOKS: dict[str, type] = {"fitcore_engines": EngineSpec, "fitcore_prob_funcs": ProbFuncSpec}
-
-
 def _unknown_hooks(obj: Any) -> list[str]:
     """Problems pluggy would pass over silently: unknown marked hooks, hooks left unmarked."""
     marker = f"{PROJECT}_impl"
+    hooks = {k.hook for k in KINDS}
     out = []
     for attr in dir(obj):
         try:
             value = getattr(obj, attr)
         except Exception:
             continue
-        if attr in _HOOKS:
+        if attr in hooks:
             if callable(value) and not hasattr(value, marker):
                 out.append(f"{attr} is not marked with @fitcore.hookimpl")
-        elif hasattr(value, marker) and (getattr(value, marker) or {}).get("specname") not in _HOOKS:
-            out.append(f"{attr!r} is not a fitcore hook; the hooks are {', '.join(sorted(_HOOKS))}")
+        elif hasattr(value, marker) and (getattr(value, marker) or {}).get("specname") not in hooks:
+            out.append(f"{attr!r} is not a fitcore hook; the hooks are {', '.join(sorted(hooks))}")
     return out
 
 
 def register(plugin: Any, name: str | None = None) -> PluginRecord:
     """Register a plugin object at run time (notebooks, tests), without packaging.
+
+    A run-time plugin may not claim a name an installed plugin has (it is
+    refused, listed as broken with stage ``conflict``): choose another name.
 
     Parameters
     ----------
@@ -368,7 +558,7 @@ def register(plugin: Any, name: str | None = None) -> PluginRecord:
 
 
 def unregister(plugin: Any) -> None:
-    """Remove a plugin added with :func:`register`, and every engine and function it provided."""
+    """Remove a plugin added with :func:`register`, and everything it provided."""
     with _registry._lock:
         reg = _registry
         names = [n for n, o in reg.pm.list_name_plugin() if o is plugin]
@@ -376,12 +566,9 @@ def unregister(plugin: Any) -> None:
             raise ValueError(f"{plugin!r} is not registered")
         reg.pm.unregister(plugin)
         for rec in [r for r in reg.records if r.distribution == RUNTIME and f"{RUNTIME}:{r.plugin}" in names]:
-            for eng in rec.engines:
-                info = reg.engines.pop(eng, None)
-                for alias in (info.spec.aliases if info else ()):
-                    reg.aliases.pop(alias, None)
-            for pf in rec.prob_funcs:
-                reg.prob_funcs.pop(pf, None)
+            for catalog in reg.catalogs.values():
+                for info in [i for i in catalog if i.distribution == RUNTIME and i.plugin == rec.plugin]:
+                    catalog.remove(info)
             reg.records.remove(rec)
 
 
@@ -404,50 +591,90 @@ def _matches(info: EngineInfo, filters: dict[str, Any]) -> bool:
 def list_engines(**filters: Any) -> list[EngineInfo]:
     """Return the installed engines, optionally filtered by capability.
 
+    Every claimant of a name is listed; see :attr:`EngineInfo.qualified_name`.
+
     Examples
     --------
     >>> [e.name for e in list_engines(is_global=True)]  # doctest: +SKIP
     ['anneal']
     """
-    _registry.ensure_loaded()
-    return [i for i in sorted(_registry.engines.values(), key=lambda i: i.name) if _matches(i, filters)]
+    return [i for i in _registry.items(ENGINE) if _matches(i, filters)]
 
 
 def list_prob_funcs() -> list[ProbFuncInfo]:
-    """Return the registered confidence-interval probability functions."""
-    _registry.ensure_loaded()
-    return sorted(_registry.prob_funcs.values(), key=lambda i: i.name)
+    """Return the registered confidence-interval probability functions (every claimant of a name)."""
+    return _registry.items(PROB_FUNC)
 
 
-def list_conflicts() -> dict[str, list[str]]:
-    """Return each engine name claimed by more than one distribution, with the claimants."""
+def list_conflicts(kind: str = "engine") -> dict[str, list[str]]:
+    """Return each name claimed by more than one distribution, with the claimants' qualified names.
+
+    Parameters
+    ----------
+    kind : {'engine', 'prob_func'}
+        Which names.
+    """
+    known = {k.key for k in KINDS}
+    if kind not in known:
+        raise ValueError(f"kind={kind!r}; expected one of {sorted(known)}")
     _registry.ensure_loaded()
-    return {k: list(v) for k, v in _registry.conflicts.items() if not k.startswith("prob:")}
+    with _registry._lock:
+        return {n: [qualified(c) for c in cs] for n, cs in _registry.catalogs[kind].conflicts().items()}
+
+
+def shadowed_aliases(info: EngineInfo) -> list[str]:
+    """Return the aliases of ``info`` that select another engine, whose real name they are."""
+    _registry.ensure_loaded()
+    with _registry._lock:
+        return _registry.catalogs[ENGINE.key].shadowed_aliases(info)
+
+
+def selects(info: EngineInfo | ProbFuncInfo) -> bool:
+    """Whether the bare name of ``info`` selects it (False when another claimant wins or none does)."""
+    if isinstance(info, EngineInfo):
+        return _registry.lookup(ENGINE, info.name).selected is info
+    return _registry.lookup(PROB_FUNC, info.name).selected is info
 
 
 def list_plugins() -> list[PluginRecord]:
     """Return every plugin seen (active, blocked or broken) with what it registered."""
     _registry.ensure_loaded()
-    return list(_registry.records)
+    with _registry._lock:
+        return list(_registry.records)
 
 
 def get_engine(name: str) -> EngineInfo:
-    """Look an engine up by exact name or alias; raise with the installed list if unknown."""
+    """Look an engine up by name, alias or qualified name ``'<distribution>:<name>'``.
+
+    A bare name claimed by several distributions selects fitcore's own when it
+    is one of them, and is refused (:class:`~fitcore.errors.EngineConflictError`
+    listing the qualified names) otherwise. Names and aliases match
+    case-insensitively; an alias never shadows another engine's name. An
+    unknown name raises :class:`~fitcore.errors.EngineNotFoundError` listing
+    the installed engines and, for an engine fitcore ships separately, the
+    distribution to install.
+    """
     return _registry.get_engine(name)
 
 
+def get_prob_func_info(name: str) -> ProbFuncInfo:
+    """Look a probability function up as :func:`get_prob_func` does; return what is installed, unchecked."""
+    return _registry.prob_func_info(name)
+
+
 def get_prob_func(name_or_func: str | Callable[[Any, Any], float] | None) -> Callable[[Any, Any], float]:
-    """Return a probability function: None means ``'f_test'``; a name is looked up; a callable is returned."""
+    """Return a probability function, checked at every call (a float in [0, 1], else ProbFuncError).
+
+    ``None`` means ``'f_test'``; a name (or ``'<distribution>:<name>'``) is
+    looked up as :func:`get_engine` does; a callable is checked the same way.
+    """
     if name_or_func is None:
         name_or_func = "f_test"
-    if callable(name_or_func):
+    if isinstance(name_or_func, CheckedProbFunc):
         return name_or_func
+    if callable(name_or_func):
+        label = getattr(name_or_func, "__name__", None) or type(name_or_func).__name__
+        return CheckedProbFunc(name_or_func, label, "the prob_func you passed")
     if not isinstance(name_or_func, str):
         raise TypeError(f"prob_func must be None, a name or a callable, not {type(name_or_func).__name__}")
-    _registry.ensure_loaded()
-    info = _registry.prob_funcs.get(name_or_func)
-    if info is None:
-        raise ProbFuncNotFoundError(name_or_func, list(_registry.prob_funcs))
-    return info.load()
-
-
+    return _registry.get_prob_func(name_or_func)

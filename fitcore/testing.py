@@ -45,10 +45,10 @@ import numpy as np
 from .errors import EngineCapabilityError, EngineError, FitcoreWarning, NonFiniteResidualError, PluginWarning
 from .minimizer import Minimizer
 from .parameters import Parameters
-from .plugins import ProbFuncInfo, get_engine, get_prob_func, list_prob_funcs
+from .plugins import ProbFuncInfo, describe, get_engine, get_prob_func_info
 from .problem import EngineResult, Problem
-from .stats import FitStats
 from .specs import EngineSpec, ProbFuncSpec, resolve
+from .stats import FitStats
 
 __all__ = [
     "CheckResult",
@@ -101,10 +101,10 @@ class _Problem:
         rng = np.random.default_rng(20240611)
         if kind == "linear":
             self.x = np.linspace(0.0, 10.0, 41)
-            self.names = ("slope", "offset")
+            self.names: tuple[str, ...] = ("slope", "offset")
             self.truth = np.array([2.5, -1.3])
             self.start = np.array([1.0, 0.0])
-            self.bounds = ((-10.0, 10.0), (-10.0, 10.0))
+            self.bounds: tuple[tuple[float, float], ...] = ((-10.0, 10.0), (-10.0, 10.0))
             self.data = self.model(self.truth) + rng.normal(scale=0.05, size=self.x.size)
             design = np.column_stack([self.x, np.ones_like(self.x)])
             self.reference = np.linalg.lstsq(design, self.data, rcond=None)[0]
@@ -142,10 +142,10 @@ class _Problem:
         return p
 
 
-def _require(condition: Any, message: Callable[[], str]) -> None:
-    """Fail a check with ``message()`` (an explicit raise, so that ``python -O`` cannot skip it)."""
+def _require(condition: Any, message: Callable[[], str] | str) -> None:
+    """Fail a check with ``message`` (or ``message()``): an explicit raise, which ``python -O`` cannot skip."""
     if not condition:
-        raise AssertionError(message())
+        raise AssertionError(message if isinstance(message, str) else message())
 
 
 def _spec(name: str) -> EngineSpec:
@@ -174,9 +174,37 @@ def _fmt(v: Iterable[float]) -> str:
     return "[" + ", ".join(f"{x:.6g}" for x in v) + "]"
 
 
+def plain(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays turned into Python numbers and lists, for messages."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    return value
+
+
+def _named(names: Sequence[str], values: Iterable[Any]) -> dict[str, Any]:
+    return {str(n): plain(v) for n, v in zip(names, values)}
+
+
+def _raised_in(exc: BaseException, func: Callable[..., Any]) -> bool:
+    """Whether ``exc`` propagated through a call of ``func`` (its frame is in the traceback)."""
+    target = getattr(func, "__code__", None) or getattr(type(func).__call__, "__code__", None)
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is target:
+            return True
+        tb = tb.tb_next
+    return target is None  # a callable without Python code (a C function): assume it raised
+
+
 # -- engine checks ------------------------------------------------------------------------------
 def check_spec_valid(name: str) -> None:
-    """The spec is a valid EngineSpec, its callables import, and the engine takes (problem, **options)."""
+    """Check that the spec is a valid EngineSpec, its callables import, and the engine takes (problem, **options)."""
     info = get_engine(name)
     spec = info.spec
     _require(isinstance(spec, EngineSpec), lambda: f"the spec is a {type(spec).__name__}, not fitcore.EngineSpec")
@@ -191,7 +219,7 @@ def check_spec_valid(name: str) -> None:
     for label in ("precheck", "details"):
         target = getattr(spec, label)
         if target is not None:
-            _require(callable(resolve(target)), lambda: f"{label} {target!r} does not resolve to a callable")
+            _require(callable(resolve(target)), f"{label} {target!r} does not resolve to a callable")
     if spec.details is not None:
         _require(isinstance(info.details(), Mapping), lambda: "details() must return a mapping")
 
@@ -205,8 +233,8 @@ def _recovers(name: str, kind: str) -> None:
         errs.append(f"chi-square {fit.chisqr:.6g} exceeds the optimum {prob.ref_chisqr:.6g} by more than "
                     f"{CHISQR_RTOL:.0%}")
     if not np.allclose(got, prob.reference, rtol=PARAM_RTOL, atol=1e-8):
-        errs.append(f"parameters {dict(zip(prob.names, got.round(6)))} differ from the reference "
-                    f"{dict(zip(prob.names, prob.reference.round(6)))} by more than {PARAM_RTOL:.0%}")
+        errs.append(f"parameters {_named(prob.names, got.round(6))} differ from the reference "
+                    f"{_named(prob.names, prob.reference.round(6))} by more than {PARAM_RTOL:.0%}")
     if not fit.success:
         errs.append(f"success is False ({fit.message})")
     _require(not errs, lambda: f"{kind} problem from {_fmt(prob.start)}: " + "; ".join(errs))
@@ -260,12 +288,12 @@ def check_does_not_mutate_inputs(name: str) -> None:
     problem = inputs["problem"]
     for attr in ("x0", "lower", "upper"):
         _require(np.array_equal(getattr(problem, attr), inputs[attr]),
-                 lambda: f"the engine modified problem.{attr} in place: {_fmt(inputs[attr])} became "
-            f"{_fmt(getattr(problem, attr))}; copy it first (x = problem.x0.copy())")
+                 f"the engine modified problem.{attr} in place: {_fmt(inputs[attr])} became "
+                 f"{_fmt(getattr(problem, attr))}; copy it first (x = problem.x0.copy())")
 
 
 def check_result_fields_complete(name: str) -> None:
-    """Returns an EngineResult with x (nvar, finite), bool success, str message, int status, valid extras."""
+    """Check that the engine returns an EngineResult: x (nvar, finite), bool success, str message, int status."""
     spec, res, prob, _ = _direct(name)
     _require(isinstance(res, EngineResult), lambda: f"engine returned {type(res).__name__}, not fitcore.EngineResult")
     x = np.asarray(res.x, dtype=float)
@@ -288,7 +316,7 @@ def check_result_fields_complete(name: str) -> None:
 
 
 def _nan_at(prob: _Problem, calls: tuple[int, ...]) -> Callable[[Parameters], np.ndarray]:
-    """The residual, with one NaN point on the given (1-based) calls: early in the fit, never near its end."""
+    """Return the residual with one NaN point on the given (1-based) calls: early in the fit, never near its end."""
     def residual(params: Parameters) -> np.ndarray:
         r = prob.residual(params)
         if len(prob.calls) in calls:
@@ -320,7 +348,8 @@ def check_nonfinite_raise(name: str) -> None:
         raise AssertionError("a NaN residual at evaluation 4 did not stop the fit with NonFiniteResidualError; "
                              "the engine swallowed the exception")
     after = {n: params[n].value for n in prob.names}
-    _require(after == before, lambda: f"parameters were not restored after the error: {before} became {after}")
+    _require(after == before,
+             lambda: f"parameters were not restored after the error: {plain(before)} became {plain(after)}")
 
 
 def check_nonfinite_propagate(name: str) -> None:
@@ -344,33 +373,37 @@ def check_nonfinite_propagate(name: str) -> None:
             fitter.minimize(engine=name, **kws)
     except Exception as exc:
         after = {n: params[n].value for n in prob.names}
-        _require(after == before, lambda exc=exc: f"the fit raised {type(exc).__name__} and left the parameters at {after}")
+        _require(after == before, f"the fit raised {type(exc).__name__} and left the parameters at {plain(after)}")
+        if not _raised_in(exc, get_engine(name).load()):
+            raise AssertionError(f"with NaNs at evaluations 5, 10 and 15 the engine returned, and then the fit "
+                                 f"failed: {describe(exc)}; check what the engine returns (EngineResult.x finite, "
+                                 "of shape (nvar,), ...)") from exc
         warnings.warn(f"engine {name!r} does not cope with NaN residuals under nan_policy='propagate': "
                       f"NaNs at evaluations 5, 10 and 15 made it raise {type(exc).__name__}: {exc}",
                       ConformanceWarning, stacklevel=2)
         return
     vals = _values(fitter, prob)
-    _require(np.all(np.isfinite(vals)), lambda: f"parameters ended non-finite: {dict(zip(prob.names, vals))}")
+    _require(np.all(np.isfinite(vals)), lambda: f"parameters ended non-finite: {_named(prob.names, vals)}")
     _require(math.isfinite(fitter.chisqr), lambda: f"chisqr is {fitter.chisqr}")
 
 
 def check_within_native_bounds(name: str) -> None:
-    """A native-bounds engine evaluates only inside [min, max] and ends on the bound the optimum lies beyond."""
+    """Check that a native-bounds engine evaluates only inside [min, max] and ends on the bound."""
     prob = _Problem("linear")
     params = prob.params(bounded=True, slope=(-10.0, 2.0))
+    fit: Minimizer | None = None
+    refused: EngineError | None = None
     try:
         fit = _fit(name, prob, params)
     except EngineError as exc:  # the core refuses an answer outside the declared bounds
-        fit, refused = None, exc
-    else:
-        refused = None
+        refused = exc
     calls = np.array(prob.calls)
     lo = np.array([params[n].min for n in prob.names])
     hi = np.array([params[n].max for n in prob.names])
     outside = calls[np.any((calls < lo) | (calls > hi), axis=1)]
     bounds = {n: (float(a), float(b)) for n, a, b in zip(prob.names, lo, hi)}
     _require(outside.size == 0, lambda: f"{len(outside)} evaluations outside the bounds {bounds}, "
-                               f"e.g. {dict(zip(prob.names, outside[0].tolist()))}")
+                               f"e.g. {_named(prob.names, outside[0])}")
     _require(refused is None, lambda: f"fitcore refused the engine's answer: {refused}")
     assert fit is not None
     slope = fit.params["slope"].value
@@ -379,13 +412,13 @@ def check_within_native_bounds(name: str) -> None:
 
 
 def check_refuses_infinite_bounds(name: str) -> None:
-    """An engine requiring finite bounds is refused (EngineCapabilityError) before any evaluation."""
+    """Check that an engine requiring finite bounds is refused (EngineCapabilityError) before any evaluation."""
     prob = _Problem("linear")
     params = prob.params(bounded=True, offset=(-np.inf, np.inf))
     try:
         _fit(name, prob, params)
     except EngineCapabilityError as exc:
-        _require("offset" in str(exc), lambda exc=exc: f"the error does not name the unbounded parameter 'offset': {exc}")
+        _require("offset" in str(exc), f"the error does not name the unbounded parameter 'offset': {exc}")
     else:
         raise AssertionError("a fit with an unbounded parameter was accepted although bounds='required_finite'")
     _require(not prob.calls, lambda: f"the residual was evaluated {len(prob.calls)} times before the refusal")
@@ -410,7 +443,7 @@ def check_honours_max_nfev(name: str) -> None:
 
 
 def check_aborts_when_asked(name: str) -> None:
-    """An iter_cb returning True at evaluation 4 stops the fit right there, keeping the best values seen."""
+    """Check that an iter_cb returning True at evaluation 4 stops the fit there, keeping the best values seen."""
     prob = _Problem("nonlinear")
     fit = _fit(name, prob, iter_cb=lambda params, it, resid, *a, **k: it >= 4)
     _require(len(prob.calls) == 4,
@@ -437,7 +470,7 @@ def check_reproducible_with_seed(name: str) -> None:
 
 
 def check_deterministic(name: str) -> None:
-    """A non-stochastic engine gives bit-identical results on repeated fits."""
+    """Check that a non-stochastic engine gives bit-identical results on repeated fits."""
     runs = []
     for _ in range(2):
         prob = _Problem("nonlinear")
@@ -449,7 +482,7 @@ def check_deterministic(name: str) -> None:
 
 
 def check_covariance_matches_reference(name: str) -> None:
-    """The engine's covariance of a linear fit equals inv(J^T J) * chisqr / nfree within 5%."""
+    """Check that the engine's covariance of a linear fit equals inv(J^T J) * chisqr / nfree within 5%."""
     prob = _Problem("linear")
     fit = _fit(name, prob)
     _require(fit.covar is not None, lambda: f"no covariance: {fit.errorbars_reason}")
@@ -464,8 +497,9 @@ def check_covariance_matches_reference(name: str) -> None:
 def engine_checks(name: str) -> list[Callable[[str], None]]:
     """Return the checks that apply to the engine's declared capabilities."""
     spec = _spec(name)
-    checks = [check_spec_valid, check_recovers_linear, check_recovers_nonlinear, check_does_not_mutate_inputs,
-              check_result_fields_complete, check_nonfinite_raise, check_nonfinite_propagate]
+    checks: list[Callable[[str], None]] = [
+        check_spec_valid, check_recovers_linear, check_recovers_nonlinear, check_does_not_mutate_inputs,
+        check_result_fields_complete, check_nonfinite_raise, check_nonfinite_propagate]
     if spec.bounds in ("native", "required_finite"):
         checks.append(check_within_native_bounds)
     if spec.bounds == "required_finite":
@@ -479,22 +513,18 @@ def engine_checks(name: str) -> list[Callable[[str], None]]:
 
 # -- probability-function checks ----------------------------------------------------------------
 def _prob_info(name: str) -> ProbFuncInfo:
-    for info in list_prob_funcs():
-        if info.name == name:
-            return info
-    get_prob_func(name)  # raises ProbFuncNotFoundError listing what is registered
-    raise AssertionError(name)  # pragma: no cover
+    return get_prob_func_info(name)
 
 
 def _curve(name: str, nfix: int) -> tuple[np.ndarray, list[float]]:
-    func = get_prob_func(name)
+    func = _prob_info(name).load()  # as the plugin provides it: the kit judges its values itself
     best = FitStats(50, 4, 46, 46.0, 1.0)
     increases = np.array([0.0, 1e-3, 0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 100.0, 1e3])
     return increases, [func(best, best.constrained(nfix, best.chisqr + d)) for d in increases]
 
 
 def check_prob_spec_valid(name: str) -> None:
-    """The spec is a valid ProbFuncSpec and its function imports and is callable."""
+    """Check that the spec is a valid ProbFuncSpec and its function imports and is callable."""
     info = _prob_info(name)
     _require(isinstance(info.spec, ProbFuncSpec), lambda: f"the spec is a {type(info.spec).__name__}, not ProbFuncSpec")
     dataclasses.replace(info.spec)
@@ -502,19 +532,20 @@ def check_prob_spec_valid(name: str) -> None:
 
 
 def check_prob_in_unit_interval(name: str) -> None:
-    """Returns a float in [0, 1] for chi-square increases from 0 to 1000 and 1 to 3 fixed parameters."""
+    """Check for a float in [0, 1] at chi-square increases from 0 to 1000 and 1 to 3 fixed parameters."""
     for nfix in (1, 2, 3):
         increases, probs = _curve(name, nfix)
         for d, p in zip(increases, probs):
-            _require(isinstance(p, (float, np.floating)), lambda: f"returned {type(p).__name__}, not float")
-            _require(0.0 <= p <= 1.0, lambda: f"probability {p} outside [0, 1] (chi-square increase {d}, {nfix} fixed)")
+            _require(isinstance(p, (float, np.floating)), f"returned {type(p).__name__}, not float")
+            _require(0.0 <= p <= 1.0,
+                     f"probability {plain(p)} outside [0, 1] (chi-square increase {plain(d)}, {nfix} fixed)")
 
 
 def check_prob_zero_at_best_fit(name: str) -> None:
     """Is zero when the constrained fit is as good as the best fit."""
     for nfix in (1, 2):
         _, probs = _curve(name, nfix)
-        _require(abs(probs[0]) <= 1e-12, lambda: f"probability {probs[0]} at zero chi-square increase ({nfix} fixed)")
+        _require(abs(probs[0]) <= 1e-12, f"probability {plain(probs[0])} at zero chi-square increase ({nfix} fixed)")
 
 
 def check_prob_monotone(name: str) -> None:
@@ -522,9 +553,11 @@ def check_prob_monotone(name: str) -> None:
     for nfix in (1, 2):
         increases, probs = _curve(name, nfix)
         drops = [(increases[i], increases[i + 1]) for i in range(len(probs) - 1) if probs[i + 1] < probs[i] - 1e-12]
-        _require(not drops, lambda: f"probability decreases between chi-square increases {drops[0]} ({nfix} fixed)")
+        if drops:
+            raise AssertionError(f"probability decreases between chi-square increases {plain(drops[0])} "
+                                 f"({nfix} fixed)")
         _require(probs[-1] > 0.99,
-                 lambda: f"probability only {probs[-1]} for a chi-square increase of 1000 ({nfix} fixed)")
+                 f"probability only {plain(probs[-1])} for a chi-square increase of 1000 ({nfix} fixed)")
 
 
 def prob_func_checks(name: str) -> list[Callable[[str], None]]:
@@ -545,7 +578,7 @@ def _run(name: str, checks: list[Callable[[str], None]], raise_on_failure: bool)
         except AssertionError as exc:
             results.append(CheckResult(label, "fail", str(exc)))
         except Exception as exc:
-            results.append(CheckResult(label, "fail", f"raised {type(exc).__name__}: {exc}"))
+            results.append(CheckResult(label, "fail", f"raised {describe(exc)}"))
         else:
             notes = [str(w.message) for w in caught if issubclass(w.category, ConformanceWarning)]
             results.append(CheckResult(label, "warn", "; ".join(notes)) if notes else CheckResult(label, "pass"))
@@ -578,7 +611,7 @@ def check_prob_func(name: str, *, raise_on_failure: bool = True) -> list[CheckRe
 
 
 def parametrize_with_checks(engines: Sequence[str] = (), prob_funcs: Sequence[str] = ()) -> Any:
-    """A ``pytest.mark.parametrize`` over ``(name, check)``: one test per plugin and check.
+    """Return a ``pytest.mark.parametrize`` over ``(name, check)``: one test per plugin and check.
 
     Examples
     --------

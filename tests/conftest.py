@@ -8,6 +8,28 @@ import numpy as np
 import pytest
 
 from fitcore import EngineSpec, ProbFuncSpec, hookimpl, plugins
+from fitcore.shipped import SHIPPED
+
+
+def _installed(dist: str) -> bool:
+    """Whether a distribution is installed, from its metadata alone (no plugin is imported)."""
+    import importlib.metadata as md
+
+    try:
+        md.distribution(dist)
+    except md.PackageNotFoundError:
+        return False
+    return True
+
+
+def _shipped(kind: str) -> list[str]:
+    return sorted(n for dist, kinds in SHIPPED.items() if _installed(dist) for n in kinds.get(kind, {}))
+
+
+#: names of the engines and probability functions fitcore's own installed distributions provide, known
+#: without loading any plugin, so that tests can be parametrized over them at collection time
+SHIPPED_ENGINES = _shipped("engine")
+SHIPPED_PROB_FUNCS = _shipped("prob_func")
 
 NIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nist_strd"
 
@@ -64,3 +86,9 @@ class SpecPlugin:
     @hookimpl
     def fitcore_prob_funcs(self):
         yield from (s for s in self.specs if isinstance(s, ProbFuncSpec))
+
+
+@pytest.fixture
+def info(request):
+    """The installed engine named by an indirect parametrization, looked up when the test runs."""
+    return plugins.get_engine(request.param)

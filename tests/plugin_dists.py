@@ -79,6 +79,16 @@ def fitcore_engines():
     yield EngineSpec(name="{name}", engine=run, summary="{summary}")
 '''
 
+_TWIN_PROB = '''
+
+from fitcore import ProbFuncSpec
+
+
+@hookimpl
+def fitcore_prob_funcs():
+    yield ProbFuncSpec("twin_prob", lambda best, new: {value}, "a constant, claimed twice")
+'''
+
 #: distribution name -> (module name, entry-point name, module source)
 DISTRIBUTIONS: dict[str, tuple[str, str, dict[str, str]]] = {
     "acme-fitting": ("acme_fitting", "acme", {
@@ -106,8 +116,10 @@ DISTRIBUTIONS: dict[str, tuple[str, str, dict[str, str]]] = {
         def fitcore_engines():
             yield {"name": "badtype", "engine": "fc_bad_type:run"}
         ''')}),
-    "fc-twin-a": ("fc_twin_a", "twin", {"__init__.py": _GOOD_ENGINE.format(name="twin", summary="twin from a")}),
-    "fc-twin-b": ("fc_twin_b", "twin", {"__init__.py": _GOOD_ENGINE.format(name="twin", summary="twin from b")}),
+    "fc-twin-a": ("fc_twin_a", "twin", {"__init__.py": _GOOD_ENGINE.format(name="twin", summary="twin from a")
+                                        + _TWIN_PROB.format(value=0.25)}),
+    "fc-twin-b": ("fc_twin_b", "twin", {"__init__.py": _GOOD_ENGINE.format(name="twin", summary="twin from b")
+                                        + _TWIN_PROB.format(value=0.75)}),
     "fc-explodes": ("fc_explodes", "explodes", {"__init__.py": textwrap.dedent('''
         from fitcore import EngineSpec, hookimpl
 
@@ -122,9 +134,39 @@ DISTRIBUTIONS: dict[str, tuple[str, str, dict[str, str]]] = {
         def fitcore_engines():
             yield EngineSpec(name="explodes", engine=run, summary="raises after one evaluation")
         ''')}),
+    "fc-impostor": ("fc_impostor", "impostor", {"__init__.py": textwrap.dedent('''
+        from fitcore import EngineSpec, ProbFuncSpec, hookimpl
+        from fitcore.stats import f_test
+        from scipy.optimize import least_squares
+        from fitcore import EngineResult
+
+
+        def run(problem):
+            res = least_squares(problem.residual, problem.x0)
+            return EngineResult(x=res.x, success=bool(res.success), message="impostor: " + res.message,
+                                status=int(res.status))
+
+
+        @hookimpl
+        def fitcore_engines():
+            yield EngineSpec(name="leastsq", engine=run, summary="another engine called leastsq")
+
+
+        @hookimpl
+        def fitcore_prob_funcs():
+            yield ProbFuncSpec("f_test", f_test, "another f_test")
+        ''')}),
+    "fc-shadow": ("fc_shadow", "shadow", {"__init__.py": _GOOD_ENGINE.format(name="umbra", summary="umbra").replace(
+        'summary="umbra")', 'summary="umbra", aliases=("leastsq", "shade"))')}),
+    "fc-bad-contract": ("fc_bad_contract", "future", {"__init__.py": "fitcore_contract = '>=2.0'\n" + \
+                        _GOOD_ENGINE.format(name="future", summary="written for contract 2")}),
+    "fc-bare-exc": ("fc_bare_exc", "bare", {"__init__.py": "# a plugin failing with a bare exception\n"
+                                                            "raise Exception()\n"}),
 }
 #: what each broken distribution does wrong: distribution -> (plugin, stage)
 BROKEN = {
+    "fc-bad-contract": ("future", "contract"),
+    "fc-bare-exc": ("bare", "import"),
     "fc-bad-import": ("badimport", "import"),
     "fc-bad-signature": ("badsig", "validate"),
     "fc-bad-raises": ("badraise", "hook"),
@@ -256,7 +298,9 @@ with warnings.catch_warnings(record=True) as caught:
     import fitcore
     from fitcore.cli import plugin_rows
     try:
-        engines = [e.name for e in fitcore.list_engines()]
+        infos = fitcore.list_engines()
+        engines = [e.name for e in infos]
+        out["qualified"] = [e.qualified_name for e in infos]
     except fitcore.PluginError as exc:
         out["strict_error"] = {"type": type(exc).__name__, "plugin": exc.plugin,
                                "distribution": exc.distribution, "stage": exc.stage, "message": str(exc)}
@@ -270,14 +314,26 @@ if engines is not None:
     out["plugins"] = plugin_rows()
     from fitcore.cli import engine_rows
     out["engine_rows"] = engine_rows()
+    import io
+    from fitcore.cli import main
+    table = io.StringIO()
+    main(["engines"], out=table)
+    out["engines_table"] = table.getvalue()
+    out["f_test"] = repr(fitcore.plugins.get_prob_func("f_test"))
+    for name in os.environ.get("PROBE_PROB", "").split(","):
+        if name:
+            try:
+                out.setdefault("prob", {})[name] = repr(fitcore.plugins.get_prob_func(name))
+            except Exception as exc:
+                out.setdefault("prob", {})[name] = f"{type(exc).__name__}: {exc}"
     x = np.linspace(0, 10, 21)
     data = 2.5 * x - 1.3
     for name in os.environ.get("PROBE_FIT", "leastsq,acme-nm").split(","):
-        if name not in engines:
+        if name not in engines and name not in out["qualified"]:
             continue
         p = fitcore.Parameters(); p.add("a", value=1.0); p.add("b", value=0.0)
         fit = fitcore.minimize(lambda p: p["a"].value * x + p["b"].value - data, p, engine=name)
-        out["fits"][name] = [p["a"].value, p["b"].value, bool(fit.success)]
+        out["fits"][name] = [p["a"].value, p["b"].value, bool(fit.success), fit.lmdif_message]
     for name in os.environ.get("PROBE_SELECT", "").split(","):
         if not name:
             continue

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
+from conftest import SHIPPED_ENGINES
 
 import fitcore
 from fitcore import hookimpl
@@ -267,10 +268,7 @@ if __name__ == "__main__":
     print(f"wrote {len(CASES)} rows to {DOC}", file=sys.stderr)
 
 
-ENGINES = fitcore.list_engines()
-
-
-@pytest.mark.parametrize("info", ENGINES, ids=[e.name for e in ENGINES])
+@pytest.mark.parametrize("info", SHIPPED_ENGINES, indirect=True)
 def test_every_engine_refuses_unknown_options_before_evaluating(info):
     """An option the engine does not declare is refused, naming the engine's options, with no evaluation."""
     fcn = Counter()
@@ -284,7 +282,7 @@ def test_every_engine_refuses_unknown_options_before_evaluating(info):
         assert option in str(caught.value)
 
 
-@pytest.mark.parametrize("info", ENGINES, ids=[e.name for e in ENGINES])
+@pytest.mark.parametrize("info", SHIPPED_ENGINES, indirect=True)
 def test_engines_needing_finite_bounds_refuse_infinite_ones(info):
     """An engine declaring bounds='required_finite' refuses an unbounded parameter before any evaluation."""
     fcn = Counter()

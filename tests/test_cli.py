@@ -15,7 +15,6 @@ from fitcore import EngineResult, EngineSpec, hookimpl, plugins
 from fitcore.cli import main
 from fitcore.errors import PluginWarning
 
-
 pytestmark = pytest.mark.usefixtures("fresh_registry")
 
 
@@ -136,6 +135,12 @@ def test_check_all_covers_every_installed_plugin():
     assert summaries == [e.name for e in plugins.list_engines()] + [p.name for p in plugins.list_prob_funcs()]
 
 
+def test_check_takes_a_qualified_name():
+    """`fitcore check <distribution>:<name>` runs the kit on that distribution's engine."""
+    status, out = run("check", "fitcore-engine-leastsq:leastsq")
+    assert status == 0 and out.strip().endswith("fitcore-engine-leastsq:leastsq: 10 of 10 checks passed"), out
+
+
 def test_check_needs_names_or_all(capsys):
     """`fitcore check` with neither names nor --all (or both) is a usage error."""
     assert main(["check"]) == 2 and main(["check", "--all", "leastsq"]) == 2
@@ -160,24 +165,35 @@ def test_console_script_and_python_m():
     assert np.all([col in e_out for col in ("NAME", "DISTRIBUTION", "STATUS")])
 
 
-def test_plugins_table_marks_conflicted_engines():
-    """An engine name two distributions claim is marked '(conflict)' in its first claimant's row."""
-    from fitcore.cli import _plugin_cells
+def test_prob_funcs_table_and_json():
+    """`fitcore prob-funcs` lists the core's functions with their distribution; --json gives qualified names."""
+    status, out = run("prob-funcs")
+    header, *rows = out.splitlines()
+    assert status == 0 and header.split() == ["NAME", "DISTRIBUTION", "SUMMARY"]
+    assert rows[0].split()[:3] == ["f_test", "fitcore", "0.1.0"] and rows[1].startswith("likelihood_ratio ")
+    _, out = run("prob-funcs", "--json")
+    assert [(r["qualified_name"], r["selected_by_name"], r["conflicts"]) for r in json.loads(out)] == [
+        ("fitcore:f_test", True, []), ("fitcore:likelihood_ratio", True, [])]
 
-    row = {"distribution": "a", "version": "1", "plugin": "p", "engines": ["twin", "solo"], "prob_funcs": [],
-           "status": "active", "stage": None, "error": None}
-    cells = _plugin_cells(row, {"twin": ["a (p)", "b (q)"]})
-    assert cells["registered"] == "engine twin (conflict), engine solo" and cells["status"] == "active"
+
+def test_engines_json_lists_qualified_names_and_aliases():
+    """Each engine row carries the qualified name that always selects it and the aliases it declares."""
+    _, out = run("engines", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["lbfgsb"]["qualified_name"] == "fitcore-engine-lbfgsb:lbfgsb"
+    assert rows["lbfgsb"]["aliases"] == ["l-bfgs-b"] and rows["lbfgsb"]["shadowed_aliases"] == []
+    assert rows["leastsq"]["selected_by_name"] is True and rows["leastsq"]["conflicts"] == []
 
 
 def test_import_and_listing_stay_light():
     """``import fitcore`` and listing the engines import no part of scipy; the first fit imports what it needs."""
     code = (
         "import sys, fitcore\n"
-        "assert not [m for m in sys.modules if m.startswith('scipy')], sorted(m for m in sys.modules if m.startswith('scipy'))[:5]\n"
+        "scipy = lambda: sorted(m for m in sys.modules if m.startswith('scipy'))\n"
+        "assert not scipy(), scipy()[:5]\n"
         "names = [e.name for e in fitcore.list_engines()]\n"
         "assert 'leastsq' in names and 'lbfgsb' in names, names\n"
-        "assert not [m for m in sys.modules if m.startswith('scipy')], sorted(m for m in sys.modules if m.startswith('scipy'))[:5]\n"
+        "assert not scipy(), scipy()[:5]\n"
         "p = fitcore.Parameters(); p.add('a', value=1.0)\n"
         "fit = fitcore.minimize(lambda q: [q['a'].value - 2.0, q['a'].value - 2.2], p)\n"
         "assert fit.success and abs(p['a'].value - 2.1) < 1e-9 and 'scipy.optimize' in sys.modules\n"

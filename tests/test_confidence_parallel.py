@@ -60,6 +60,7 @@ def test_process_pool_equals_serial_with_progress_callback(serial):
     assert rows == [(3, 3)]  # 3 grid rows, one chunk
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_equals_serial(serial):
     """A dask.distributed LocalCluster with two worker processes gives the serial numbers."""
     distributed = pytest.importorskip("distributed")

@@ -13,9 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import plugin_dists as pd
+import pytest
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```\s*$", re.M | re.S)
@@ -83,9 +82,48 @@ def test_guide_has_every_promised_part():
     """The guide has an engine module, a pyproject with the entry point, a prob func, the kit, console commands."""
     files = {_file_of(src): src for _, src in blocks() if _file_of(src)}
     assert set(files) == {"fitcore_trf/__init__.py", "pyproject.toml", "tests/test_conformance.py",
-                          "fitcore_trf/stats.py"}
+                          "fitcore_trf/stats.py", "fitcore_trf/robust.py"}
     assert '[project.entry-points.fitcore]' in files["pyproject.toml"]
     assert "fitcore_prob_funcs" in files["fitcore_trf/stats.py"]
+    assert "least_squares=plain_sum_of_squares" in files["fitcore_trf/robust.py"]
+
+
+def _reference_table(heading: str) -> set[str]:
+    """The backquoted names in the first column of the reference table under ``heading``."""
+    text = GUIDE.read_text()
+    section = text[text.index(heading):]
+    rows = []
+    for line in section.splitlines()[1:]:
+        if line.startswith("### ") or line.startswith("## "):
+            break
+        if line.startswith("| `"):
+            rows.append(line.split("|")[1])
+    return set(re.findall(r"`(\w+)`", " ".join(rows)))
+
+
+@pytest.mark.parametrize(("heading", "cls", "extra"), [
+    ("### `Problem`", "Problem", {"nvar", "nfev"}),
+    ("### `EngineResult`", "EngineResult", set()),
+    ("### `EngineSpec`", "EngineSpec", set()),
+    ("### `ProbFuncSpec`", "ProbFuncSpec", set()),
+])
+def test_reference_documents_every_field(heading, cls, extra):
+    """Every public field of Problem, EngineResult, EngineSpec and ProbFuncSpec has a row in the reference."""
+    import dataclasses
+
+    import fitcore
+
+    fields = {f.name for f in dataclasses.fields(getattr(fitcore, cls)) if not f.name.startswith("_")} | extra
+    assert fields == _reference_table(heading)
+
+
+def test_reference_lists_the_reserved_option_names():
+    """The reserved-options paragraph names exactly fitcore.specs.CORE_OPTIONS."""
+    from fitcore.specs import CORE_OPTIONS
+
+    text = GUIDE.read_text()
+    paragraph = text[text.index("### Reserved option names"):text.index("### `ProbFuncSpec`")]
+    assert set(re.findall(r"`(\w+)`", paragraph)) - {"CORE_OPTIONS"} == set(CORE_OPTIONS)
 
 
 def test_engine_plugin_is_under_50_lines():
@@ -94,13 +132,16 @@ def test_engine_plugin_is_under_50_lines():
     assert len(src.splitlines()) < 50
 
 
+@pytest.mark.slow
 def test_pyproject_builds_and_installs_a_distribution(guide):
     """`pip install .` of the guide's project installs fitcore-trf 0.1.0 with both entry points."""
     dist = next(guide["site"].glob("fitcore_trf-0.1.0.dist-info"))
     eps = (dist / "entry_points.txt").read_text()
     assert "[fitcore]" in eps and "trf = fitcore_trf" in eps and "trf_stats = fitcore_trf.stats" in eps
+    assert "trf_robust = fitcore_trf.robust" in eps
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["fitcore engines", "fitcore plugins", "fitcore engines --where bounds=native "
                                      "--json", "python -m pytest -q tests/test_conformance.py", "fitcore check trf"])
 def test_every_console_command_succeeds(guide, command):
@@ -114,18 +155,20 @@ def test_every_console_command_succeeds(guide, command):
         import json
 
         rows = json.loads(out)
-        assert [r["name"] for r in rows if r["distribution"] == "fitcore-trf"] == ["trf"]
+        assert [r["name"] for r in rows if r["distribution"] == "fitcore-trf"] == ["trf", "trf-robust"]
         assert all(r["bounds"] == "native" for r in rows)
 
 
+@pytest.mark.slow
 def test_pytest_ran_one_test_per_check(guide):
     """The guide's parametrize_with_checks test runs every applicable check and they all pass."""
     code, out, _ = guide["results"]["python -m pytest -q tests/test_conformance.py"]
     assert code == 0 and re.search(r"\b15 passed\b", out), out
 
 
+@pytest.mark.slow
 def test_every_python_block_runs(guide):
     """The guide's Python blocks (fit by name, run the kit, prob func, run-time registration) run without error."""
     code, out, err = guide["results"]["python blocks"]
     assert code == 0, err
-    assert "tau:" in out and "spec_valid" in out
+    assert "tau:" in out and "spec_valid" in out and "engine objective" in out

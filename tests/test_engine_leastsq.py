@@ -105,8 +105,6 @@ def test_gtol_decides_convergence():
     assert tight.ier != 4 and tight.engine_extras["minpack_nfev"] > loose.engine_extras["minpack_nfev"]
 
 
-@pytest.mark.xfail(strict=True, reason="core: uncertainty.least_squares_errorbars takes the engine's stencil but "
-                                       "does not use it yet (issue 14 item 1); remove this mark when it does")
 def test_stencil_spares_the_error_bars_their_evaluations():
     """The engine's last forward differences serve the error bars: no evaluation for them, same stderr."""
     p_own, p_dfun = make_params(), make_params()
@@ -118,8 +116,8 @@ def test_stencil_spares_the_error_bars_their_evaluations():
         s, c, e = np.sin(omega * X + shift), np.cos(omega * X + shift), np.exp(-X * X * decay)
         return -np.column_stack([s * e, amp * c * e, amp * c * e * X, -amp * s * e * X * X])
 
-    ref = fitcore.minimize(residual, p_dfun, Dfun=dfun)  # no stencil with an analytic Jacobian
-    assert ref.success and ref.nfev_errorbars == len(NAMES)
+    ref = fitcore.minimize(residual, p_dfun, Dfun=dfun)  # the analytic Jacobian: the reference stderr
+    assert ref.success and ref.nfev_errorbars == 0  # the error bars use the user's Jacobian itself
     for n in NAMES:
         assert p_own[n].stderr == pytest.approx(p_dfun[n].stderr, rel=1e-4)
 

@@ -28,6 +28,7 @@ def test_examples_exist():
             "manual_3_5_prepare_fit.py", "constraints_5.py", "constraints_5_3_lorentzian.py"} <= names
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [p.name for p in EXAMPLES])
 def test_example_runs_and_prints_a_report(runs, name):
     """The example exits 0, warns about nothing, and prints successful fits with error bars."""

@@ -117,6 +117,7 @@ def test_models_reproduce_certified_residual_sum_of_squares():
             assert rss == pytest.approx(prob.certified_rss, rel=1e-6), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,start", CASES, ids=[f"{n}-{s}" for n, s in CASES])
 def test_nist_fit(name, start):
     """Values and stderr reach this fit's digit floor; a fit >1% off never claims success."""

@@ -7,13 +7,16 @@ editable fitcore and fitcore-engine-leastsq.
 
 from __future__ import annotations
 
+import plugin_dists as pd
 import pytest
 
-import plugin_dists as pd
+pytestmark = pytest.mark.slow  # builds, pip-installs and runs fresh interpreters
 
 CORE = "fitcore,fitcore-engine-leastsq,acme-fitting"
 SCENARIOS = {
-    "all": {"PROBE_SELECT": "twin,badimport,explodes,acme-gpu"},
+    "all": {"PROBE_SELECT": "twin,badimport,explodes,acme-gpu,future,shade,fc-twin-b:twin",
+            "PROBE_FIT": "leastsq,acme-nm,fc-impostor:leastsq,fitcore-engine-leastsq:leastsq,fc-twin-a:twin",
+            "PROBE_PROB": "f_test,fc-impostor:f_test,twin_prob,fc-twin-b:twin_prob"},
     "allow": {"FITCORE_LOAD_PLUGINS": "fitcore-engine-leastsq, fc_twin_a", "PROBE_SELECT": "acme-nm",
               "PROBE_FIT": "leastsq,twin"},
     "disabled": {"FITCORE_DISABLE_PLUGIN_AUTOLOAD": "1", "PROBE_SELECT": "leastsq"},
@@ -32,7 +35,7 @@ def runs(tmp_path_factory):
 
 
 def _plugin_warnings(run):
-    return [w["message"] for w in run["warnings"] if w["category"] == "PluginWarning"]
+    return [w["message"] for w in run["warnings"] if w["category"] in ("PluginWarning", "PluginConflictWarning")]
 
 
 @pytest.mark.parametrize("dist", sorted(pd.BROKEN))
@@ -56,27 +59,102 @@ def test_warning_says_what_went_wrong(runs):
 
 
 def test_no_other_warnings_and_every_other_engine_works(runs):
-    """With four broken plugins and a name conflict installed, only five warnings; the good engines fit."""
+    """Six broken plugins and four name clashes installed: ten warnings; every good engine fits."""
     run = runs["all"]
-    assert len(_plugin_warnings(run)) == 5, run["warnings"]
-    assert not [w for w in run["warnings"] if w["category"] != "PluginWarning" and "fitcore" in w["message"]]
-    assert {"leastsq", "acme-nm", "acme-heavy", "acme-gpu", "explodes"} <= set(run["engines"])
-    for name in ("leastsq", "acme-nm"):
-        a, b, success = run["fits"][name]
+    assert len(_plugin_warnings(run)) == 10, run["warnings"]
+    assert not [w for w in run["warnings"] if w["category"] not in ("PluginWarning", "PluginConflictWarning")
+                and "fitcore" in w["message"]]
+    assert {"leastsq", "acme-nm", "acme-heavy", "acme-gpu", "explodes", "twin", "umbra"} <= set(run["engines"])
+    for name in ("leastsq", "acme-nm", "fc-impostor:leastsq", "fitcore-engine-leastsq:leastsq", "fc-twin-a:twin"):
+        a, b, success, _ = run["fits"][name]
         assert success and a == pytest.approx(2.5, rel=1e-6) and b == pytest.approx(-1.3, rel=1e-6), name
 
 
-def test_conflicting_name_is_one_warning_and_an_error_naming_both(runs):
-    """Two distributions claiming 'twin': one warning, and selecting 'twin' names both distributions."""
+def _conflict_warnings(run, name):
+    return [w["message"] for w in run["warnings"]
+            if w["category"] == "PluginConflictWarning" and f"name {name!r} is claimed by" in w["message"]]
+
+
+def test_a_clash_with_a_shipped_engine_keeps_both_and_the_bare_name_selects_fitcores_own(runs):
+    """A third party also claiming 'leastsq': the bare name is fitcore's engine, the other is 'fc-impostor:leastsq'."""
     run = runs["all"]
-    mine = [m for m in _plugin_warnings(run) if "'twin'" in m and "conflict" in m]
-    assert len(mine) == 1 and "fc-twin-a" in mine[0] and "fc-twin-b" in mine[0]
-    assert "twin" not in run["engines"]
+    (warning,) = _conflict_warnings(run, "leastsq")
+    assert "the bare name selects fitcore's own fitcore-engine-leastsq" in warning
+    assert "fitcore-engine-leastsq:leastsq" in warning and "fc-impostor:leastsq" in warning
+    assert not run["fits"]["leastsq"][3].startswith("impostor")
+    assert run["fits"]["fc-impostor:leastsq"][3].startswith("impostor: ")
+    assert {"fitcore-engine-leastsq:leastsq", "fc-impostor:leastsq"} <= set(run["qualified"])
+    row = {r["qualified_name"]: r for r in run["engine_rows"]}
+    assert row["fitcore-engine-leastsq:leastsq"]["selected_by_name"] is True
+    assert row["fc-impostor:leastsq"]["selected_by_name"] is False
+    assert row["fc-impostor:leastsq"]["conflicts"] == ["fitcore-engine-leastsq:leastsq"]
+    lines = run["engines_table"].splitlines()
+    assert any(ln.startswith("leastsq ") and "name also claimed by fc-impostor:leastsq" in ln for ln in lines)
+    assert any(ln.startswith("fc-impostor:leastsq ") and "conflict with fitcore-engine-leastsq:leastsq" in ln
+               for ln in lines)
+
+
+def test_a_clash_on_a_core_prob_func_keeps_the_core_one(runs):
+    """'f_test' claimed again: the bare name is the core's, the other one is selectable by its qualified name."""
+    run = runs["all"]
+    assert len(_conflict_warnings(run, "f_test")) == 1
+    assert run["f_test"] == "<probability function 'f_test' from distribution fitcore 0.1.0, checked>"
+    assert run["prob"]["fc-impostor:f_test"].startswith("<probability function 'f_test' from distribution "
+                                                         "fc-impostor 1.2.3")
+
+
+def test_conflicting_name_is_one_warning_and_an_error_listing_qualified_names(runs):
+    """Two third parties claiming 'twin': one warning; the bare name is refused, naming both qualified names."""
+    run = runs["all"]
+    (warning,) = _conflict_warnings(run, "twin")
+    assert "fc-twin-a:twin and fc-twin-b:twin" in warning and "the bare name is ambiguous" in warning
     err = run["select"]["twin"]
-    assert err["type"] == "EngineUnavailableError"
-    assert "fc-twin-a" in err["message"] and "fc-twin-b" in err["message"]
-    row = next(r for r in run["engine_rows"] if r["name"] == "twin")
-    assert row["status"].startswith("conflict: claimed by fc-twin-a") and "fc-twin-b" in row["status"]
+    assert err["type"] == "EngineConflictError" and "EngineUnavailableError" in err["bases"]
+    assert "'fc-twin-a:twin', 'fc-twin-b:twin'" in err["message"]
+    assert run["select"]["fc-twin-b:twin"]["type"] is None
+    rows = [r for r in run["engine_rows"] if r["name"] == "twin"]
+    assert [(r["qualified_name"], r["selected_by_name"]) for r in rows] == [
+        ("fc-twin-a:twin", False), ("fc-twin-b:twin", False)]
+    assert run["engines_table"].count("conflict with") >= 2
+
+
+def test_a_prob_func_claimed_by_two_third_parties_needs_its_qualified_name(runs):
+    """'twin_prob' from two third parties: the bare name is refused listing both; a qualified name works."""
+    run = runs["all"]
+    assert len(_conflict_warnings(run, "twin_prob")) == 1
+    assert run["prob"]["twin_prob"].startswith("ProbFuncConflictError: probability function 'twin_prob' is claimed")
+    assert "'fc-twin-a:twin_prob', 'fc-twin-b:twin_prob'" in run["prob"]["twin_prob"]
+    assert run["prob"]["fc-twin-b:twin_prob"].startswith("<probability function 'twin_prob' from distribution "
+                                                         "fc-twin-b 1.2.3")
+
+
+def test_an_alias_never_shadows_an_engine_name(runs):
+    """'umbra' declares the aliases 'leastsq' and 'shade': 'leastsq' still selects the real engine, 'shade' umbra."""
+    run = runs["all"]
+    assert run["fits"]["leastsq"][3] and not run["fits"]["leastsq"][3].startswith("impostor")
+    assert run["select"]["shade"]["type"] is None
+    row = next(r for r in run["engine_rows"] if r["name"] == "umbra")
+    assert row["aliases"] == ["leastsq", "shade"] and row["shadowed_aliases"] == ["leastsq"]
+    line = next(ln for ln in run["engines_table"].splitlines() if ln.startswith("umbra"))
+    assert line.startswith("umbra (shade) ")
+    assert not _conflict_warnings(run, "shade")
+
+
+def test_plugin_for_another_contract_is_listed_broken(runs):
+    """A plugin stating fitcore_contract='>=2.0' is broken at stage 'contract'; selecting its engine says why."""
+    run = runs["all"]
+    row = next(r for r in run["plugins"] if r["distribution"] == "fc-bad-contract")
+    assert (row["status"], row["stage"]) == ("broken", "contract")
+    assert "written for fitcore plugin contract '>=2.0', and this fitcore implements contract 1.1" in row["error"]
+    err = run["select"]["future"]
+    assert err["type"] == "EngineUnavailableError" and "broken (contract)" in err["message"]
+
+
+def test_bare_exception_names_its_file_and_line(runs):
+    """A plugin raising a bare Exception at import is reported with the file and line, without strict mode."""
+    row = next(r for r in runs["all"]["plugins"] if r["distribution"] == "fc-bare-exc")
+    assert row["error"].startswith("Exception: (at "), row["error"]
+    assert row["error"].endswith("fc_bare_exc/__init__.py:2)")
 
 
 def test_selecting_a_broken_plugin_raises_its_recorded_error(runs):
@@ -115,6 +193,7 @@ def test_allow_list_loads_only_named_distributions(runs):
     assert _plugin_warnings(run) == []
     assert run["engines"] == ["leastsq", "twin"]
     assert run["fits"]["twin"][0] == pytest.approx(2.5, rel=1e-6)
+    assert run["f_test"].startswith("<probability function 'f_test' from distribution fitcore ")
     status = {r["distribution"]: r["status"] for r in run["plugins"]}
     assert status["fc-twin-a"] == "active" and status["fc-twin-b"] == "blocked" and status["fc-bad-import"] == "blocked"
     err = run["select"]["acme-nm"]
@@ -125,7 +204,8 @@ def test_disable_autoload_loads_nothing(runs):
     """FITCORE_DISABLE_PLUGIN_AUTOLOAD=1 imports no plugin; all are listed as blocked, nothing warns."""
     run = runs["disabled"]
     assert run["engines"] == [] and _plugin_warnings(run) == []
-    assert {r["status"] for r in run["plugins"]} == {"blocked"}
+    assert {r["status"] for r in run["plugins"] if r["distribution"] != "fitcore"} == {"blocked"}
+    assert run["f_test"].startswith("<probability function 'f_test' from distribution fitcore ")
     assert "FITCORE_DISABLE_PLUGIN_AUTOLOAD" in run["select"]["leastsq"]["message"]
 
 
@@ -133,7 +213,7 @@ def test_strict_mode_raises_on_first_broken_plugin(runs):
     """FITCORE_STRICT_PLUGINS=1 turns the first broken plugin into a PluginError naming it."""
     err = runs["strict"]["strict_error"]
     assert err["type"] == "PluginError"
-    assert (err["plugin"], err["distribution"], err["stage"]) == ("badimport", "fc-bad-import", "import")
+    assert (err["plugin"], err["distribution"], err["stage"]) == ("future", "fc-bad-contract", "contract")
     assert runs["strict"]["strict_cli_status"] == 2  # `fitcore engines` exits 2 with the error
 
 

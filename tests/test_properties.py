@@ -7,13 +7,13 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import SHIPPED_ENGINES
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import fitcore
 from fitcore.parameters import Parameter
 
-ENGINES = fitcore.list_engines()
 NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,5}", fullmatch=True).filter(lambda s: not keyword.iskeyword(s))
 FINITE = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False, allow_infinity=False)
 ANY_FLOAT = st.floats(allow_nan=False)  # includes +-inf, subnormals, -0.0
@@ -98,7 +98,7 @@ def _bounds_case(info, specs, truth):
         assert (lo is None or v >= lo) and (hi is None or v <= hi)
 
 
-@pytest.mark.parametrize("info", [e for e in ENGINES if e.status == "available"], ids=lambda e: e.name)
+@pytest.mark.parametrize("info", SHIPPED_ENGINES, indirect=True)
 def test_bounds_respected_at_every_evaluation(info):
     """No evaluation the residual sees, nor the final value, lies outside any parameter's bounds."""
     needs_finite = info.spec.bounds == "required_finite"
@@ -115,7 +115,7 @@ def test_bounds_respected_at_every_evaluation(info):
 NARROW = [((0.0, 1.4e-8, 0.0), 0.0), ((1e-9, 2e-9, 1.5e-9), 1.0), ((-3.0, -3.0 + 1e-10, -3.0), 5.0)]
 
 
-@pytest.mark.parametrize("info", [e for e in ENGINES if e.status == "available"], ids=lambda e: e.name)
+@pytest.mark.parametrize("info", SHIPPED_ENGINES, indirect=True)
 @pytest.mark.parametrize("spec,truth", NARROW, ids=["width-1e-8", "nanometre-scale", "width-1e-10"])
 def test_bounds_narrower_than_a_difference_step(info, spec, truth):
     """Bounds narrower than sqrt(eps)*max(|x|, 1) are still respected by every difference step."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 
+import plugin_dists as pd
 import pytest
 
-import plugin_dists as pd
+pytestmark = pytest.mark.slow  # builds, pip-installs and runs fresh interpreters
 
 SCRIPT = r"""
 import json, sys, warnings
