@@ -14,8 +14,9 @@ round trip is exact; infinite and NaN values are written as the strings
 Parameter files may come from other people. :func:`loads` checks everything
 before it creates anything: the format header, every key, every name, every
 number, the bounds, and every expression (parsed and checked against the
-constraint whitelist of :func:`fitcore.constraints.check_expression`; names in
-expressions are resolved when a fit starts). Any problem raises
+constraint whitelist of :func:`fitcore.sandbox.check_expression`; names in
+expressions are resolved when a fit starts), and that every name in a
+``correl`` entry is a parameter of the file. Any problem raises
 :class:`~fitcore.errors.ParameterError` (or its subclass
 :class:`~fitcore.errors.ConstraintError`) naming the entry and the field.
 """
@@ -24,13 +25,11 @@ from __future__ import annotations
 
 import json
 import math
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-from .constraints import _show, check_expression
 from .errors import ConstraintError, ParameterError
-
-if TYPE_CHECKING:
-    from .parameters import Parameters
+from .parameters import Parameter, Parameters, check_name
+from .sandbox import check_expression, show_expression
 
 __all__ = ["dumps", "loads", "dump", "load", "FORMAT", "VERSION"]
 
@@ -103,7 +102,11 @@ def _number_in(val: Any, where: str, allow_none: bool = True) -> float | None:
         if val not in _SPECIAL:
             raise ParameterError(f"{where} is the string {val[:40]!r}; numbers are JSON numbers, or 'inf', '-inf', 'nan'")
         return _SPECIAL[val]
-    return float(val)
+    try:
+        return float(val)
+    except OverflowError:
+        raise ParameterError(f"{where} is an integer of {len(str(val))} digits, too large for a float "
+                             "(largest about 1.8e308)") from None
 
 
 def loads(text: str | bytes) -> Parameters:
@@ -117,8 +120,6 @@ def loads(text: str | bytes) -> Parameters:
     ConstraintError
         When an expression is invalid or unsafe.
     """
-    from .parameters import Parameter, Parameters, check_name
-
     try:
         doc = json.loads(text, object_pairs_hook=_no_duplicates)
     except ParameterError:
@@ -157,7 +158,7 @@ def loads(text: str | bytes) -> Parameters:
             if not isinstance(expr, str):
                 raise ParameterError(f"{where} expr must be a string or null, not {type(expr).__name__}", name)
             if vary:
-                raise ConstraintError(f"{where} has expr={_show(expr)} and vary=true; an expression parameter is "
+                raise ConstraintError(f"{where} has expr={show_expression(expr)} and vary=true; an expression parameter is "
                                       "computed, not fitted", name, expr)
             try:
                 check_expression(expr)
@@ -177,6 +178,12 @@ def loads(text: str | bytes) -> Parameters:
             par.correl = {k: _number_in(v, f"{where} correl[{k!r}]", allow_none=False) for k, v in correl.items()}
         par.init_value = _number_in(rec.get("init_value"), f"{where} init_value")
         built[name] = par
+    for name, par in built.items():
+        for other in par.correl or ():
+            if other not in built or other == name:
+                what = "itself" if other == name else f"{other!r}, which is not a parameter in this file"
+                raise ParameterError(f"parameter {name!r}: correl names {what}; correlations are with "
+                                     "the other parameters", name)
     params = Parameters()
     for name, par in built.items():
         params[name] = par
