@@ -70,7 +70,10 @@ def _parse_for(name: str, expr: str) -> frozenset[str]:
 def _cycle_error(compiled: Mapping[str, tuple[str, frozenset[str]]], cycle: list[str]) -> ConstraintError:
     name = cycle[0]
     expr = compiled[name][0]
-    what = "refers to itself" if len(cycle) == 2 else "is in a cycle " + " -> ".join(cycle)
+    shown = cycle if len(cycle) <= 12 else cycle[:5] + ["..."] + cycle[-5:]
+    what = "refers to itself" if len(cycle) == 2 else "is in a cycle " + " -> ".join(shown)
+    if len(cycle) > 12:
+        what += f" ({len(cycle) - 1} parameters)"
     return ConstraintError(
         f"parameter {name!r} {what}: {show_expression(expr)}; expressions must form no cycle", name, expr
     )

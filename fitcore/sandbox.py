@@ -404,13 +404,12 @@ def _prepare_round(values: list[Any], extra: dict[str, Any], limit: int) -> tupl
 
 def _round(a: Any, decimals: int = 0) -> Any:
     """numpy's round, returning ``a`` itself where scaling by 10**decimals overflowed (it has no such digits)."""
-    out = np.round(a, decimals)
-    if decimals > 0:
-        with np.errstate(invalid="ignore"):
-            bad = ~np.isfinite(out) & np.isfinite(a)
-        if np.any(bad):
-            out = np.where(bad, a, out)
-    return out
+    if decimals <= 0:
+        return np.round(a, decimals)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.round(a, decimals)
+        bad = ~np.isfinite(out) & np.isfinite(a)
+    return np.where(bad, a, out) if np.any(bad) else out
 
 
 def _prepare_axis(values: list[Any], extra: dict[str, Any], limit: int) -> tuple[list[Any], dict[str, Any]]:

@@ -58,10 +58,15 @@ def dumps(params: Parameters, indent: int | None = None) -> str:
         The parameters to save, with their bounds, expressions and fit results.
     indent : int, optional
         Indentation for a human-readable file; None writes one line.
+
+    Correlations with names that are not parameters of ``params`` (one deleted
+    after the fit) are not written.
     """
     records = []
     for name, p in params.items():
-        correl = None if p.correl is None else {str(k): _number_out(v) for k, v in p.correl.items()}
+        correl = None
+        if p.correl is not None:  # correlations with parameters no longer in the set went with them
+            correl = {str(k): _number_out(v) for k, v in p.correl.items() if k in params and k != name}
         records.append({
             "name": name,
             "value": _number_out(p.value),

@@ -1,14 +1,18 @@
-"""Untrusted constraint expressions: escapes and denial-of-service attempts are refused, not run.
+"""Untrusted constraint expressions: escapes, writes and denial-of-service attempts are refused, not run.
 
-Every entry of BATTERY is fitted in a forked child process under a timeout, so a regression
-that computes (or hangs on) a malicious expression fails the test instead of hanging the
-suite. ``python tests/test_expressions_security.py`` rewrites the table in docs/robustness.md
-from the same data; ``test_docs_list_the_battery`` keeps the two in sync.
+Every entry of BATTERY is fitted in a forked child process with a memory limit (address space
+at most MEMORY_LIMIT bytes above the parent's), a CPU-time limit and a timeout, so a regression
+that computes (or hangs on, or fills memory with) a malicious expression fails the test instead
+of hanging the suite. The fit's symbol table holds arrays of the user's (XDATA, a column, an
+object array) and a raw numpy function the user added; after each attempt XDATA must be
+unchanged. ``python tests/test_expressions_security.py`` rewrites the table in
+docs/robustness.md from the same data; ``test_docs_list_the_battery`` keeps the two in sync.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import resource
 import sys
 from pathlib import Path
 
@@ -16,10 +20,13 @@ import numpy as np
 import pytest
 
 import fitcore
-from fitcore.constraints import MAX_EXPR_LENGTH, _show, base_symtable, check_expression
+from fitcore.sandbox import MAX_ELEMENTS, MAX_EXPR_LENGTH, base_symtable, check_expression, show_expression
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "robustness.md"
-TIMEOUT = 20.0  # seconds per attempt: a hang guard, not a speed target
+TIMEOUT = 60.0  # seconds of wall time per attempt: a hang guard on a shared machine, not a speed target
+CPU_LIMIT = 20  # seconds of CPU time an attempt may use before the kernel stops it
+MEMORY_LIMIT = 512 * 2**20  # bytes of address space an attempt may add to what the process holds
+XDATA = np.linspace(0.0, 1.0, 2048)  # the user's data, placed in the symbol table
 
 #: (id, kind, expression, fragment the error message must contain)
 BATTERY: list[tuple[str, str, str, str]] = [
@@ -81,7 +88,7 @@ BATTERY: list[tuple[str, str, str, str]] = [
     ("string-repeat", "dos", "'a' * 10**9", "str constants are not allowed"),
     ("factorial", "dos", "factorial(10**6)", "factorial"),
     ("factorial-nested", "dos", "factorial(factorial(20))", "factorial"),
-    ("numpy-bigint-square", "dos", "square(square(square(square(10**3000))))", "too large to convert to float"),
+    ("numpy-bigint-square", "dos", "square(square(square(square(10**3000))))", "too large for array arithmetic"),
     ("broadcast-bomb", "dos", "sum(sqrt([[1]] * 1000) + sqrt([1] * 1000))", "inside a list or tuple"),
     ("conditional-tower", "dos", "1 if 10**10**10 else 0", "integer power"),
     ("call-tower", "dos", "max(10**10**10, a)", "integer power"),
@@ -93,41 +100,100 @@ BATTERY: list[tuple[str, str, str, str]] = [
     ("long-sum", "dos", "+".join(["a"] * 5001), "characters long"),
     ("float-overflow", "dos", "pow(10, 10**10)", "OverflowError"),
     ("non-finite", "dos", "1e308 * 10", "evaluated to inf"),
+    # -- object arrays, shift counts, nesting that doubles, costly arguments -----------------
+    ("object-array-power", "dos", "sum(add([2**70], 0) ** 10**9)", "evaluated to inf"),
+    ("object-where-tower", "dos", "sum((where(1, [2**70], 0)**20000)**20000)", "evaluated to inf"),
+    ("user-object-array", "dos", "sum(objs ** 10**9)", "arrays of object"),
+    ("user-object-call", "dos", "sum(square(objs))", "arrays of object"),
+    ("object-shift", "dos", "sum(where(1, [2**70], 0) << 10**9)", "left_shift"),
+    ("array-shift-count", "dos", "sum(10**4000 << add([0], 19000))", "too large for array arithmetic"),
+    ("frexp-nesting", "dos", "sum(" + "frexp(" * 16 + "xdata" + ")" * 17, "array elements"),
+    ("modf-nesting", "dos", "sum(" + "modf(" * 40 + "a" + ")" * 41, "array elements"),
+    ("outer-broadcast", "dos", "sum(col * xdata + col * xdata)", "array elements"),
+    ("list-of-arrays", "dos", "sum(add([xdata] * 1000, [xdata] * 1000) * 2 * 2)", "array elements"),
+    ("round-huge-decimals", "dos", "round(a, -2147483647)", "outside [-308, 308]"),
+    ("round-int-decimals", "dos", "round(1, -10**7)", "outside [-308, 308]"),
+    ("round-array-decimals", "dos", "sum(round(xdata, 2147483647))", "outside [-308, 308]"),
+    ("float-decimals", "dos", "round(a, 0.5)", "decimals must be an integer"),
+    ("array-index", "dos", "sum(xdata[xdata])", "subscript index must be an integer"),
+    # -- writing into the user's data: positional out, overwrite_input, any keyword --------------
+    ("out-positional-multiply", "write", "sum(multiply(xdata, 0, xdata))", "takes at most 2 positional"),
+    ("out-positional-negative", "write", "sum(negative(xdata, xdata))", "takes at most 1 positional"),
+    ("out-positional-round", "write", "sum(round(xdata, 0, xdata))", "takes at most 2 positional"),
+    ("out-positional-around", "write", "sum(around(xdata, 0, xdata))", "takes at most 2 positional"),
+    ("overwrite-input", "write", "median(xdata, overwrite_input=True)", "takes no argument 'overwrite_input'"),
+    ("out-positional-sum", "write", "sum(xdata, 0, None, xdata)", "takes at most 2 positional"),
+    ("out-positional-mean", "write", "mean(xdata, 0, None, xdata)", "takes at most 2 positional"),
+    ("out-positional-std", "write", "std(xdata, 0, None, xdata)", "takes at most 2 positional"),
+    ("out-positional-amax", "write", "amax(xdata, 0, xdata)", "takes at most 2 positional"),
+    ("out-positional-median", "write", "median(xdata, 0, xdata)", "takes at most 2 positional"),
+    ("out-positional-clip", "write", "sum(clip(xdata, 0, 0, xdata))", "takes at most 3 positional"),
+    ("out-positional-fix", "write", "sum(fix(xdata, xdata))", "takes at most 1 positional"),
+    ("out-positional-isposinf", "write", "sum(isposinf(xdata, xdata))", "takes at most 1 positional"),
+    ("out-positional-frexp", "write", "sum(frexp(xdata, xdata, xdata))", "takes at most 1 positional"),
+    ("out-positional-modf", "write", "sum(modf(xdata, xdata, xdata))", "takes at most 1 positional"),
+    ("out-keyword-ufunc", "write", "sum(add(xdata, 1, where=xdata))", "takes no argument 'where'"),
+    ("dtype-keyword", "write", "sum(add(xdata, 1, dtype=int))", "takes no argument 'dtype'"),
+    ("raw-user-ufunc", "write", "sum(rawadd(xdata, 0, xdata))", "read-only"),
 ]
 
 
-def _attempt(expr: str, queue: "mp.Queue[tuple[str, str, int]]") -> None:
-    """Child process: build a fit with ``c = expr`` and report what prepare/minimize raised."""
+def battery_fit(expr: str, xdata: np.ndarray, residual=None) -> fitcore.Minimizer:
+    """A fit of a, b and ``c = expr`` whose symbol table holds the user's arrays and a raw numpy function."""
+    p = fitcore.Parameters()
+    p.add("a", value=1.0)
+    p.add("b", value=2.0)
+    p.add("c", expr=expr)
+    fit = fitcore.Minimizer(residual or (lambda q: np.zeros(2)), p)
+    fit.asteval.symtable.update(
+        xdata=xdata,
+        col=xdata.reshape(-1, 1),
+        objs=np.array([2**70, 3], dtype=object),
+        rawadd=np.add,
+    )
+    return fit
+
+
+def _limit_resources() -> None:
+    """In the child: at most MEMORY_LIMIT more bytes of address space and CPU_LIMIT more CPU seconds."""
+    with open("/proc/self/status") as status:
+        vm_size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+    resource.setrlimit(resource.RLIMIT_AS, (vm_size + MEMORY_LIMIT, resource.RLIM_INFINITY))
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = int(used.ru_utime + used.ru_stime) + CPU_LIMIT
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, resource.RLIM_INFINITY))
+
+
+def _attempt(expr: str, queue: "mp.Queue[tuple[str, str, int, bool]]") -> None:
+    """Child process: fit with ``c = expr`` under resource limits; report what was raised and if XDATA survived."""
     calls = [0]
 
     def residual(p):
         calls[0] += 1
         return np.array([p["a"].value - 1.0, p["b"].value - 2.0])
 
-    p = fitcore.Parameters()
-    p.add("a", value=1.0)
-    p.add("b", value=2.0)
+    xdata = XDATA.copy()
     try:
-        p.add("c", expr=expr)
-        fitcore.minimize(residual, p)
-    except Exception as exc:
-        queue.put((type(exc).__name__, str(exc), calls[0]))
+        _limit_resources()
+        battery_fit(expr, xdata, residual).minimize()
+    except BaseException as exc:  # MemoryError too: the limit was reached, which the test reports
+        queue.put((type(exc).__name__, str(exc)[:2000], calls[0], bool(np.array_equal(xdata, XDATA))))
         return
-    queue.put(("no error", repr(p["c"].value), calls[0]))
+    queue.put(("no error", "fit finished", calls[0], bool(np.array_equal(xdata, XDATA))))
 
 
-def run_attempt(expr: str) -> tuple[str, str, int]:
-    """Run one attempt in a forked child with a timeout; return (error type, message, residual calls)."""
+def run_attempt(expr: str) -> tuple[str, str, int, bool]:
+    """Run one attempt in a forked, resource-limited child; return (error type, message, residual calls, data intact)."""
     fitcore.list_engines()  # load plugins and the symbol table once, in the parent, before forking
     base_symtable()
     ctx = mp.get_context("fork")
-    queue: "mp.Queue[tuple[str, str, int]]" = ctx.Queue()
+    queue: "mp.Queue[tuple[str, str, int, bool]]" = ctx.Queue()
     proc = ctx.Process(target=_attempt, args=(expr, queue))
     proc.start()
     try:
         result = queue.get(timeout=TIMEOUT)
     except Exception:
-        result = ("timeout", f"no answer within {TIMEOUT} s", -1)
+        result = ("timeout", f"no answer within {TIMEOUT} s (exit code {proc.exitcode})", -1, False)
     proc.join(timeout=5)
     if proc.is_alive():
         proc.kill()
@@ -137,29 +203,30 @@ def run_attempt(expr: str) -> tuple[str, str, int]:
 
 @pytest.mark.parametrize("case", BATTERY, ids=[c[0] for c in BATTERY])
 def test_malicious_expression_is_refused(case):
-    """Each escape or DoS attempt raises ConstraintError naming the problem, before the residual runs."""
+    """Each attempt raises ConstraintError naming the problem, before the residual runs, within the
+    memory and CPU limits, and leaves the user's array unchanged."""
     _, _, expr, fragment = case
-    kind, message, calls = run_attempt(expr)
+    kind, message, calls, intact = run_attempt(expr)
     assert kind == "ConstraintError", (kind, message)
     assert fragment in message, message
     assert calls == 0
+    assert intact
 
 
 def test_battery_is_large_enough():
-    """The battery holds at least 30 distinct attempts, escapes and DoS both well represented."""
-    assert len({c[2] for c in BATTERY}) == len(BATTERY) >= 30
-    assert sum(c[1] == "escape" for c in BATTERY) >= 15 and sum(c[1] == "dos" for c in BATTERY) >= 15
+    """The battery holds distinct attempts, escapes, DoS and writes all well represented."""
+    assert len({c[2] for c in BATTERY}) == len(BATTERY) >= 100
+    kinds = [c[1] for c in BATTERY]
+    assert kinds.count("escape") >= 30 and kinds.count("dos") >= 30 and kinds.count("write") >= 15
 
 
 def test_process_survives_the_whole_battery_in_process():
-    """Run every attempt in this very process: each raises, and the interpreter keeps working after."""
+    """Run every attempt in this very process: each raises, the user's data is intact, and fits work after."""
+    xdata = XDATA.copy()
     for _, _, expr, _ in BATTERY:
-        p = fitcore.Parameters()
-        p.add("a", value=1.0)
-        p.add("b", value=2.0)
         with pytest.raises(fitcore.ConstraintError):
-            p.add("c", expr=expr)
-            fitcore.Minimizer(lambda q: np.zeros(2), p).prepare_fit()
+            battery_fit(expr, xdata).prepare_fit()
+    assert np.array_equal(xdata, XDATA)
     p = fitcore.Parameters()
     p.add("a", value=3.0)
     p.add("c", expr="sqrt(a**2 + 16)")
@@ -262,15 +329,11 @@ def render_table() -> str:
     """The battery as a markdown table: each attempt and the error it produces (run in-process)."""
     rows = ["| # | id | kind | expression | error |", "|---|---|---|---|---|"]
     for i, (cid, kind, expr, _) in enumerate(BATTERY, 1):
-        p = fitcore.Parameters()
-        p.add("a", value=1.0)
-        p.add("b", value=2.0)
         try:
-            p.add("c", expr=expr)
-            fitcore.Minimizer(lambda q: np.zeros(2), p).prepare_fit()
+            battery_fit(expr, XDATA.copy()).prepare_fit()
             error = "NOT REFUSED"
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}".replace(_show(expr), "<expr>")
+            error = f"{type(exc).__name__}: {exc}".replace(show_expression(expr), "<expr>")
         rows.append(f"| {i} | {cid} | {kind} | `{_cell(expr, 50)}` | {_cell(error, 200)} |")
     return "\n".join(rows)
 

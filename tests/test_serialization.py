@@ -120,6 +120,14 @@ BAD_FILES = [
     ("expr-number", _doc(vary=False, expr=3), fitcore.ParameterError, "expr must be a string"),
     ("unknown-key", _doc(colour="red"), fitcore.ParameterError, "unknown key 'colour'"),
     ("bad-correl", _doc(correl={"b": "high"}), fitcore.ParameterError, "correl"),
+    ("correl-unknown-name", _doc(correl={"zz": 0.5}), fitcore.ParameterError,
+     "correl names 'zz', which is not a parameter in this file"),
+    ("correl-self", _doc(correl={"a": 1.0}), fitcore.ParameterError, "correl names itself"),
+    ("huge-value", _doc(value=10**400), fitcore.ParameterError, "value is an integer of 401 digits, too large"),
+    ("huge-bound", _doc(min=-(10**400)), fitcore.ParameterError, "min is an integer of 402 digits, too large"),
+    ("huge-stderr", _doc(stderr=10**400), fitcore.ParameterError, "stderr is an integer of 401 digits"),
+    ("huge-correl", _doc(correl={"b": 10**400}), fitcore.ParameterError, "correl['b'] is an integer of 401"),
+    ("newline-name", _doc(name="amp\n"), fitcore.ParameterError, "invalid parameter name"),
     ("duplicate-name", json.dumps({"format": FORMAT, "version": 1, "parameters": [{"name": "a", "value": 1},
                                                                                  {"name": "a", "value": 2}]}),
      fitcore.ParameterError, "appears twice"),
@@ -142,6 +150,24 @@ def test_bad_file_fails_clearly(name, text, exc, fragment):
     with pytest.raises(exc) as caught:
         loads(text)
     assert fragment in str(caught.value)
+
+
+def test_huge_json_number_as_text():
+    """A 400-digit integer written in the file itself (not built by json.dumps) is refused the same way."""
+    text = _doc().replace('"value": 1.0', '"value": ' + "9" * 400, 1)
+    with pytest.raises(fitcore.ParameterError, match="value is an integer of 400 digits, too large for a float"):
+        loads(text)
+
+
+def test_errors_report_after_a_parameter_was_deleted():
+    """Deleting a parameter after a fit leaves correl entries naming it; errors_report and dumps skip them."""
+    p, _ = fitted()
+    assert "tau" in p["amp"].correl
+    del p["tau"]
+    text = fitcore.report.errors_report(p, min_correl=0.0)
+    assert "tau" not in text and "C(amp, omega)" in text
+    q = loads(dumps(p))  # written without the correlations with tau, which a file must not claim
+    assert "tau" not in q["amp"].correl and q["amp"].correl["omega"] == p["amp"].correl["omega"]
 
 
 def test_valid_file_is_accepted_by_the_same_checks():
