@@ -14,13 +14,26 @@ from __future__ import annotations
 import multiprocessing as mp
 import resource
 import sys
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 import fitcore
-from fitcore.sandbox import MAX_ELEMENTS, MAX_EXPR_LENGTH, base_symtable, check_expression, show_expression
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fitcore.sandbox import (
+    MAX_ELEMENTS,
+    MAX_EXPR_LENGTH,
+    SAFE_SYMBOLS,
+    base_symtable,
+    check_expression,
+    show_expression,
+)
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "robustness.md"
 TIMEOUT = 60.0  # seconds of wall time per attempt: a hang guard on a shared machine, not a speed target
@@ -164,8 +177,38 @@ def _limit_resources() -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, resource.RLIM_INFINITY))
 
 
-def _attempt(expr: str, queue: "mp.Queue[tuple[str, str, int, bool]]") -> None:
-    """Child process: fit with ``c = expr`` under resource limits; report what was raised and if XDATA survived."""
+def _child(queue: "mp.Queue[Any]", target: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    try:
+        _limit_resources()
+        queue.put(("returned", target(*args)))
+    except BaseException as exc:  # MemoryError too: the limit was reached, which the test reports
+        queue.put(("raised", f"{type(exc).__name__}: {str(exc)[:3000]}"))
+
+
+def in_child(target: Callable[..., Any], *args: Any) -> tuple[str, Any]:
+    """Run ``target(*args)`` in a forked child under the memory and CPU limits and the timeout.
+
+    Returns ``("returned", value)``, ``("raised", "Type: message")`` or ``("killed", why)``.
+    """
+    fitcore.list_engines()  # load plugins and the symbol table once, in the parent, before forking
+    base_symtable()
+    ctx = mp.get_context("fork")
+    queue: "mp.Queue[Any]" = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(queue, target, args))
+    proc.start()
+    try:
+        result = queue.get(timeout=TIMEOUT)
+    except Exception:
+        result = ("killed", f"no answer within {TIMEOUT} s (exit code {proc.exitcode})")
+    proc.join(timeout=5)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+    return result
+
+
+def _attempt(expr: str) -> tuple[str, str, int, bool]:
+    """Fit with ``c = expr``; return (error type, message, residual calls, XDATA intact)."""
     calls = [0]
 
     def residual(p):
@@ -174,31 +217,16 @@ def _attempt(expr: str, queue: "mp.Queue[tuple[str, str, int, bool]]") -> None:
 
     xdata = XDATA.copy()
     try:
-        _limit_resources()
         battery_fit(expr, xdata, residual).minimize()
-    except BaseException as exc:  # MemoryError too: the limit was reached, which the test reports
-        queue.put((type(exc).__name__, str(exc)[:2000], calls[0], bool(np.array_equal(xdata, XDATA))))
-        return
-    queue.put(("no error", "fit finished", calls[0], bool(np.array_equal(xdata, XDATA))))
+    except Exception as exc:
+        return type(exc).__name__, str(exc), calls[0], bool(np.array_equal(xdata, XDATA))
+    return "no error", "fit finished", calls[0], bool(np.array_equal(xdata, XDATA))
 
 
 def run_attempt(expr: str) -> tuple[str, str, int, bool]:
-    """Run one attempt in a forked, resource-limited child; return (error type, message, residual calls, data intact)."""
-    fitcore.list_engines()  # load plugins and the symbol table once, in the parent, before forking
-    base_symtable()
-    ctx = mp.get_context("fork")
-    queue: "mp.Queue[tuple[str, str, int, bool]]" = ctx.Queue()
-    proc = ctx.Process(target=_attempt, args=(expr, queue))
-    proc.start()
-    try:
-        result = queue.get(timeout=TIMEOUT)
-    except Exception:
-        result = ("timeout", f"no answer within {TIMEOUT} s (exit code {proc.exitcode})", -1, False)
-    proc.join(timeout=5)
-    if proc.is_alive():
-        proc.kill()
-        proc.join()
-    return result
+    """Run one attempt in a resource-limited child; return (error type, message, residual calls, data intact)."""
+    how, result = in_child(_attempt, expr)
+    return result if how == "returned" else (how, result, -1, False)
 
 
 @pytest.mark.parametrize("case", BATTERY, ids=[c[0] for c in BATTERY])
@@ -312,6 +340,95 @@ def test_check_expression_returns_the_names_used():
     assert check_expression("a + sqrt(b) * c[0]") == {"a", "b", "c", "sqrt"}
     with pytest.raises(fitcore.ConstraintError, match="characters long"):
         check_expression("a" * (MAX_EXPR_LENGTH + 1))
+
+
+# -- growth per nesting level, and a fuzz of random expressions -------------------------------------
+def _nesting(func: str, levels: range) -> list[str]:
+    """Evaluate sum(func(func(...(a)...))) for each depth; return 'value' or the refusal's message per depth."""
+    out = []
+    for n in levels:
+        try:
+            battery_fit("sum(" + f"{func}(" * n + "a" + ")" * (n + 1), XDATA.copy()).prepare_fit()
+            out.append("value")
+        except fitcore.ConstraintError as exc:
+            out.append(str(exc))
+    return out
+
+
+@pytest.mark.parametrize("func", ["frexp", "modf"])
+def test_growth_per_nesting_level_is_refused_before_it_is_built(func):
+    """Each nested frexp/modf doubles the array; the depth whose result would exceed its share of
+    MAX_ELEMENTS is refused before it is built (in a child with memory and CPU limits), all depths below
+    evaluate."""
+    levels = range(1, 41)
+    how, outcomes = in_child(_nesting, func, levels)
+    assert how == "returned", outcomes
+    for n, outcome in zip(levels, outcomes):
+        too_big = 2**n > MAX_ELEMENTS // (n + 1)  # n calls of func and one of sum share the budget
+        if too_big:
+            assert "refused: an operation on" in outcome and "array elements" in outcome, (n, outcome)
+        else:
+            assert outcome == "value", (n, outcome)
+    assert outcomes.count("value") >= 15
+
+
+_ATOMS = ["a", "b", "xdata", "col", "objs", "0", "1", "-1", "0.5", "2**70", "10**300", "-2147483647", "10**9",
+          "[2**70]", "[a, b]", "(xdata, xdata)", "None", "True", "[xdata] * 3", "(1, 2)"]
+_FUNCTIONS = sorted(SAFE_SYMBOLS - {"e", "pi", "inf", "nan"}) + ["rawadd"]
+_KEYWORDS = ["", "", "", ", out=xdata", ", overwrite_input=True", ", axis=0", ", axis=xdata", ", dtype=int",
+             ", decimals=-10**7", ", ddof=1", ", where=xdata", ", weights=xdata", ", casting=1"]
+_OPERATORS = ["+", "-", "*", "/", "//", "%", "**", "<<", ">>", "&", "|", "^", "<", "==", "in", "is", "and", "or"]
+
+
+def _expressions() -> st.SearchStrategy[str]:
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        call = st.tuples(st.sampled_from(_FUNCTIONS), st.lists(inner, max_size=4), st.sampled_from(_KEYWORDS)).map(
+            lambda t: f"{t[0]}({', '.join(t[1])}{t[2] if t[1] else ''})")
+        binop = st.tuples(inner, st.sampled_from(_OPERATORS), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
+        unary = st.tuples(st.sampled_from(["-", "~", "not ", "+"]), inner).map(lambda t: f"({t[0]}{t[1]})")
+        index = st.tuples(inner, st.sampled_from(["0", "-1", "a", "b"])).map(lambda t: f"({t[0]})[{t[1]}]")
+        nested = st.tuples(st.sampled_from(["frexp", "modf", "square", "negative", "sum"]), st.integers(1, 30),
+                           inner).map(lambda t: f"{t[0]}(" * t[1] + t[2] + ")" * t[1])
+        choice = st.tuples(inner, inner, inner).map(lambda t: f"({t[0]} if {t[1]} else {t[2]})")
+        return st.one_of(call, binop, unary, index, nested, choice)
+
+    return st.recursive(st.sampled_from(_ATOMS), extend, max_leaves=12)
+
+
+def _fuzz(examples: int) -> str:
+    """Evaluate random expressions; return 'ok' or what went wrong (hypothesis's falsifying example)."""
+    warnings.simplefilter("ignore")  # numpy's overflow warnings are part of the game
+    seen = [0]
+
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(_expressions())
+    def check(expr):
+        xdata = XDATA.copy()
+        seen[0] += 1
+        try:
+            battery_fit(expr, xdata).prepare_fit()
+        except fitcore.ConstraintError as exc:
+            assert "MemoryError" not in str(exc) and "RecursionError" not in str(exc), (expr, str(exc))
+        assert np.array_equal(xdata, XDATA), expr
+        assert xdata.flags.writeable
+
+    try:
+        check()
+    except BaseException as exc:
+        notes = "; ".join(getattr(exc, "__notes__", []))
+        return f"{type(exc).__name__}: {exc} {notes}"
+    return f"ok ({seen[0]} expressions)"
+
+
+def test_fuzz_random_expressions_write_nothing_and_stay_bounded():
+    """Random expressions over the user's arrays, object arrays, big integers, out/overwrite/dtype keywords,
+    deep nesting and every sandboxed function: each evaluates or raises ConstraintError (never a
+    MemoryError), the user's array is unchanged, and the whole run stays within the child's memory and
+    CPU limits."""
+    how, result = in_child(_fuzz, 400)
+    assert how == "returned", result
+    assert result.startswith("ok"), result
 
 
 # -- the table in docs/robustness.md -------------------------------------------------------
