@@ -60,7 +60,7 @@ class _Plan:
 
 
 def _parse_for(name: str, expr: str) -> frozenset[str]:
-    """The names ``expr`` uses, or a ConstraintError naming the parameter."""
+    """Return the names ``expr`` uses, or raise a ConstraintError naming the parameter."""
     try:
         return check_expression(expr)
     except ConstraintError as exc:

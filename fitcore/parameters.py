@@ -188,7 +188,9 @@ class Parameter:
     def expr(self, val: str | None) -> None:
         if val is not None:
             if not isinstance(val, str):
-                raise ParameterError(f"parameter {self.name!r}: expr must be a string, not {type(val).__name__}", self.name)
+                raise ParameterError(
+                    f"parameter {self.name!r}: expr must be a string, not {type(val).__name__}", self.name
+                )
             val = val.strip()
             if not val:
                 val = None
@@ -262,7 +264,7 @@ class Parameter:
     __hash__ = None  # type: ignore[assignment]
 
 
-class Parameters(dict):  # type: ignore[type-arg]
+class Parameters(dict):
     """An ordered dict of :class:`Parameter`, keyed by name.
 
     Keys must be valid Python identifiers that are not keywords; values must be
@@ -295,7 +297,7 @@ class Parameters(dict):  # type: ignore[type-arg]
         par.name = key
         dict.__setitem__(self, key, par)
 
-    def update(self, other: Any = (), /, **kw: Parameter) -> None:  # type: ignore[override]
+    def update(self, other: Any = (), /, **kw: Parameter) -> None:
         """Add or replace parameters, validating each like ``params[name] = par``."""
         items = other.items() if isinstance(other, Mapping) else other
         for key, par in items:
@@ -303,7 +305,7 @@ class Parameters(dict):  # type: ignore[type-arg]
         for key, par in kw.items():
             self[key] = par
 
-    def setdefault(self, key: str, default: Parameter | None = None) -> Parameter:  # type: ignore[override]
+    def setdefault(self, key: str, default: Parameter | None = None) -> Parameter:
         """Return ``self[key]``, adding ``default`` first if the key is missing."""
         if key not in self:
             self[key] = default if default is not None else Parameter()

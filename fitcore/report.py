@@ -105,5 +105,6 @@ def fit_report(fit: Minimizer | FitResult, modelpars: Mapping[str, object] | Non
     if not fit.errorbars:
         lines.append(f"    error bars         = not estimated: {fit.errorbars_reason}")
     lines.append("[[Variables]]")
-    lines.append(errors_report(fit.params, modelpars, show_correl, min_correl).replace("Correlations:", "[[Correlations]]"))
+    table = errors_report(fit.params, modelpars, show_correl, min_correl)
+    lines.append(table.replace("Correlations:", "[[Correlations]]"))
     return "\n".join(lines)

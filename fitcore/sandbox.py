@@ -178,7 +178,7 @@ def _too_many(n: int, limit: int) -> ConstraintError:
 
 
 def _count(value: Any, limit: int) -> int:
-    """Number of elements ``value`` holds as an array (without building it), refusing more than ``limit``."""
+    """Count the elements ``value`` holds as an array (without building it), refusing more than ``limit``."""
     if type(value) is np.ndarray:
         n = value.size
     elif type(value) is list or type(value) is tuple:
@@ -193,7 +193,7 @@ def _count(value: Any, limit: int) -> int:
 
 
 def _machine_int(value: int) -> Any:
-    """A Python int as numpy can hold it: unchanged within 64 bits, else a float (never an object array)."""
+    """Return a Python int as numpy can hold it: unchanged within 64 bits, else a float (never an object array)."""
     if -_INT64 <= value < _INT64:
         return value
     try:
@@ -326,6 +326,7 @@ class SandboxFunction:
         return (_symbol, (self.name,))
 
     def __call__(self, *args: Any, **kws: Any) -> Any:
+        """Call the function with at most :data:`MAX_ELEMENTS` array elements per input and result."""
         return self.call(MAX_ELEMENTS, args, kws)
 
     def _signature(self) -> str:
@@ -403,7 +404,7 @@ def _prepare_round(values: list[Any], extra: dict[str, Any], limit: int) -> tupl
 
 
 def _round(a: Any, decimals: int = 0) -> Any:
-    """numpy's round, returning ``a`` itself where scaling by 10**decimals overflowed (it has no such digits)."""
+    """Round like numpy, returning ``a`` itself where scaling by 10**decimals overflowed (it has no such digits)."""
     if decimals <= 0:
         return np.round(a, decimals)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -459,7 +460,7 @@ _SIGNATURES: dict[str, tuple[Callable[..., Any], Any, Any, str, Any]] = {
 
 
 def _sandboxed(name: str, value: Any) -> Any:
-    """The sandbox's version of asteval's symbol ``name``."""
+    """Return the sandbox's version of asteval's symbol ``name``."""
     if isinstance(value, np.ufunc):
         params = tuple((f"x{i + 1}", _REQUIRED) for i in range(value.nin))
         return SandboxFunction(name, value, params, kind="ufunc")
@@ -480,7 +481,7 @@ def _template() -> dict[str, Any]:
 
 
 def _symbol(name: str) -> Any:
-    """The sandbox's symbol ``name`` (how a pickled :class:`SandboxFunction` finds itself again)."""
+    """Return the sandbox's symbol ``name`` (how a pickled :class:`SandboxFunction` finds itself again)."""
     return _template()[name]
 
 
@@ -559,7 +560,8 @@ def _validate(node: ast.expr) -> None:
     """Refuse any syntax a constraint expression has no use for (see the module docstring)."""
     stack: list[tuple[ast.AST, int, bool]] = [(node, 1, False)]
     while stack:
-        node, depth, in_seq = stack.pop()
+        current, depth, in_seq = stack.pop()
+        node = current  # type: ignore[assignment]  # any syntax node; checked below
         if depth > MAX_DEPTH:
             raise _refuse(f"nesting deeper than {MAX_DEPTH} levels")
         if not isinstance(node, _ALLOWED):
@@ -605,7 +607,7 @@ def _validate(node: ast.expr) -> None:
 
 @lru_cache(maxsize=4096)
 def _parse(expr: str) -> tuple[ast.expr, frozenset[str]]:
-    """The checked syntax tree of ``expr`` and the names it uses (cached per process; the tree is never changed)."""
+    """Return the checked syntax tree of ``expr`` and the names it uses (cached; the tree is never changed)."""
     if len(expr) > MAX_EXPR_LENGTH:
         raise _refuse(f"expression is {len(expr)} characters long; the limit is {MAX_EXPR_LENGTH}")
     try:
@@ -659,7 +661,9 @@ _BINARY = {
     ast.In: (lambda a, b: a in b, "in"), ast.NotIn: (lambda a, b: a not in b, "not in"),
     ast.Is: (operator.is_, "is"), ast.IsNot: (operator.is_not, "is not"),
 }  # fmt: skip
-_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert}
+_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
+    ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert,
+}
 _GROWING = (ast.Pow, ast.LShift, ast.Mult)  # the only operators that grow Python numbers
 _NS = "_fc_ns"  # the namespace argument of a compiled expression
 
@@ -741,7 +745,7 @@ class _Rewrite(ast.NodeTransformer):
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
         self.generic_visit(node)
-        return self._call("_fc_item", [node.value, node.slice], node)  # type: ignore[list-item]
+        return self._call("_fc_item", [node.value, node.slice], node)
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
@@ -835,8 +839,8 @@ def compile_expression(expr: str, full: bool = True) -> CompiledExpression:
     for op, (func, symbol) in _BINARY.items():
         if full or op in _GROWING:
             gates[_gate_name(op)] = _make_binary_gate(func, symbol, limit) if full else _PYTHON_GUARDS[symbol]
-    for op, func in _UNARY.items():
-        gates[_gate_name(op)] = _make_unary_gate(func, limit)
+    for uop, ufunc in _UNARY.items():
+        gates[_gate_name(uop)] = _make_unary_gate(ufunc, limit)
     # def _fc_make(<gates>): return lambda _fc_ns: <body>  -- the gates are closure cells, not names to look up
     lam = ast.Lambda(ast.arguments([], [ast.arg(_NS)], None, [], [], None, []), body)
     maker = ast.FunctionDef("_fc_make", ast.arguments([], [ast.arg(g) for g in gates], None, [], [], None, []),

@@ -105,13 +105,21 @@ def _number_in(val: Any, where: str, allow_none: bool = True) -> float | None:
         raise ParameterError(f"{where} must be a number, 'inf', '-inf' or 'nan', not {type(val).__name__} {val!r}")
     if isinstance(val, str):
         if val not in _SPECIAL:
-            raise ParameterError(f"{where} is the string {val[:40]!r}; numbers are JSON numbers, or 'inf', '-inf', 'nan'")
+            raise ParameterError(
+                f"{where} is the string {val[:40]!r}; numbers are JSON numbers, or 'inf', '-inf', 'nan'"
+            )
         return _SPECIAL[val]
     try:
         return float(val)
     except OverflowError:
         raise ParameterError(f"{where} is an integer of {len(str(val))} digits, too large for a float "
                              "(largest about 1.8e308)") from None
+
+
+def _correl_in(val: Any, where: str) -> float:
+    number = _number_in(val, where, allow_none=False)
+    assert number is not None  # allow_none=False raised for null
+    return number
 
 
 def loads(text: str | bytes) -> Parameters:
@@ -134,7 +142,9 @@ def loads(text: str | bytes) -> Parameters:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ParameterError(f"not a fitcore parameter file: expected a JSON object with \"format\": {FORMAT!r}")
     if doc.get("version") != VERSION:
-        raise ParameterError(f"parameter file version {doc.get('version')!r} is not supported (this fitcore reads {VERSION})")
+        raise ParameterError(
+            f"parameter file version {doc.get('version')!r} is not supported (this fitcore reads {VERSION})"
+        )
     extra = sorted(set(doc) - {"format", "version", "parameters"})
     if extra:
         raise ParameterError(f"parameter file: unknown top-level key {extra[0]!r}")
@@ -149,9 +159,10 @@ def loads(text: str | bytes) -> Parameters:
             raise ParameterError(f"parameter file: entry {i} must be an object, not {type(rec).__name__}")
         unknown = sorted(set(rec) - set(_FIELDS))
         if unknown:
-            raise ParameterError(f"parameter file: entry {i} has unknown key {unknown[0]!r}; keys are {', '.join(_FIELDS)}")
-        name = rec.get("name")
-        check_name(name)
+            raise ParameterError(
+                f"parameter file: entry {i} has unknown key {unknown[0]!r}; keys are {', '.join(_FIELDS)}"
+            )
+        name = check_name(rec.get("name"))
         if name in built:
             raise ParameterError(f"parameter file: parameter {name!r} appears twice", name)
         where = f"parameter {name!r}:"
@@ -163,8 +174,8 @@ def loads(text: str | bytes) -> Parameters:
             if not isinstance(expr, str):
                 raise ParameterError(f"{where} expr must be a string or null, not {type(expr).__name__}", name)
             if vary:
-                raise ConstraintError(f"{where} has expr={show_expression(expr)} and vary=true; an expression parameter is "
-                                      "computed, not fitted", name, expr)
+                raise ConstraintError(f"{where} has expr={show_expression(expr)} and vary=true; an expression "
+                                      "parameter is computed, not fitted", name, expr)
             try:
                 check_expression(expr)
             except ConstraintError as exc:
@@ -180,7 +191,7 @@ def loads(text: str | bytes) -> Parameters:
                 raise ParameterError(f"{where} correl must be an object of name: number, or null", name)
             for other in correl:
                 check_name(other)
-            par.correl = {k: _number_in(v, f"{where} correl[{k!r}]", allow_none=False) for k, v in correl.items()}
+            par.correl = {k: _correl_in(v, f"{where} correl[{k!r}]") for k, v in correl.items()}
         par.init_value = _number_in(rec.get("init_value"), f"{where} init_value")
         built[name] = par
     for name, par in built.items():

@@ -21,11 +21,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-import fitcore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import fitcore
 from fitcore.sandbox import (
     MAX_ELEMENTS,
     MAX_EXPR_LENGTH,
@@ -177,7 +176,7 @@ def _limit_resources() -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, resource.RLIM_INFINITY))
 
 
-def _child(queue: "mp.Queue[Any]", target: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def _child(queue: mp.Queue[Any], target: Callable[..., Any], args: tuple[Any, ...]) -> None:
     try:
         _limit_resources()
         queue.put(("returned", target(*args)))
@@ -193,7 +192,7 @@ def in_child(target: Callable[..., Any], *args: Any) -> tuple[str, Any]:
     fitcore.list_engines()  # load plugins and the symbol table once, in the parent, before forking
     base_symtable()
     ctx = mp.get_context("fork")
-    queue: "mp.Queue[Any]" = ctx.Queue()
+    queue: mp.Queue[Any] = ctx.Queue()
     proc = ctx.Process(target=_child, args=(queue, target, args))
     proc.start()
     try:

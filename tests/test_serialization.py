@@ -186,7 +186,7 @@ def test_pickle_parameters():
 def test_pickle_minimizer_after_fit_and_refit():
     """A finished Minimizer pickles (its interpreter is dropped) and the copy can fit again."""
     p, fit = fitted()
-    fit.asteval  # build the interpreter, which itself does not pickle
+    assert fit.asteval is not None  # build the interpreter, which itself does not pickle
     copy = pickle.loads(pickle.dumps(fit))
     assert copy.chisqr == fit.chisqr and copy.nfev == fit.nfev and copy.success
     assert np.array_equal(copy.covar, fit.covar) and copy.var_names == fit.var_names
