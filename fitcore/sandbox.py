@@ -62,6 +62,7 @@ __all__ = [
     "check_expression",
     "compile_expression",
     "make_interpreter",
+    "needs_guards",
     "readonly",
     "safe_factorial",
     "safe_lshift",
@@ -841,11 +842,15 @@ def compile_expression(expr: str, full: bool = True) -> CompiledExpression:
             gates[_gate_name(op)] = _make_binary_gate(func, symbol, limit) if full else _PYTHON_GUARDS[symbol]
     for uop, ufunc in _UNARY.items():
         gates[_gate_name(uop)] = _make_unary_gate(ufunc, limit)
-    # def _fc_make(<gates>): return lambda _fc_ns: <body>  -- the gates are closure cells, not names to look up
-    lam = ast.Lambda(ast.arguments([], [ast.arg(_NS)], None, [], [], None, []), body)
-    maker = ast.FunctionDef("_fc_make", ast.arguments([], [ast.arg(g) for g in gates], None, [], [], None, []),
-                            [ast.Return(lam)], [], None, None)
-    module = ast.fix_missing_locations(ast.Module([maker], []))
+    # def _fc_make(<gates>): return lambda _fc_ns: <body>  -- the gates are closure cells, not names to look up.
+    # The frame is parsed from source (so its nodes suit this Python version), then given the checked body.
+    module = ast.parse(f"def _fc_make({', '.join(gates)}):\n    return lambda {_NS}: None")
+    maker = module.body[0]
+    assert isinstance(maker, ast.FunctionDef) and isinstance(maker.body[0], ast.Return)
+    lam = maker.body[0].value
+    assert isinstance(lam, ast.Lambda)
+    lam.body = body
+    ast.fix_missing_locations(module)
     scope: dict[str, Any] = {"__builtins__": {}}
-    exec(compile(module, "<constraint>", "exec"), scope)  # noqa: S102 - the tree is checked and rewritten above
+    exec(compile(module, "<constraint>", "exec"), scope)  # noqa: S102 - the body is checked and rewritten above
     return CompiledExpression(expr, names, full, limit, scope["_fc_make"](**gates))
