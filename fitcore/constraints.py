@@ -127,6 +127,13 @@ def _plan(names: tuple[str, ...], exprs: tuple[tuple[str, str], ...]) -> _Plan:
     return _Plan(order, inputs, tuple(symbols))
 
 
+@lru_cache(maxsize=1024)
+def _compiled(plan: _Plan, symbol_types: tuple[type, ...]) -> tuple[CompiledExpression, ...]:
+    """The plan's expressions compiled for symbols of these types (in the order the plan names them)."""
+    types = dict(zip(dict.fromkeys(sym for sym, _, _ in plan.symbols), symbol_types))
+    return tuple(compile_expression(expr, needs_guards(expr, types)) for _, expr in plan.order)
+
+
 class Constraint:
     """One expression parameter of a plan: its name, Parameter, expression and compiled form."""
 
@@ -200,10 +207,8 @@ class Constraints:
             namespace[sym] = readonly(symtable[sym])
         #: the names and values the expressions read: symbols fixed now, parameter values written by evaluate()
         self.namespace = namespace
-        self.ordered = [
-            Constraint(name, params[name], expr, compile_expression(expr, needs_guards(expr, namespace)))
-            for name, expr in plan.order
-        ]
+        codes = _compiled(plan, tuple(type(v) for v in namespace.values()))
+        self.ordered = [Constraint(name, params[name], expr, code) for (name, expr), code in zip(plan.order, codes)]
         self.inputs: list[tuple[str, Parameter]] = [(n, params[n]) for n in plan.inputs]
         self.input_set: frozenset[str] = frozenset(plan.inputs)
 

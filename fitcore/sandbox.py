@@ -35,7 +35,7 @@ import ast
 import copy
 import math
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -607,8 +607,9 @@ def _validate(node: ast.expr) -> None:
 
 
 @lru_cache(maxsize=4096)
-def _parse(expr: str) -> tuple[ast.expr, frozenset[str]]:
-    """Return the checked syntax tree of ``expr`` and the names it uses (cached; the tree is never changed)."""
+def _parse(expr: str) -> tuple[ast.expr, frozenset[str], bool]:
+    """Return the checked syntax tree of ``expr``, the names it uses and whether it has calls, subscripts,
+    lists or tuples (cached; the tree is never changed)."""
     if len(expr) > MAX_EXPR_LENGTH:
         raise _refuse(f"expression is {len(expr)} characters long; the limit is {MAX_EXPR_LENGTH}")
     try:
@@ -624,7 +625,9 @@ def _parse(expr: str) -> tuple[ast.expr, frozenset[str]]:
         )
     node = module.body[0].value
     _validate(node)
-    return node, frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+    nodes = list(ast.walk(node))
+    names = frozenset(n.id for n in nodes if isinstance(n, ast.Name))
+    return node, names, any(isinstance(n, (ast.Call, ast.Subscript, ast.List, ast.Tuple)) for n in nodes)
 
 
 def check_expression(expr: str) -> frozenset[str]:
@@ -765,11 +768,6 @@ def _operations(node: ast.expr) -> int:
     return max(count, 1)
 
 
-def _needs_full(node: ast.expr) -> bool:
-    """Whether ``node`` can build a value other than a Python number whatever its names hold."""
-    return any(isinstance(n, (ast.Call, ast.Subscript, ast.List, ast.Tuple)) for n in ast.walk(node))
-
-
 class CompiledExpression:
     """A checked constraint expression compiled to a function of one namespace dict.
 
@@ -798,18 +796,19 @@ class CompiledExpression:
         return f"<CompiledExpression {show_expression(self.text)}{' (guarded)' if self.full else ''}>"
 
 
-def needs_guards(expr: str, namespace: dict[str, Any]) -> bool:
-    """Whether ``expr`` with these name values must be compiled with every operator guarded.
+def needs_guards(expr: str, symbol_types: Mapping[str, type]) -> bool:
+    """Whether ``expr`` must be compiled with every operator guarded, given the types of its non-parameter names.
 
     Only expressions of Python numbers alone (no calls, subscripts, lists or
-    tuples, and every name a number) may skip the guards of the operators that
-    cannot grow a number.
+    tuples, parameters, and every other name a Python int, float, complex or
+    bool) may skip the guards of the operators that cannot grow a number.
     """
-    node, names = _parse(expr)
-    if _needs_full(node):
+    _, names, structural = _parse(expr)
+    if structural:
         return True
     for name in names:
-        if not isinstance(namespace.get(name, 0.0), _PY_NUMBERS) or isinstance(namespace.get(name), np.generic):
+        kind = symbol_types.get(name, float)  # a name not given is a parameter: a float
+        if not issubclass(kind, _PY_NUMBERS) or issubclass(kind, np.generic):
             return True
     return False
 
@@ -831,8 +830,8 @@ def compile_expression(expr: str, full: bool = True) -> CompiledExpression:
     ConstraintError
         As :func:`check_expression`.
     """
-    node, names = _parse(expr)
-    full = full or _needs_full(node)
+    node, names, structural = _parse(expr)
+    full = full or structural
     limit = MAX_ELEMENTS // _operations(node)
     rewrite = _Rewrite(full)
     body = rewrite.visit(copy.deepcopy(node))
