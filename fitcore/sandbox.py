@@ -608,8 +608,11 @@ def _validate(node: ast.expr) -> None:
 
 @lru_cache(maxsize=4096)
 def _parse(expr: str) -> tuple[ast.expr, frozenset[str], bool]:
-    """Return the checked syntax tree of ``expr``, the names it uses and whether it has calls, subscripts,
-    lists or tuples (cached; the tree is never changed)."""
+    """Return the checked syntax tree of ``expr``, the names it uses, and whether it builds sequences.
+
+    The flag is True when the expression has calls, subscripts, lists or tuples
+    (values other than Python numbers may occur). Cached; the tree is never changed.
+    """
     if len(expr) > MAX_EXPR_LENGTH:
         raise _refuse(f"expression is {len(expr)} characters long; the limit is {MAX_EXPR_LENGTH}")
     try:
