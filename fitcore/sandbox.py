@@ -164,7 +164,7 @@ _PYTHON_GUARDS: dict[str, Callable[[Any, Any], Any]] = {"**": safe_pow, "<<": sa
 # -- arrays: machine numbers only, size checked before the work ---------------------------------
 def readonly(value: Any) -> Any:
     """Return ``value``, or a read-only view of it when it is a numpy array (the array itself is untouched)."""
-    if type(value) is np.ndarray and value.flags.writeable:
+    if isinstance(value, np.ndarray) and value.flags.writeable:
         view = value.view()
         view.flags.writeable = False
         return view
@@ -180,7 +180,7 @@ def _too_many(n: int, limit: int) -> ConstraintError:
 
 def _count(value: Any, limit: int) -> int:
     """Count the elements ``value`` holds as an array (without building it), refusing more than ``limit``."""
-    if type(value) is np.ndarray:
+    if isinstance(value, np.ndarray):
         n = value.size
     elif type(value) is list or type(value) is tuple:
         n = 0
@@ -210,7 +210,7 @@ def _operand(value: Any, limit: int) -> Any:
         return value
     if kind is int:
         return _machine_int(value)
-    if kind is np.ndarray:
+    if isinstance(value, np.ndarray):
         if value.dtype.kind not in _NUMERIC_KINDS:
             raise _refuse(f"arrays of {value.dtype} (an expression computes with numbers only)")
         if value.size > limit:
@@ -222,8 +222,12 @@ def _operand(value: Any, limit: int) -> Any:
         if array.dtype.kind not in _NUMERIC_KINDS:
             raise _refuse(f"a sequence of {array.dtype} (an expression computes with numbers only)")
         return readonly(array)
-    if isinstance(value, np.generic) and value.dtype.kind not in _NUMERIC_KINDS:
-        raise _refuse(f"a {value.dtype} value (an expression computes with numbers only)")
+    if isinstance(value, np.generic):
+        if value.dtype.kind not in _NUMERIC_KINDS:
+            raise _refuse(f"a {value.dtype} value (an expression computes with numbers only)")
+        return value
+    if hasattr(value, "__array__"):  # an array-like of the user's (a pandas Series, say): checked as its array
+        return _operand(np.asarray(value), limit)
     return value
 
 
@@ -262,7 +266,7 @@ def _binary(op: Callable[[Any, Any], Any], symbol: str, limit: int, a: Any, b: A
 
 
 def _unary(op: Callable[[Any], Any], limit: int, a: Any) -> Any:
-    if type(a) is np.ndarray:
+    if isinstance(a, np.ndarray):
         a = _operand(a, limit)
     return op(a)
 

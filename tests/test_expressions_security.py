@@ -4,7 +4,7 @@ Every entry of BATTERY is fitted in a forked child process with a memory limit (
 at most MEMORY_LIMIT bytes above the parent's), a CPU-time limit and a timeout, so a regression
 that computes (or hangs on, or fills memory with) a malicious expression fails the test instead
 of hanging the suite. The fit's symbol table holds arrays of the user's (XDATA, a column, an
-object array) and a raw numpy function the user added; after each attempt XDATA must be
+object array, masked arrays) and a raw numpy function the user added; after each attempt XDATA must be
 unchanged. ``python tests/test_expressions_security.py`` rewrites the table in
 docs/robustness.md from the same data; ``test_docs_list_the_battery`` keeps the two in sync.
 """
@@ -147,6 +147,8 @@ BATTERY: list[tuple[str, str, str, str]] = [
     ("out-keyword-ufunc", "write", "sum(add(xdata, 1, where=xdata))", "takes no argument 'where'"),
     ("dtype-keyword", "write", "sum(add(xdata, 1, dtype=int))", "takes no argument 'dtype'"),
     ("raw-user-ufunc", "write", "sum(rawadd(xdata, 0, xdata))", "read-only"),
+    ("raw-ufunc-masked", "write", "sum(rawadd(mdata, 0, mdata))", "read-only"),
+    ("masked-object-array", "dos", "sum(mobjs ** 10**9)", "arrays of object"),
 ]
 
 
@@ -161,6 +163,8 @@ def battery_fit(expr: str, xdata: np.ndarray, residual=None) -> fitcore.Minimize
         xdata=xdata,
         col=xdata.reshape(-1, 1),
         objs=np.array([2**70, 3], dtype=object),
+        mdata=np.ma.masked_array(xdata),  # a view of the user's data (a subclass of ndarray)
+        mobjs=np.ma.masked_array(np.array([2**70, 3], dtype=object)),
         rawadd=np.add,
     )
     return fit
