@@ -34,6 +34,7 @@ from __future__ import annotations
 import ast
 import copy
 import math
+import numbers
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -226,6 +227,8 @@ def _operand(value: Any, limit: int) -> Any:
         if value.dtype.kind not in _NUMERIC_KINDS:
             raise _refuse(f"a {value.dtype} value (an expression computes with numbers only)")
         return value
+    if isinstance(value, numbers.Complex):  # a Fraction or Decimal of the user's: exact arithmetic can grow
+        return complex(value) if value.imag else float(value)
     if hasattr(value, "__array__"):  # an array-like of the user's (a pandas Series, say): checked as its array
         return _operand(np.asarray(value), limit)
     return value

@@ -16,6 +16,7 @@ import resource
 import sys
 import warnings
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,7 @@ BATTERY: list[tuple[str, str, str, str]] = [
     ("raw-user-ufunc", "write", "sum(rawadd(xdata, 0, xdata))", "read-only"),
     ("raw-ufunc-masked", "write", "sum(rawadd(mdata, 0, mdata))", "read-only"),
     ("masked-object-array", "dos", "sum(mobjs ** 10**9)", "arrays of object"),
+    ("user-fraction-power", "dos", "(third + 1) ** 10**9", "OverflowError"),
 ]
 
 
@@ -165,6 +167,7 @@ def battery_fit(expr: str, xdata: np.ndarray, residual=None) -> fitcore.Minimize
         objs=np.array([2**70, 3], dtype=object),
         mdata=np.ma.masked_array(xdata),  # a view of the user's data (a subclass of ndarray)
         mobjs=np.ma.masked_array(np.array([2**70, 3], dtype=object)),
+        third=Fraction(1, 3),
         rawadd=np.add,
     )
     return fit
