@@ -227,8 +227,10 @@ def _operand(value: Any, limit: int) -> Any:
         if value.dtype.kind not in _NUMERIC_KINDS:
             raise _refuse(f"a {value.dtype} value (an expression computes with numbers only)")
         return value
-    if isinstance(value, numbers.Complex):  # a Fraction or Decimal of the user's: exact arithmetic can grow
-        return complex(value) if value.imag else float(value)
+    if isinstance(value, numbers.Real):  # a Fraction of the user's, say: its exact arithmetic can grow
+        return float(value)
+    if isinstance(value, numbers.Complex):
+        return complex(value)
     if hasattr(value, "__array__"):  # an array-like of the user's (a pandas Series, say): checked as its array
         return _operand(np.asarray(value), limit)
     return value
