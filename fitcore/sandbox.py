@@ -252,7 +252,7 @@ def _is_sequence(value: Any) -> bool:
 
 
 def _binary(op: Callable[[Any, Any], Any], symbol: str, limit: int, a: Any, b: Any) -> Any:
-    """``op(a, b)`` with growth guarded: Python numbers, sequences or arrays."""
+    """Return ``op(a, b)`` with growth guarded: Python numbers, sequences or arrays."""
     if isinstance(a, _SCALARS) and isinstance(b, _SCALARS):
         if isinstance(a, np.generic) or isinstance(b, np.generic):
             return op(a, b)  # fixed-width numpy arithmetic (a Python int beyond 64 bits is an OverflowError)
@@ -277,7 +277,7 @@ def _unary(op: Callable[[Any], Any], limit: int, a: Any) -> Any:
 
 
 def _item(container: Any, index: Any) -> Any:
-    """``container[index]`` for an integer index only (no slices, masks or fancy indexing)."""
+    """Return ``container[index]`` for an integer index only (no slices, masks or fancy indexing)."""
     if type(index) is not int and not isinstance(index, np.integer):
         raise _refuse(f"a subscript index must be an integer, not {type(index).__name__}")
     return container[index]
@@ -303,10 +303,12 @@ class SandboxFunction:
     keyword_only : sequence of (name, default), optional
         Parameters passed to ``func`` by keyword.
     kind : {'ufunc', 'array', 'python'}
-        ``'ufunc'`` and ``'array'`` functions get their array arguments as read-only
-        machine-number arrays (Python integers beyond 64 bits as floats) and have the
-        size of their result checked before it is built; ``'python'`` functions
-        (``max``, ``float``, ...) get their arguments as given, with their size checked.
+        ``'ufunc'`` (elementwise over broadcast arguments: the result's size is checked
+        before it is built) and ``'array'`` (reductions and functions of one array: the
+        result is no larger than the arguments) get their array arguments as read-only
+        machine-number arrays of at most the limit's elements (Python integers beyond 64
+        bits as floats); ``'python'`` functions (``max``, ``float``, ...) get their
+        arguments as given, with their size checked.
     prepare : callable, optional
         ``prepare(args, kws, limit) -> (args, kws)`` validates and converts the
         arguments further (e.g. the ``decimals`` of ``round``).
