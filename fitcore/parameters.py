@@ -9,6 +9,7 @@ refer to them by name.
 
 from __future__ import annotations
 
+import copy
 import keyword
 import math
 import re
@@ -20,18 +21,26 @@ from .errors import ParameterError
 
 __all__ = ["Parameter", "Parameters", "restored_on_error", "write_values"]
 
-_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 def check_name(name: Any) -> str:
     """Return ``name`` if it is a valid parameter name, else raise ParameterError."""
-    if not isinstance(name, str) or not _NAME_RE.match(name) or keyword.iskeyword(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or keyword.iskeyword(name):
         raise ParameterError(
             f"invalid parameter name {name!r}: names must match [a-zA-Z_][a-zA-Z0-9_]* "
             "and must not be a Python keyword (they are used as symbols in constraint expressions)",
             name if isinstance(name, str) else None,
         )
     return name
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, shortened for error messages (an integer may have thousands of digits)."""
+    if isinstance(value, int) and value.bit_length() > 200:
+        return f"{'-' if value < 0 else ''}<an integer of {value.bit_length()} bits>"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:75] + "..."
 
 
 def _bound(value: Any, which: str, name: str | None) -> float:
@@ -44,6 +53,9 @@ def _bound(value: Any, which: str, name: str | None) -> float:
         raise ParameterError(
             f"parameter {name!r}: {which}={value!r} is not a number (use None for no bound)", name
         ) from None
+    except OverflowError:
+        raise ParameterError(f"parameter {name!r}: {which}={_shown(value)} is too large for a float "
+                             "(use None for no bound)", name) from None
     if math.isnan(out):
         raise ParameterError(f"parameter {name!r}: {which} is NaN (use None for no bound)", name)
     if which == "min" and out == math.inf or which == "max" and out == -math.inf:
@@ -127,6 +139,9 @@ class Parameter:
             fval = float(val)
         except (TypeError, ValueError):
             raise ParameterError(f"parameter {self.name!r}: value {val!r} is not a number", self.name) from None
+        except OverflowError:
+            raise ParameterError(f"parameter {self.name!r}: value {_shown(val)} is too large for a float "
+                                 "(the largest is about 1.8e308)", self.name) from None
         if not math.isfinite(fval):
             raise ParameterError(
                 f"parameter {self.name!r}: value {fval} is not finite; give a finite starting value", self.name
@@ -173,7 +188,9 @@ class Parameter:
     def expr(self, val: str | None) -> None:
         if val is not None:
             if not isinstance(val, str):
-                raise ParameterError(f"parameter {self.name!r}: expr must be a string, not {type(val).__name__}", self.name)
+                raise ParameterError(
+                    f"parameter {self.name!r}: expr must be a string, not {type(val).__name__}", self.name
+                )
             val = val.strip()
             if not val:
                 val = None
@@ -247,11 +264,15 @@ class Parameter:
     __hash__ = None  # type: ignore[assignment]
 
 
-class Parameters(dict):  # type: ignore[type-arg]
+class Parameters(dict):
     """An ordered dict of :class:`Parameter`, keyed by name.
 
     Keys must be valid Python identifiers that are not keywords; values must be
     :class:`Parameter`. Insertion order is kept and is part of the API.
+    ``params[key] = par`` stores ``par`` itself when it has no name or is
+    named ``key``; a Parameter already named otherwise (one of another set,
+    say) is stored as a copy named ``key``, and the original keeps its name.
+    Saving and loading as JSON is :mod:`fitcore.serialize`.
 
     Examples
     --------
@@ -270,10 +291,13 @@ class Parameters(dict):  # type: ignore[type-arg]
                 f"use params.add({key!r}, value=...)",
                 key,
             )
+        if par.name is not None and par.name != key:
+            # a Parameter has one name: renaming it would rename it in the set it already belongs to
+            par = copy.deepcopy(par)
         par.name = key
         dict.__setitem__(self, key, par)
 
-    def update(self, other: Any = (), /, **kw: Parameter) -> None:  # type: ignore[override]
+    def update(self, other: Any = (), /, **kw: Parameter) -> None:
         """Add or replace parameters, validating each like ``params[name] = par``."""
         items = other.items() if isinstance(other, Mapping) else other
         for key, par in items:
@@ -281,7 +305,7 @@ class Parameters(dict):  # type: ignore[type-arg]
         for key, par in kw.items():
             self[key] = par
 
-    def setdefault(self, key: str, default: Parameter | None = None) -> Parameter:  # type: ignore[override]
+    def setdefault(self, key: str, default: Parameter | None = None) -> Parameter:
         """Return ``self[key]``, adding ``default`` first if the key is missing."""
         if key not in self:
             self[key] = default if default is not None else Parameter()
@@ -341,39 +365,6 @@ class Parameters(dict):  # type: ignore[type-arg]
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Parameters, (), None, None, iter(self.items()))
-
-    # -- saving and loading (JSON; see fitcore.serialize) ---------------------------------------
-    def dumps(self, indent: int | None = None) -> str:
-        """Return these parameters as a JSON string (values, bounds, vary, expr, stderr, correl, init values)."""
-        from .serialize import dumps
-
-        return dumps(self, indent=indent)
-
-    def dump(self, fp: Any, indent: int | None = None) -> None:
-        """Write these parameters as JSON to the text file ``fp``."""
-        from .serialize import dump
-
-        dump(self, fp, indent=indent)
-
-    def loads(self, text: str | bytes) -> Parameters:
-        """Replace the contents of this set with the parameters in a JSON string; return ``self``.
-
-        The whole text is checked first (names, numbers, bounds, expressions
-        parsed and checked for safety); on any error a ParameterError or
-        ConstraintError is raised and this set is left unchanged. Use
-        ``Parameters().loads(text)`` for a new set.
-        """
-        from .serialize import loads
-
-        new = loads(text)
-        dict.clear(self)
-        for key, par in new.items():
-            dict.__setitem__(self, key, par)
-        return self
-
-    def load(self, fp: Any) -> Parameters:
-        """Replace the contents of this set with the parameters in a JSON file; return ``self`` (see :meth:`loads`)."""
-        return self.loads(fp.read())
 
     def valuesdict(self) -> dict[str, float | None]:
         """Return ``{name: value}`` for every parameter, in order."""

@@ -42,9 +42,12 @@ def errors_report(
         lines.append(line)
     if show_correl:
         pairs: dict[tuple[str, str], float] = {}
+        position = {name: i for i, name in enumerate(params)}
         for name, par in params.items():
             for other, c in (par.correl or {}).items():
-                key = (name, other) if list(params).index(name) < list(params).index(other) else (other, name)
+                if other not in position:  # a parameter removed since the fit: its correlations went with it
+                    continue
+                key = (name, other) if position[name] < position[other] else (other, name)
                 if abs(c) >= min_correl:
                     pairs[key] = c
         if pairs:
@@ -102,5 +105,6 @@ def fit_report(fit: Minimizer | FitResult, modelpars: Mapping[str, object] | Non
     if not fit.errorbars:
         lines.append(f"    error bars         = not estimated: {fit.errorbars_reason}")
     lines.append("[[Variables]]")
-    lines.append(errors_report(fit.params, modelpars, show_correl, min_correl).replace("Correlations:", "[[Correlations]]"))
+    table = errors_report(fit.params, modelpars, show_correl, min_correl)
+    lines.append(table.replace("Correlations:", "[[Correlations]]"))
     return "\n".join(lines)

@@ -14,8 +14,9 @@ round trip is exact; infinite and NaN values are written as the strings
 Parameter files may come from other people. :func:`loads` checks everything
 before it creates anything: the format header, every key, every name, every
 number, the bounds, and every expression (parsed and checked against the
-constraint whitelist of :func:`fitcore.constraints.check_expression`; names in
-expressions are resolved when a fit starts). Any problem raises
+constraint whitelist of :func:`fitcore.sandbox.check_expression`; names in
+expressions are resolved when a fit starts), and that every name in a
+``correl`` entry is a parameter of the file. Any problem raises
 :class:`~fitcore.errors.ParameterError` (or its subclass
 :class:`~fitcore.errors.ConstraintError`) naming the entry and the field.
 """
@@ -24,13 +25,11 @@ from __future__ import annotations
 
 import json
 import math
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-from .constraints import _show, check_expression
 from .errors import ConstraintError, ParameterError
-
-if TYPE_CHECKING:
-    from .parameters import Parameters
+from .parameters import Parameter, Parameters, check_name
+from .sandbox import check_expression, show_expression
 
 __all__ = ["dumps", "loads", "dump", "load", "FORMAT", "VERSION"]
 
@@ -59,10 +58,15 @@ def dumps(params: Parameters, indent: int | None = None) -> str:
         The parameters to save, with their bounds, expressions and fit results.
     indent : int, optional
         Indentation for a human-readable file; None writes one line.
+
+    Correlations with names that are not parameters of ``params`` (one deleted
+    after the fit) are not written.
     """
     records = []
     for name, p in params.items():
-        correl = None if p.correl is None else {str(k): _number_out(v) for k, v in p.correl.items()}
+        correl = None
+        if p.correl is not None:  # correlations with parameters no longer in the set went with them
+            correl = {str(k): _number_out(v) for k, v in p.correl.items() if k in params and k != name}
         records.append({
             "name": name,
             "value": _number_out(p.value),
@@ -101,9 +105,21 @@ def _number_in(val: Any, where: str, allow_none: bool = True) -> float | None:
         raise ParameterError(f"{where} must be a number, 'inf', '-inf' or 'nan', not {type(val).__name__} {val!r}")
     if isinstance(val, str):
         if val not in _SPECIAL:
-            raise ParameterError(f"{where} is the string {val[:40]!r}; numbers are JSON numbers, or 'inf', '-inf', 'nan'")
+            raise ParameterError(
+                f"{where} is the string {val[:40]!r}; numbers are JSON numbers, or 'inf', '-inf', 'nan'"
+            )
         return _SPECIAL[val]
-    return float(val)
+    try:
+        return float(val)
+    except OverflowError:
+        raise ParameterError(f"{where} is an integer of {len(str(val))} digits, too large for a float "
+                             "(largest about 1.8e308)") from None
+
+
+def _correl_in(val: Any, where: str) -> float:
+    number = _number_in(val, where, allow_none=False)
+    assert number is not None  # allow_none=False raised for null
+    return number
 
 
 def loads(text: str | bytes) -> Parameters:
@@ -117,8 +133,6 @@ def loads(text: str | bytes) -> Parameters:
     ConstraintError
         When an expression is invalid or unsafe.
     """
-    from .parameters import Parameter, Parameters, check_name
-
     try:
         doc = json.loads(text, object_pairs_hook=_no_duplicates)
     except ParameterError:
@@ -128,7 +142,9 @@ def loads(text: str | bytes) -> Parameters:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ParameterError(f"not a fitcore parameter file: expected a JSON object with \"format\": {FORMAT!r}")
     if doc.get("version") != VERSION:
-        raise ParameterError(f"parameter file version {doc.get('version')!r} is not supported (this fitcore reads {VERSION})")
+        raise ParameterError(
+            f"parameter file version {doc.get('version')!r} is not supported (this fitcore reads {VERSION})"
+        )
     extra = sorted(set(doc) - {"format", "version", "parameters"})
     if extra:
         raise ParameterError(f"parameter file: unknown top-level key {extra[0]!r}")
@@ -143,9 +159,10 @@ def loads(text: str | bytes) -> Parameters:
             raise ParameterError(f"parameter file: entry {i} must be an object, not {type(rec).__name__}")
         unknown = sorted(set(rec) - set(_FIELDS))
         if unknown:
-            raise ParameterError(f"parameter file: entry {i} has unknown key {unknown[0]!r}; keys are {', '.join(_FIELDS)}")
-        name = rec.get("name")
-        check_name(name)
+            raise ParameterError(
+                f"parameter file: entry {i} has unknown key {unknown[0]!r}; keys are {', '.join(_FIELDS)}"
+            )
+        name = check_name(rec.get("name"))
         if name in built:
             raise ParameterError(f"parameter file: parameter {name!r} appears twice", name)
         where = f"parameter {name!r}:"
@@ -157,8 +174,8 @@ def loads(text: str | bytes) -> Parameters:
             if not isinstance(expr, str):
                 raise ParameterError(f"{where} expr must be a string or null, not {type(expr).__name__}", name)
             if vary:
-                raise ConstraintError(f"{where} has expr={_show(expr)} and vary=true; an expression parameter is "
-                                      "computed, not fitted", name, expr)
+                raise ConstraintError(f"{where} has expr={show_expression(expr)} and vary=true; an expression "
+                                      "parameter is computed, not fitted", name, expr)
             try:
                 check_expression(expr)
             except ConstraintError as exc:
@@ -174,9 +191,15 @@ def loads(text: str | bytes) -> Parameters:
                 raise ParameterError(f"{where} correl must be an object of name: number, or null", name)
             for other in correl:
                 check_name(other)
-            par.correl = {k: _number_in(v, f"{where} correl[{k!r}]", allow_none=False) for k, v in correl.items()}
+            par.correl = {k: _correl_in(v, f"{where} correl[{k!r}]") for k, v in correl.items()}
         par.init_value = _number_in(rec.get("init_value"), f"{where} init_value")
         built[name] = par
+    for name, par in built.items():
+        for other in par.correl or ():
+            if other not in built or other == name:
+                what = "itself" if other == name else f"{other!r}, which is not a parameter in this file"
+                raise ParameterError(f"parameter {name!r}: correl names {what}; correlations are with "
+                                     "the other parameters", name)
     params = Parameters()
     for name, par in built.items():
         params[name] = par

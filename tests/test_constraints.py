@@ -321,3 +321,131 @@ def test_symtable_entries_added_after_prepare_are_seen_by_a_refit():
     m.asteval.symtable["scale"] = lambda v: -v
     m.leastsq()
     assert p["r"].value == pytest.approx(-3.0, rel=1e-9)
+
+
+# -- names the sandbox uses internally, removed parameters, long chains --------------------------
+INTERNAL_LOOKING = ["_fc_pow", "_fc_Pow", "_fc_Mult", "_fc_LShift", "_fc_call", "_fc_item", "_fc_ns", "_fc_t1",
+                    "_fc_make", "__builtins__", "_"]
+
+
+def test_parameters_named_like_sandbox_internals_change_no_operator():
+    """Parameters named _fc_pow, _fc_ns, __builtins__... (loadable from a file) leave **, *, <<, calls intact."""
+    p = Parameters()
+    p.add("a", value=3.0)
+    for name in INTERNAL_LOOKING:
+        p.add(name, value=7.0, vary=False)
+    p.add("r1", expr="a**2 + 2**3")
+    p.add("r2", expr="a * 2 + (1 << 4)")
+    p.add("r3", expr="sqrt(a**2 + 16) + (1, 2, 3)[1] + (0 < a < 5)")
+    p.add("r4", expr="max(a, r1) * -a")
+    Minimizer(lambda q: np.zeros(2), p).prepare_fit()
+    assert (p["r1"].value, p["r2"].value, p["r3"].value, p["r4"].value) == (17.0, 22.0, 8.0, -51.0)
+
+
+@pytest.mark.parametrize("how", ["del", "prepare_fit", "loads"])
+def test_removed_parameter_is_an_unknown_name_on_refit(how):
+    """After an expression's input is removed, a refit says "unknown name 'b'" as a fresh Minimizer does."""
+    from fitcore.serialize import dumps, loads
+
+    p = Parameters()
+    p.add("a", value=1.0)
+    p.add("b", value=2.0, vary=False)
+    p.add("c", expr="a + b")
+    fit = Minimizer(lambda q: np.array([q["a"].value - 1.0, q["c"].value - 4.0]), p)
+    fit.leastsq()
+    assert p["c"].value == p["a"].value + 2.0
+    other = Parameters()
+    other.add("a", value=1.0)
+    other.add("c", expr="a + b")
+    if how == "del":
+        del p["b"]
+    elif how == "prepare_fit":
+        p = other
+    else:
+        p = loads(dumps(other))
+    with pytest.raises(ConstraintError, match="unknown name 'b'"):
+        fit.prepare_fit(p)
+    with pytest.raises(ConstraintError, match="unknown name 'b'"):
+        Minimizer(fit.userfcn, p).prepare_fit()
+    assert "b" not in fit.asteval.symtable  # parameter values never go into the user's symbol table
+
+
+@pytest.mark.parametrize("reverse", [True, False], ids=["reverse", "forward"])
+def test_chain_of_a_thousand_expressions(reverse):
+    """e999 = e998 + 1, ..., e1 = e0 + 1 evaluates (no recursion limit), in either insertion order."""
+    names = [f"e{i}" for i in range(1, 1000)]
+    p = Parameters()
+    if not reverse:
+        p.add("e0", value=0.5)
+    for name in reversed(names) if reverse else names:
+        p.add(name, expr=f"e{int(name[1:]) - 1} + 1")
+    if reverse:
+        p.add("e0", value=0.5)
+    Minimizer(lambda q: np.array([q["e0"].value, q["e999"].value]), p).prepare_fit()
+    assert all(p[f"e{i}"].value == i + 0.5 for i in range(1000))
+    p["e0"].expr = "e999 - 999"
+    with pytest.raises(ConstraintError, match=r"is in a cycle e\d+ -> e\d+ -> .* \(1000 parameters\)"):
+        Minimizer(lambda q: np.zeros(2), p).prepare_fit()
+
+
+X_USER = np.array([1.0, 2.0, 4.0, 8.0])
+ARRAY_EXPRESSIONS = [
+    ("sum(x * a)", 15.0 * A),
+    ("mean(x) + median(x) + std(x, ddof=1) - var(x, ddof=0)",
+     np.mean(X_USER) + np.median(X_USER) + np.std(X_USER, ddof=1) - np.var(X_USER)),
+    ("average(x, weights=x) + average(x, 0)", np.average(X_USER, weights=X_USER) + np.mean(X_USER)),
+    ("amax(x) - amin(x) + nanmax(x) + nanmin(x) + nansum(x)", 7.0 + 9.0 + 15.0),
+    ("sum(where(x > 3, x, -x)) + sum(clip(x, 2, 4))", 9.0 + 12.0),
+    ("frexp(a)[0] * 2 ** frexp(a)[1] + modf(b)[0]", A + math.modf(B)[0]),
+    ("round(12345, -3) + round(a, 1) + around(1.25, 1)", 12000.0 + 0.7 + 1.2),
+    ("round(1e300, 300) / 1e300", 1.0),
+    ("max(a, b, 3) + min([a, b]) + max(x) + fsum(x)", 3.0 + A + 8.0 + 15.0),
+    ("x[2] + x[-1] + (a, b)[i] + x[i]", 4.0 + 8.0 + B + 2.0),
+    ("(0 < a < b < k) + (a in (0.7, 1)) + (a not in x) + (a is a)", 4.0),
+    ("-sum(-x) + sum(~(x > 1)) + sum(+x)", 15.0 + 1.0 + 15.0),
+    ("sum(isposinf(x) + isneginf(x) + isfinite(x)) + real(a) + imag(a) + angle(-1)", 4.0 + A + math.pi),
+    ("sum([a, b] * 2) + sum([a] + [b]) + len_of_list", 2 * (A + B) + A + B + 10.0),
+    ("factorial(5) + pow(2, 0.5) + int(b) + float(a) + bool(a)", 120 + math.sqrt(2) + 2 + A + 1),
+]
+
+
+@pytest.mark.parametrize("expr, expected", ARRAY_EXPRESSIONS, ids=[e for e, _ in ARRAY_EXPRESSIONS])
+def test_sandboxed_functions_on_user_arrays(expr, expected):
+    """Reductions, where/clip, frexp/modf, round, subscripts and sequences on a user array give numpy's values."""
+    p = _params(expr)
+    x = X_USER.copy()
+    fit = Minimizer(lambda q: np.zeros(3), p)
+    fit.asteval.symtable.update(x=x, len_of_list=10.0, i=1)
+    fit.prepare_fit()
+    assert p["r"].value == pytest.approx(float(expected), rel=1e-14, abs=1e-15)
+    assert np.array_equal(x, X_USER) and x.flags.writeable  # the user's array is untouched and still writable
+
+
+def test_module_boundaries_have_no_import_cycle():
+    """fitcore's modules import each other without a cycle (deferred and TYPE_CHECKING imports included),
+    serialize depends on parameters and the sandbox, not the reverse, and no private name crosses modules."""
+    import ast
+    import graphlib
+    from pathlib import Path
+
+    import fitcore
+
+    root = Path(fitcore.__file__).parent
+    graph: dict[str, set[str]] = {}
+    private = []
+    for path in root.glob("*.py"):
+        deps = graph.setdefault(path.stem, set())
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names = [a.name for a in node.names]
+                if node.module:
+                    deps.add(node.module.split(".")[0])
+                    private += [f"{path.stem}: {node.module}.{n}" for n in names if n.startswith("_")
+                                and not n.startswith("__")]
+                else:
+                    deps.update(names)
+    graphlib.TopologicalSorter(graph).prepare()  # raises CycleError naming the cycle
+    assert not private
+    assert {"parameters", "sandbox"} <= graph["serialize"]
+    assert "serialize" not in graph["parameters"] and "constraints" not in graph["parameters"]
+    assert graph["sandbox"] <= {"errors"}  # the sandbox knows nothing of parameters or fits

@@ -90,7 +90,8 @@ def test_set_changes_both_bounds_together():
 
 
 # -- Parameters: a checked, ordered mapping -------------------------------------------------------
-@pytest.mark.parametrize("bad", ["1abc", "a-b", "a b", "", "é", "class", "lambda", "None", "if"])
+@pytest.mark.parametrize("bad", ["1abc", "a-b", "a b", "", "é", "class", "lambda", "None", "if", "amp\n", "a\n",
+                                 "\namp", "amp "])
 def test_bad_names_are_refused(bad):
     """Keys must match [a-zA-Z_][a-zA-Z0-9_]* and not be a Python keyword."""
     params = Parameters()
@@ -124,6 +125,37 @@ def test_assignment_sets_the_name():
     params = Parameters()
     params["period"] = Parameter(value=2, min=1.0e-10)
     assert params["period"].name == "period" and params["period"].min == 1.0e-10
+
+
+def test_storing_a_parameter_of_another_set_under_a_new_name_leaves_the_original_alone():
+    """other['a_1'] = p['a'] stores a copy named a_1; p['a'] keeps its name and p still fits."""
+    p = Parameters()
+    p.add("a", value=1.0, min=0.0)
+    p.add("b", value=2.0)
+    other = Parameters()
+    other["a_1"] = p["a"]
+    assert p["a"].name == "a" and other["a_1"].name == "a_1"
+    assert other["a_1"] is not p["a"] and (other["a_1"].value, other["a_1"].min) == (1.0, 0.0)
+    other["a_1"].value = 5.0
+    assert p["a"].value == 1.0
+    same = Parameters()
+    same["a"] = p["a"]  # the same name: the very object is shared, as any Python mapping would
+    assert same["a"] is p["a"]
+    x = np.linspace(0.0, 1.0, 10)
+    fit = minimize(lambda q: q["a"].value + q["b"].value * x - (3.0 + 0.5 * x), p)
+    assert fit.success and p["a"].value == pytest.approx(3.0) and p["b"].value == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("where", ["value", "min", "max"])
+@pytest.mark.parametrize("big", [10**400, -(10**400)])
+def test_integer_beyond_the_float_range_is_a_clear_error(where, big):
+    """Parameter(value=10**400) (or a bound) is a ParameterError naming the parameter, not an OverflowError."""
+    with pytest.raises(ParameterError, match=r"'amp'.*too large for a float"):
+        Parameter(name="amp", **{where: big})
+    par = Parameter(name="amp", value=1.0)
+    with pytest.raises(ParameterError, match="too large for a float"):
+        setattr(par, where, big)
+    assert (par.value, par.min, par.max) == (1.0, -math.inf, math.inf)
 
 
 def test_insertion_order_is_kept_for_unpacking_values():

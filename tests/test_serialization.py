@@ -12,7 +12,7 @@ import pytest
 
 import fitcore
 from fitcore.parameters import Parameter
-from fitcore.serialize import FORMAT
+from fitcore.serialize import FORMAT, dump, dumps, load, loads
 
 X = np.linspace(0.0, 6.0, 60)
 DATA = 2.5 * np.exp(-X / 1.7) * np.cos(1.3 * X) + 0.01 * np.random.default_rng(3).normal(size=X.size)
@@ -45,7 +45,7 @@ def full_state(params: fitcore.Parameters) -> list:
 def test_round_trip_is_exact_after_a_fit():
     """dumps/loads restore every value, bound, flag, expression, stderr, correl and init value exactly."""
     p, _ = fitted()
-    q = fitcore.Parameters().loads(p.dumps())
+    q = loads(dumps(p))
     assert full_state(q) == full_state(p)
     assert q["tau"].max == 20.0 and q["amp"].max == math.inf and q["fixed"].value == 0.30000000000000004
     assert q["period"].expr == "2*pi/omega" and q["omega"].correl == p["omega"].correl
@@ -57,7 +57,7 @@ def test_awkward_floats_round_trip():
     for i, v in enumerate([5e-324, -0.0, 1.7976931348623157e308, 1 / 3, -2.5e-310]):
         p.add(f"v{i}", value=v, min=-math.inf if i % 2 else None)
     p["v0"].stderr = math.inf
-    q = fitcore.Parameters().loads(p.dumps())
+    q = loads(dumps(p))
     for name in p:
         assert math.copysign(1, q[name].value) == math.copysign(1, p[name].value)
         assert q[name].value == p[name].value and q[name].min == p[name].min
@@ -67,27 +67,27 @@ def test_awkward_floats_round_trip():
 def test_file_is_standard_json():
     """The text parses with a strict JSON parser (no NaN/Infinity tokens) and names its format."""
     p, _ = fitted()
-    doc = json.loads(p.dumps(indent=2), parse_constant=lambda tok: pytest.fail(f"non-standard token {tok}"))
+    doc = json.loads(dumps(p, indent=2), parse_constant=lambda tok: pytest.fail(f"non-standard token {tok}"))
     assert doc["format"] == FORMAT and [r["name"] for r in doc["parameters"]] == list(p)
     assert doc["parameters"][0]["max"] == "inf"
 
 
 def test_dump_and_load_through_files(tmp_path):
-    """dump(fp)/load(fp) round-trip through a real file; load returns the same object it fills."""
+    """dump(params, fp)/load(fp) round-trip through a real file, text or binary."""
     p, _ = fitted()
     path = tmp_path / "params.json"
     with open(path, "w") as fp:
-        p.dump(fp, indent=1)
-    q = fitcore.Parameters()
+        dump(p, fp, indent=1)
     with open(path) as fp:
-        assert q.load(fp) is q
-    assert full_state(q) == full_state(p)
+        assert full_state(load(fp)) == full_state(p)
+    with open(path, "rb") as fp:
+        assert full_state(load(fp)) == full_state(p)
 
 
 def test_loaded_parameters_fit_like_the_originals():
     """Parameters loaded from JSON start a fit that reaches the same answer."""
     p, _ = fitted()
-    q = fitcore.Parameters().loads(p.dumps())
+    q = loads(dumps(p))
     fitcore.minimize(residual, q, args=(X, DATA))
     for name in ("amp", "tau", "omega", "period"):
         assert q[name].value == pytest.approx(p[name].value, rel=1e-6)
@@ -120,6 +120,14 @@ BAD_FILES = [
     ("expr-number", _doc(vary=False, expr=3), fitcore.ParameterError, "expr must be a string"),
     ("unknown-key", _doc(colour="red"), fitcore.ParameterError, "unknown key 'colour'"),
     ("bad-correl", _doc(correl={"b": "high"}), fitcore.ParameterError, "correl"),
+    ("correl-unknown-name", _doc(correl={"zz": 0.5}), fitcore.ParameterError,
+     "correl names 'zz', which is not a parameter in this file"),
+    ("correl-self", _doc(correl={"a": 1.0}), fitcore.ParameterError, "correl names itself"),
+    ("huge-value", _doc(value=10**400), fitcore.ParameterError, "value is an integer of 401 digits, too large"),
+    ("huge-bound", _doc(min=-(10**400)), fitcore.ParameterError, "min is an integer of 402 digits, too large"),
+    ("huge-stderr", _doc(stderr=10**400), fitcore.ParameterError, "stderr is an integer of 401 digits"),
+    ("huge-correl", _doc(correl={"b": 10**400}), fitcore.ParameterError, "correl['b'] is an integer of 401"),
+    ("newline-name", _doc(name="amp\n"), fitcore.ParameterError, "invalid parameter name"),
     ("duplicate-name", json.dumps({"format": FORMAT, "version": 1, "parameters": [{"name": "a", "value": 1},
                                                                                  {"name": "a", "value": 2}]}),
      fitcore.ParameterError, "appears twice"),
@@ -137,19 +145,34 @@ BAD_FILES = [
 
 
 @pytest.mark.parametrize("name,text,exc,fragment", BAD_FILES, ids=[b[0] for b in BAD_FILES])
-def test_bad_file_fails_clearly_and_changes_nothing(name, text, exc, fragment):
-    """A bad file raises a clear error; the Parameters being loaded into are left exactly as they were."""
-    p, _ = fitted()
-    before = full_state(p)
+def test_bad_file_fails_clearly(name, text, exc, fragment):
+    """A bad file raises a clear error naming what is wrong."""
     with pytest.raises(exc) as caught:
-        p.loads(text)
+        loads(text)
     assert fragment in str(caught.value)
-    assert full_state(p) == before
+
+
+def test_huge_json_number_as_text():
+    """A 400-digit integer written in the file itself (not built by json.dumps) is refused the same way."""
+    text = _doc().replace('"value": 1.0', '"value": ' + "9" * 400, 1)
+    with pytest.raises(fitcore.ParameterError, match="value is an integer of 400 digits, too large for a float"):
+        loads(text)
+
+
+def test_errors_report_after_a_parameter_was_deleted():
+    """Deleting a parameter after a fit leaves correl entries naming it; errors_report and dumps skip them."""
+    p, _ = fitted()
+    assert "tau" in p["amp"].correl
+    del p["tau"]
+    text = fitcore.report.errors_report(p, min_correl=0.0)
+    assert "tau" not in text and "C(amp, omega)" in text
+    q = loads(dumps(p))  # written without the correlations with tau, which a file must not claim
+    assert "tau" not in q["amp"].correl and q["amp"].correl["omega"] == p["amp"].correl["omega"]
 
 
 def test_valid_file_is_accepted_by_the_same_checks():
     """The template of the bad files is itself valid, so each bad file fails for its own reason."""
-    q = fitcore.Parameters().loads(_doc())
+    q = loads(_doc())
     assert list(q) == ["a", "b"] and q["a"].init_value == 1.0 and q["b"].vary
 
 
@@ -163,7 +186,7 @@ def test_pickle_parameters():
 def test_pickle_minimizer_after_fit_and_refit():
     """A finished Minimizer pickles (its interpreter is dropped) and the copy can fit again."""
     p, fit = fitted()
-    fit.asteval  # build the interpreter, which itself does not pickle
+    assert fit.asteval is not None  # build the interpreter, which itself does not pickle
     copy = pickle.loads(pickle.dumps(fit))
     assert copy.chisqr == fit.chisqr and copy.nfev == fit.nfev and copy.success
     assert np.array_equal(copy.covar, fit.covar) and copy.var_names == fit.var_names
@@ -204,6 +227,6 @@ def test_in_memory_streams():
     """dump/load accept any text stream, not only files."""
     p, _ = fitted()
     buf = io.StringIO()
-    p.dump(buf)
+    dump(p, buf)
     buf.seek(0)
-    assert full_state(fitcore.Parameters().load(buf)) == full_state(p)
+    assert full_state(load(buf)) == full_state(p)
