@@ -165,7 +165,7 @@ class Refitter:
 
         m = self.minimizer
         if any(p.expr is not None for p in self.params.values()):
-            Constraints(self.params, m.asteval.symtable, lambda: m.asteval).evaluate()
+            Constraints(self.params, m.asteval.symtable).evaluate()
         r = np.asarray(m.userfcn(self.params, *m.userargs, **m.userkws), dtype=float).ravel()
         self.nfev += 1
         if self.fitdef.nan_policy == "omit":

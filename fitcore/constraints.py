@@ -17,7 +17,7 @@ an earlier fit is an unknown name, as it is for a fresh Minimizer.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -157,9 +157,6 @@ class Constraints:
         Functions and constants the expressions may use (``Minimizer.asteval.symtable``);
         the names the expressions use are looked up here once, now. Parameter
         names take precedence over symbol names.
-    interpreter : callable, optional
-        Not used: expressions are compiled by :mod:`fitcore.sandbox`, never
-        interpreted. Accepted so that callers written for the interpreter path work.
 
     Attributes
     ----------
@@ -177,8 +174,7 @@ class Constraints:
         naming the parameter and the symbol or cycle.
     """
 
-    def __init__(self, params: Parameters, symtable: Mapping[str, Any],
-                 interpreter: Callable[[], Any] | None = None) -> None:
+    def __init__(self, params: Parameters, symtable: Mapping[str, Any]) -> None:
         exprs = []
         for name, par in params.items():
             if par._expr is None:

@@ -11,7 +11,6 @@ attributes (``chisqr``, ``nfev``, ``success``, ...) read the last one.
 from __future__ import annotations
 
 import pickle
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -186,12 +185,7 @@ class Minimizer:
             if not isinstance(params, Parameters):
                 raise TypeError(f"params must be a fitcore Parameters, not {type(params).__name__}")
             self.params = params
-        me = weakref.ref(self)  # no Minimizer -> Constraints -> closure -> Minimizer cycle for the GC
-
-        def constraints(params: Parameters) -> Constraints:
-            return Constraints(params, self._symbols(), lambda: me().asteval)  # type: ignore[union-attr]
-
-        self._setup = prepare(self.params, constraints)
+        self._setup = prepare(self.params, lambda params: Constraints(params, self._symbols()))
         for name, p in self.params.items():  # a refit from where this Minimizer's last fit left a value keeps its start
             mark = self._left.get(name)
             if mark is None or mark[0] is not p or mark[1] != p.value:
