@@ -28,7 +28,7 @@ from .errors import BoundsWarning, EngineCapabilityError, EngineError, NonFinite
 from .objective import Objective, StopFit
 from .options import CoreOptions
 from .parameters import Parameter, Parameters
-from .plugins import EngineInfo, list_engines
+from .plugins import EngineInfo, list_engines, selects
 from .problem import EngineResult, Problem
 from .result import FitResult
 from .specs import resolve
@@ -312,12 +312,17 @@ def _finish(req: FitRequest, setup: FitSetup, obj: Objective, x0: Array, result:
         lmdif_message="" if result is None else str(result.message), nit=None if result is None else result.nit,
         errorbars=errorbars, errorbars_reason=None if errorbars else (reason or (eb.reason if eb else None)),
         nvarys=len(names), residual=None if residual is None else np.array(residual, dtype=float),
-        covar=eb.covar if errorbars and eb is not None else None, engine=req.engine.name,
+        covar=eb.covar if errorbars and eb is not None else None, engine=_engine_name(req.engine),
         engine_options=req.engine_options, core_options=req.core.as_dict(set(req.given)),
         engine_extras={} if result is None else dict(result.extras),
         objective=obj.kind or "least_squares", errordef=core.errordef,
         engine_objective=None if result is None or result.objective_value is None else float(result.objective_value),
         samples=samples, **stats)
+
+
+def _engine_name(info: EngineInfo) -> str:
+    """The name that selects this engine again: the bare name, or ``'<distribution>:<name>'`` when it does not."""
+    return info.name if selects(info) else info.qualified_name
 
 
 def _answer(obj: Objective, x0: Array, result: EngineResult | None, aborted: bool, least_squares: bool,

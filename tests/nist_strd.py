@@ -160,6 +160,7 @@ class Outcome:
     success: bool
     message: str
     error: str | None = None
+    nfev_errorbars: int = 0
 
 
 def run(problem: NistProblem, start: int, engine: str = "leastsq", **kws) -> Outcome:
@@ -178,4 +179,5 @@ def run(problem: NistProblem, start: int, engine: str = "leastsq", **kws) -> Out
     errs = np.array([np.nan if params[n].stderr is None else params[n].stderr for n in problem.names])
     rel = float(np.max(np.abs(vals - problem.certified) / np.abs(problem.certified)))
     return Outcome(problem.name, problem.difficulty, start, lre(vals, problem.certified),
-                   lre(errs, problem.certified_stderr), rel, fit.nfev, bool(fit.success), fit.message)
+                   lre(errs, problem.certified_stderr), rel, fit.nfev, bool(fit.success), fit.message,
+                   nfev_errorbars=fit.nfev_errorbars)

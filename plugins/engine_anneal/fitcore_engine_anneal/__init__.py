@@ -15,6 +15,9 @@ from fitcore import EngineSpec, hookimpl
 
 __all__ = ["fitcore_engines", "OPTIONS"]
 
+#: the plugin contract this module was written for (docs/plugins.md)
+fitcore_contract = "1.1"
+
 #: SciPy's defaults, plus ``polish``: a final L-BFGS-B run with tight tolerances
 #: (``ftol=1e-12``, ``gtol=1e-8``) from the best point, so that the minimum and
 #: the error bars are as accurate as a local engine's.

@@ -15,6 +15,9 @@ from .options import OPTIONS
 
 __all__ = ["fitcore_engines", "OPTIONS"]
 
+#: the plugin contract this module was written for (docs/plugins.md)
+fitcore_contract = "1.1"
+
 
 @hookimpl
 def fitcore_engines() -> Iterable[EngineSpec]:

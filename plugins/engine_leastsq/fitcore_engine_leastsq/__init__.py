@@ -35,6 +35,9 @@ from fitcore.errors import EngineOptionError, NonFiniteResidualError
 
 __all__ = ["leastsq", "precheck", "fitcore_engines", "OPTIONS"]
 
+#: the plugin contract this module was written for (docs/plugins.md)
+fitcore_contract = "1.1"
+
 #: The manual's defaults; ``maxfev=None`` means ``1000 * (nvar + 1)``, ``maxfev=0`` scipy's own default.
 OPTIONS: dict[str, Any] = {
     "xtol": 1.0e-7,

@@ -16,6 +16,9 @@ from fitcore import EngineSpec, hookimpl
 
 __all__ = ["fitcore_engines", "OPTIONS", "INSTALL_HINT"]
 
+#: the plugin contract this module was written for (docs/plugins.md)
+fitcore_contract = "1.1"
+
 INSTALL_HINT = "install NLopt's Python package: pip install nlopt"
 
 #: Defaults. ``maxeval=None`` means ``2000 * (nvar + 1)`` for local algorithms and
