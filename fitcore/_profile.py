@@ -139,7 +139,7 @@ class Refitter:
 
     def predict(self, fixed_values: Sequence[float]) -> Array:
         """Linear prediction of the free parameters' values from the covariance."""
-        d = np.array([v - self.fitdef.value(p.name) for v, p in zip(fixed_values, self.fixed)])  # type: ignore[arg-type]
+        d = np.array([v - self.fitdef.value(str(p.name)) for v, p in zip(fixed_values, self.fixed)])
         return self.best_free + self.slopes @ d
 
     def refit(self, fixed_values: Sequence[float], start: Array) -> tuple[float, Array]:

@@ -376,10 +376,16 @@ def _run(tasks: list[Any], executor: Executor | None, chunksize: int | None,
     if progress is not None and not isinstance(progress, bool) and not callable(progress):
         raise TypeError(f"progress must be True/False or a callable progress(done, total), "
                         f"not {type(progress).__name__}")
-    callback = None if isinstance(progress, bool) or progress is None else progress
+    report = None if isinstance(progress, bool) or progress is None else progress
+
+    def callback(done: int, total: int | None) -> None:
+        assert report is not None
+        report(done, len(tasks) if total is None else total)
+
     try:
         return map_chunked(_TaskRunner(), tasks, executor=executor, chunksize=chunksize,
-                           progress=progress is True, callback=callback, desc="profile refits")
+                           progress=progress is True, callback=None if report is None else callback,
+                           desc="profile refits")
     except (pickle.PicklingError, AttributeError, TypeError) as exc:
         if "pickl" in str(exc):
             exc.add_note("conf_interval(executor=...) sends the residual function, its arguments and the "

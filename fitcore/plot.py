@@ -100,7 +100,8 @@ def conf_interval2d(minimizer: Minimizer, x_name: str, y_name: str, nx: int = 10
     x, y, grid = compute(minimizer, x_name, y_name, nx, ny, limits, prob_func, executor=executor,
                          progress=progress)
     best = (minimizer.params[x_name].value, minimizer.params[y_name].value)
-    return contour_ci2d(x, y, grid, best, x_name, y_name, ax=ax, levels=levels, filled=filled)  # type: ignore[arg-type]
+    return contour_ci2d(x, y, grid, (float(best[0] or 0.0), float(best[1] or 0.0)), x_name, y_name, ax=ax,
+                        levels=levels, filled=filled)
 
 
 def profile_traces(trace: Mapping[str, Mapping[str, np.ndarray]], p_names: Sequence[str] | None = None,
@@ -163,7 +164,8 @@ def trace_scatter(trace: Mapping[str, Mapping[str, np.ndarray]], x_name: str, y_
         tr = trace[y_name]
         points = ax.scatter(tr[x_name], tr[y_name], c=tr["prob"], s=30, vmin=0, vmax=1, marker="s",
                             label=f"{y_name} fixed")
-    ax.figure.colorbar(points, ax=ax, label="probability")
+    if points is not None:
+        ax.figure.colorbar(points, ax=ax, label="probability")
     ax.set_xlabel(x_name)
     ax.set_ylabel(y_name)
     ax.legend(loc="best")
