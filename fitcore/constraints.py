@@ -212,7 +212,12 @@ class Constraints:
         return len(self.ordered)
 
     def evaluate(self) -> None:
-        """Evaluate every expression in dependency order, writing each parameter's value."""
+        """Evaluate every expression in dependency order, writing each parameter's value.
+
+        A value outside the expression parameter's own ``min``/``max`` is clipped onto
+        the bound (lmfit's documented behaviour), and the clipped value is what later
+        expressions read.
+        """
         ns = self.namespace
         for name, par in self.inputs:
             ns[name] = par._value
@@ -236,7 +241,13 @@ class Constraints:
                     c.name,
                     c.expr,
                 )
-            c.par._value = fval
+            # bounds on an expression parameter clip its value, as lmfit documents
+            par = c.par
+            if fval < par._min:
+                fval = par._min
+            elif fval > par._max:
+                fval = par._max
+            par._value = fval
             ns[c.name] = fval
 
     def _input_values(self) -> str:

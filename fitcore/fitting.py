@@ -68,7 +68,8 @@ def prepare(params: Parameters, make_constraints: Callable[[Parameters], Constra
     """Check the parameters, compile the constraints and evaluate them at the start.
 
     A start outside its bounds is moved onto the nearest bound with a
-    :class:`~fitcore.errors.BoundsWarning`.
+    :class:`~fitcore.errors.BoundsWarning`. Bounds on an expression parameter clip
+    the expression's value (:meth:`fitcore.constraints.Constraints.evaluate`).
 
     Raises
     ------
@@ -83,11 +84,6 @@ def prepare(params: Parameters, make_constraints: Callable[[Parameters], Constra
         if p.expr is None and p.value is None:
             raise ParameterError(f"parameter {p.name!r} has no value; give it value=... or expr=...", p.name)
     constraints = make_constraints(params) if any(p.expr is not None for p in pars) else None
-    for p in pars:
-        if p.expr is not None and (p.min != -math.inf or p.max != math.inf):
-            warnings.warn(f"parameter {p.name!r} has expr={p.expr!r} and bounds [{p.min}, {p.max}]: an expression "
-                          "parameter's value is computed, and its bounds are not enforced; bound the parameters "
-                          "the expression uses instead", BoundsWarning, stacklevel=4)
     for p in free:
         assert p.value is not None
         if not p.min < p.max:  # only reachable by bypassing Parameter's own checks
