@@ -52,7 +52,7 @@ from .errors import (
 )
 from .hookspecs import hookimpl, hookspec
 from .minimizer import Minimizer, minimize
-from .parameters import Parameter, Parameters
+from .parameters import Parameter, Parameters, create_params
 from .plugins import list_engines, list_plugins, list_prob_funcs
 from .problem import EngineResult, Problem, Stencil
 from .report import fit_report, report_errors
@@ -77,6 +77,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "Parameter",
     "Parameters",
+    "create_params",
     "Minimizer",
     "minimize",
     "FitResult",

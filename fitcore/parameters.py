@@ -19,9 +19,13 @@ from typing import Any
 
 from .errors import ParameterError
 
-__all__ = ["Parameter", "Parameters", "restored_on_error", "write_values"]
+__all__ = ["Parameter", "Parameters", "create_params", "restored_on_error", "write_values"]
 
 _NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+#: positional order of the manual's form ``Parameter(value, vary, min, max, name, expr)``
+_MANUAL_ORDER = ("value", "vary", "min", "max", "name", "expr")
+#: positional order of lmfit 1.x's form ``Parameter(name, value, vary, min, max, expr)``
+_LMFIT_ORDER = ("name", "value", "vary", "min", "max", "expr")
 
 
 def check_name(name: Any) -> str:
@@ -100,29 +104,47 @@ class Parameter:
     (2.0, 0.0, inf)
     """
 
-    __slots__ = ("name", "_value", "_vary", "_min", "_max", "_expr", "stderr", "correl", "init_value")
+    __slots__ = ("name", "_value", "_vary", "_min", "_max", "_expr", "stderr", "correl", "init_value",
+                 "brute_step", "user_data")
 
     def __init__(
         self,
+        *args: Any,
         value: float | None = None,
         vary: bool = True,
         min: float | None = None,
         max: float | None = None,
         name: str | None = None,
         expr: str | None = None,
+        brute_step: float | None = None,
+        user_data: Any = None,
     ) -> None:
+        given = {"value": value, "vary": vary, "min": min, "max": max, "name": name, "expr": expr}
+        if args:
+            order = _LMFIT_ORDER if isinstance(args[0], str) else _MANUAL_ORDER
+            if len(args) > len(order):
+                raise TypeError(f"Parameter takes at most {len(order)} positional arguments "
+                                f"({', '.join(order)}), got {len(args)}")
+            defaults = {"value": None, "vary": True, "min": None, "max": None, "name": None, "expr": None}
+            for key, arg in zip(order, args):
+                if given[key] is not defaults[key]:
+                    raise TypeError(f"Parameter got {key!r} both by position and by keyword")
+                given[key] = arg
+        name = given["name"]
         self.name = None if name is None else check_name(name)
         self._value: float | None = None
-        self._min = _bound(min, "min", name)
-        self._max = _bound(max, "max", name)
+        self._min = _bound(given["min"], "min", name)
+        self._max = _bound(given["max"], "max", name)
         self._check_bounds(self._min, self._max)
         self._expr: str | None = None
-        self._vary = bool(vary)
-        self.value = value  # validated by the property
-        self.expr = expr
+        self._vary = bool(given["vary"])
+        self.value = given["value"]  # validated by the property
+        self.expr = given["expr"]
         self.stderr: float | None = None
         self.correl: dict[str, float] | None = None
         self.init_value: float | None = self._value
+        self.brute_step = brute_step
+        self.user_data = user_data
 
     # -- validated attributes ---------------------------------------------------------------
     @property
@@ -135,6 +157,12 @@ class Parameter:
         if val is None:
             self._value = None
             return
+        if isinstance(val, Parameter):
+            raise ParameterError(
+                f"parameter {self.name!r}: value is the Parameter {val.name!r}; its bounds, vary and expression "
+                "would be lost. Add the Parameter itself (params.add(par)) or give its number (float(par))",
+                self.name,
+            )
         try:
             fval = float(val)
         except (TypeError, ValueError):
@@ -231,11 +259,124 @@ class Parameter:
         if vary is not None:
             self.vary = vary
 
-    # -- conveniences -----------------------------------------------------------------------
-    def __float__(self) -> float:
+    # -- a Parameter acts as its value in arithmetic (as lmfit's does) ------------------------
+    def _num(self) -> float:
         if self._value is None:
             raise ParameterError(f"parameter {self.name!r} has no value", self.name)
         return self._value
+
+    def __float__(self) -> float:
+        return self._num()
+
+    def __int__(self) -> int:
+        return int(self._num())
+
+    def __index__(self) -> int:
+        val = self._num()
+        if not val.is_integer():
+            raise TypeError(f"parameter {self.name!r} has the non-integer value {val} and cannot be used as an index")
+        return int(val)
+
+    def __trunc__(self) -> int:
+        return math.trunc(self._num())
+
+    def __floor__(self) -> int:
+        return math.floor(self._num())
+
+    def __ceil__(self) -> int:
+        return math.ceil(self._num())
+
+    def __round__(self, ndigits: int | None = None) -> float:
+        return round(self._num(), ndigits)
+
+    def __bool__(self) -> bool:
+        return self._value != 0
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any:
+        import numpy as np
+
+        return np.array(self._num(), dtype=dtype)
+
+    def __abs__(self) -> float:
+        return abs(self._num())
+
+    def __neg__(self) -> float:
+        return -self._num()
+
+    def __pos__(self) -> float:
+        return +self._num()
+
+    def __add__(self, other: Any) -> Any:
+        return self._num() + other
+
+    def __radd__(self, other: Any) -> Any:
+        return other + self._num()
+
+    def __sub__(self, other: Any) -> Any:
+        return self._num() - other
+
+    def __rsub__(self, other: Any) -> Any:
+        return other - self._num()
+
+    def __mul__(self, other: Any) -> Any:
+        return self._num() * other
+
+    def __rmul__(self, other: Any) -> Any:
+        return other * self._num()
+
+    def __truediv__(self, other: Any) -> Any:
+        return self._num() / other
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return other / self._num()
+
+    def __floordiv__(self, other: Any) -> Any:
+        return self._num() // other
+
+    def __rfloordiv__(self, other: Any) -> Any:
+        return other // self._num()
+
+    def __mod__(self, other: Any) -> Any:
+        return self._num() % other
+
+    def __rmod__(self, other: Any) -> Any:
+        return other % self._num()
+
+    def __divmod__(self, other: Any) -> Any:
+        return divmod(self._num(), other)
+
+    def __rdivmod__(self, other: Any) -> Any:
+        return divmod(other, self._num())
+
+    def __pow__(self, other: Any) -> Any:
+        return self._num() ** other
+
+    def __rpow__(self, other: Any) -> Any:
+        return other ** self._num()
+
+    def __lt__(self, other: Any) -> Any:
+        return self._num() < other
+
+    def __le__(self, other: Any) -> Any:
+        return self._num() <= other
+
+    def __gt__(self, other: Any) -> Any:
+        return self._num() > other
+
+    def __ge__(self, other: Any) -> Any:
+        return self._num() >= other
+
+    def __eq__(self, other: object) -> Any:
+        """Two Parameters are equal when every attribute is; against anything else the value is compared."""
+        if isinstance(other, Parameter):
+            return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+        return self._value == other
+
+    def __ne__(self, other: object) -> Any:
+        eq = self.__eq__(other)
+        return not eq if isinstance(eq, bool) else ~eq
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         bits = [repr(self._value)]
@@ -254,14 +395,8 @@ class Parameter:
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
         for k in self.__slots__:
-            object.__setattr__(self, k, state[k])
+            object.__setattr__(self, k, state.get(k))  # brute_step, user_data: None in older pickles
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Parameter):
-            return NotImplemented
-        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 class Parameters(dict):
@@ -313,16 +448,72 @@ class Parameters(dict):
 
     def add(
         self,
-        name: str,
+        name: str | Parameter,
         value: float | None = None,
         vary: bool = True,
         min: float | None = None,
         max: float | None = None,
         expr: str | None = None,
+        brute_step: float | None = None,
     ) -> None:
-        """Add a parameter called ``name``; the other arguments go to :class:`Parameter`."""
+        """Add a parameter.
+
+        Parameters
+        ----------
+        name : str or Parameter
+            The new parameter's name (the other arguments go to :class:`Parameter`), or a
+            named :class:`Parameter`, added as it is (bounds, ``vary`` and ``expr`` kept).
+        value, vary, min, max, expr, brute_step
+            As for :class:`Parameter`; not allowed together with a Parameter.
+        """
+        if isinstance(name, Parameter):
+            if (value, vary, min, max, expr, brute_step) != (None, True, None, None, None, None):
+                raise ParameterError(
+                    f"add: a Parameter ({name.name!r}) was given with other arguments; set its attributes "
+                    "on the Parameter itself, or give a name instead",
+                    name.name,
+                )
+            if name.name is None:
+                raise ParameterError("add: a Parameter given without a name; give it one: Parameter('a', 1.0)")
+            self[name.name] = name
+            return
         check_name(name)
-        self[name] = Parameter(value=value, vary=vary, min=min, max=max, name=name, expr=expr)
+        self[name] = Parameter(value=value, vary=vary, min=min, max=max, name=name, expr=expr,
+                               brute_step=brute_step)
+
+    def set(self, **kws: Any) -> None:
+        """Set or add several parameters by keyword: ``params.set(amp=5, cen={'value': 1, 'min': 0})``.
+
+        A number sets the value (adding the parameter when it is missing); a dict sets the
+        attributes it names (``value``, ``vary``, ``min``, ``max``, ``expr``, ``brute_step``,
+        ``is_init_value``); a :class:`Parameter` is added as it is.
+        """
+        allowed = ("value", "vary", "min", "max", "expr", "brute_step", "is_init_value")
+        for name, spec in kws.items():
+            if isinstance(spec, Parameter):
+                self[name] = spec
+                continue
+            if not isinstance(spec, Mapping):
+                spec = {"value": spec}
+            unknown = sorted(set(spec) - set(allowed))
+            if unknown:
+                raise ParameterError(
+                    f"parameter {name!r}: unknown attribute {unknown[0]!r}; allowed: {', '.join(allowed)}", name
+                )
+            spec = dict(spec)
+            is_init = bool(spec.pop("is_init_value", True))
+            brute = spec.pop("brute_step", None)
+            if name not in self:
+                self.add(name, **{k: v for k, v in spec.items() if k in ("value", "vary", "min", "max", "expr")})
+            else:
+                par = self[name]
+                init = par.init_value
+                if "expr" in spec:
+                    par.expr = spec["expr"] if spec["expr"] is not None else ""
+                par.set(value=spec.get("value"), vary=spec.get("vary"), min=spec.get("min"), max=spec.get("max"))
+                par.init_value = par.value if is_init else init
+            if brute is not None:
+                self[name].brute_step = brute
 
     def add_many(self, *parlist: tuple[Any, ...] | Parameter) -> None:
         """Add several parameters from tuples ``(name, value, vary, min, max, expr)``.
@@ -346,25 +537,33 @@ class Parameters(dict):
 
     # -- copies, state ------------------------------------------------------------------------
     def copy(self) -> Parameters:
-        """Return a deep copy: changing the copy's parameters leaves these untouched."""
+        """Return a deep copy (of the same class): changing the copy's parameters leaves these untouched."""
         return self.__deepcopy__({})
 
     def __copy__(self) -> Parameters:
         return self.copy()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Parameters:
-        new = Parameters()
+        import copy
+
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
         for key, par in self.items():
-            # every attribute is immutable (numbers, strings, None) except the correl dict of floats
+            # every attribute is immutable (numbers, strings, None) except correl (floats) and user_data
             dup = Parameter.__new__(Parameter)
             dup.__setstate__({k: getattr(par, k) for k in Parameter.__slots__})
             if par.correl is not None:
                 dup.correl = dict(par.correl)
+            if par.user_data is not None:
+                dup.user_data = copy.deepcopy(par.user_data, memo)
             dict.__setitem__(new, key, dup)
+        if self.__dict__:  # a subclass's own attributes
+            new.__dict__.update(copy.deepcopy(self.__dict__, memo))
         return new
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Parameters, (), None, None, iter(self.items()))
+        state = self.__dict__ or None  # a subclass's own attributes
+        return (_new_parameters, (type(self),), state, None, iter(self.items()))
 
     def valuesdict(self) -> dict[str, float | None]:
         """Return ``{name: value}`` for every parameter, in order."""
@@ -432,3 +631,29 @@ def restored_on_error(params: Parameters) -> Iterator[None]:
         for par, value, stderr, correl, init_value in saved:
             par._value, par.stderr, par.correl, par.init_value = value, stderr, correl, init_value
         raise
+
+
+def _new_parameters(cls: type[Parameters]) -> Parameters:
+    """Create an empty ``cls`` without calling its ``__init__`` (unpickling; items follow)."""
+    return cls.__new__(cls)
+
+
+def create_params(**kws: Any) -> Parameters:
+    """Return new :class:`Parameters` from keywords: ``create_params(amp=dict(value=1, min=0), cen=2)``.
+
+    Parameters
+    ----------
+    **kws
+        Parameter names; each value is a number (the starting value), a dict of
+        :class:`Parameter` attributes (``value``, ``vary``, ``min``, ``max``, ``expr``,
+        ``brute_step``) or a :class:`Parameter`.
+
+    Examples
+    --------
+    >>> p = create_params(amp=dict(value=1, min=0), cen=2, wid={'expr': 'cen/4'})
+    >>> p['amp'].min, p['cen'].value, p['wid'].expr
+    (0.0, 2.0, 'cen/4')
+    """
+    params = Parameters()
+    params.set(**kws)
+    return params
