@@ -119,7 +119,7 @@ class Parameter:
         brute_step: float | None = None,
         user_data: Any = None,
     ) -> None:
-        given = {"value": value, "vary": vary, "min": min, "max": max, "name": name, "expr": expr}
+        given: dict[str, Any] = {"value": value, "vary": vary, "min": min, "max": max, "name": name, "expr": expr}
         if args:
             order = _LMFIT_ORDER if isinstance(args[0], str) else _MANUAL_ORDER
             if len(args) > len(order):
