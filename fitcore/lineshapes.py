@@ -190,14 +190,14 @@ def pearson7(x: Any, amplitude: float = 1.0, center: float = 0.0, sigma: float =
 
 
 def breit_wigner(x: Any, amplitude: float = 1.0, center: float = 0.0, sigma: float = 1.0, q: float = 1.0) -> Any:
-    """Return the Breit-Wigner-Fano shape ``amplitude (q sigma/2 + d)**2 / ((sigma/2)**2 + d**2)``, ``d = x - center``."""
+    """Return the Breit-Wigner-Fano shape ``amplitude (q sigma/2 + d)**2 / ((sigma/2)**2 + d**2)``, d = x - center."""
     d = _x(x) - center
     half = sigma / 2.0
     return amplitude * (q * half + d) ** 2 / (half * half + d * d)
 
 
 def damped_oscillator(x: Any, amplitude: float = 1.0, center: float = 1.0, sigma: float = 0.1) -> Any:
-    """Return a driven damped oscillator's amplitude ``amplitude / sqrt((1 - r**2)**2 + (2 sigma r)**2)``, r = x/center."""
+    """Return a damped oscillator amplitude ``amplitude / sqrt((1 - r**2)**2 + (2 sigma r)**2)``, r = x/center."""
     r = _x(x) / _pos(abs(float(center)))
     return amplitude / np.sqrt((1.0 - r * r) ** 2 + (2.0 * sigma * r) ** 2)
 
