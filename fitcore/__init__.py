@@ -52,6 +52,9 @@ from .errors import (
 )
 from .hookspecs import hookimpl, hookspec
 from .minimizer import Minimizer, minimize
+from .model import CompositeModel, Model
+from .model_registry import list_models
+from .model_result import ModelResult
 from .parameters import Parameter, Parameters, create_params
 from .plugins import list_engines, list_plugins, list_prob_funcs
 from .problem import EngineResult, Problem, Stencil
@@ -61,7 +64,11 @@ from .specs import EngineSpec, ProbFuncSpec
 
 
 def __getattr__(name: str) -> object:
-    """Import ``fitcore.plot`` (matplotlib) only when it is first used."""
+    """Import ``fitcore.plot`` (matplotlib) only when it is first used; ``models`` and ``lineshapes`` on demand."""
+    if name in ("models", "lineshapes"):
+        import importlib
+
+        return importlib.import_module("." + name, __name__)
     if name == "plot":
         import importlib
 
@@ -80,6 +87,10 @@ __all__ = [
     "create_params",
     "Minimizer",
     "minimize",
+    "Model",
+    "CompositeModel",
+    "ModelResult",
+    "list_models",
     "FitResult",
     "fit_many",
     "FitArgs",

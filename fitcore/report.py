@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .minimizer import Minimizer
@@ -18,11 +18,29 @@ def errors_report(
     modelpars: Mapping[str, object] | None = None,
     show_correl: bool = True,
     min_correl: float = 0.1,
+    sort_pars: bool | Callable[[str], Any] = False,
+    correl_mode: str = "list",
 ) -> str:
-    """Return the parameter table of :func:`report_errors` as text."""
+    """Return the parameter table of :func:`report_errors` as text.
+
+    ``sort_pars`` lists the parameters sorted by name (True) or by a key function;
+    ``correl_mode='table'`` prints the full correlation matrix of the varied
+    parameters instead of the list of the largest ones.
+    """
+    if correl_mode not in ("list", "table"):
+        raise ValueError(f"correl_mode={correl_mode!r}; use 'list' or 'table'")
+    if sort_pars is True:
+        names = sorted(params)
+    elif callable(sort_pars):
+        names = sorted(params, key=sort_pars)
+    elif sort_pars is False:
+        names = list(params)
+    else:
+        raise TypeError(f"sort_pars must be True, False or a key function, not {type(sort_pars).__name__}")
     width = max((len(n) for n in params), default=1) + 1
     lines = []
-    for name, par in params.items():
+    for name in names:
+        par = params[name]
         label = f"{name}:".rjust(width + 2)
         if par.value is None:
             lines.append(f"{label}  None")
@@ -40,14 +58,23 @@ def errors_report(
             true = getattr(true, "value", true)
             line += f" (model_value= {float(true):.5f})"  # type: ignore[arg-type]
         lines.append(line)
-    if show_correl:
+    if show_correl and correl_mode == "table":
+        varied = [n for n in names if params[n].correl is not None]
+        if varied:
+            cw = max(max(len(n) for n in varied), 7)
+            lines.append("Correlations:")
+            lines.append(" " * (cw + 1) + " ".join(n.rjust(cw) for n in varied))
+            for a in varied:
+                row = [f"{(1.0 if a == b else (params[a].correl or {}).get(b, 0.0)):+.4f}".rjust(cw) for b in varied]
+                lines.append(a.rjust(cw) + " " + " ".join(row))
+    elif show_correl:
+        order = {n: i for i, n in enumerate(names)}
         pairs: dict[tuple[str, str], float] = {}
-        position = {name: i for i, name in enumerate(params)}
-        for name, par in params.items():
-            for other, c in (par.correl or {}).items():
-                if other not in position:  # a parameter removed since the fit: its correlations went with it
+        for name in names:
+            for other, c in (params[name].correl or {}).items():
+                if other not in order:  # a parameter removed since the fit: its correlations went with it
                     continue
-                key = (name, other) if position[name] < position[other] else (other, name)
+                key = (name, other) if order[name] < order[other] else (other, name)
                 if abs(c) >= min_correl:
                     pairs[key] = c
         if pairs:
@@ -78,9 +105,32 @@ def report_errors(
     print(errors_report(params, modelpars, show_correl, min_correl))
 
 
-def fit_report(fit: Minimizer | FitResult, modelpars: Mapping[str, object] | None = None,
-               show_correl: bool = True, min_correl: float = 0.1) -> str:
-    """Return a report of a fit (a Minimizer or a FitResult): statistics, variables with errors, correlations."""
+def fit_report(fit: Minimizer | FitResult | Parameters, modelpars: Mapping[str, object] | None = None,
+               show_correl: bool = True, min_correl: float = 0.1, sort_pars: bool | Callable[[str], Any] = False,
+               correl_mode: str = "list") -> str:
+    """Return a report of a fit: statistics, variables with errors, correlations.
+
+    Parameters
+    ----------
+    fit : Minimizer, FitResult, ModelResult or Parameters
+        A finished fit (Parameters alone give the variables and correlations only).
+    modelpars : mapping, optional
+        True values to print beside the fitted ones.
+    show_correl : bool, default True
+        Print correlations.
+    min_correl : float, default 0.1
+        Smallest correlation (in magnitude) the list shows.
+    sort_pars : bool or callable, default False
+        Sort the parameters by name (True) or by this key function.
+    correl_mode : {'list', 'table'}, default 'list'
+        A sorted list of the largest correlations, or the full matrix.
+    """
+    from .parameters import Parameters
+
+    if isinstance(fit, Parameters):
+        lines = ["[[Variables]]"]
+        table = errors_report(fit, modelpars, show_correl, min_correl, sort_pars, correl_mode)
+        return "\n".join(lines + [table.replace("Correlations:", "[[Correlations]]")])
     lines = [
         "[[Fit Statistics]]",
         f"    engine             = {fit.engine}",
@@ -102,9 +152,12 @@ def fit_report(fit: Minimizer | FitResult, modelpars: Mapping[str, object] | Non
     if fit.engine_objective is not None:
         lines.append(f"    engine objective   = {fit.engine_objective:.7g} (what the engine minimized; "
                      "chi-square above is the plain sum of squares there)")
+    rsquared = getattr(fit, "rsquared", None)
+    if rsquared is not None:
+        lines.append(f"    R-squared          = {rsquared:.7g}")
     if not fit.errorbars:
         lines.append(f"    error bars         = not estimated: {fit.errorbars_reason}")
     lines.append("[[Variables]]")
-    table = errors_report(fit.params, modelpars, show_correl, min_correl)
+    table = errors_report(fit.params, modelpars, show_correl, min_correl, sort_pars, correl_mode)
     lines.append(table.replace("Correlations:", "[[Correlations]]"))
     return "\n".join(lines)
