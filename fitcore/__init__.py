@@ -58,7 +58,7 @@ from .model_result import ModelResult
 from .parameters import Parameter, Parameters, create_params
 from .plugins import list_engines, list_plugins, list_prob_funcs
 from .problem import EngineResult, Problem, Stencil
-from .report import fit_report, report_errors
+from .report import fit_report, report_errors, report_fit
 from .result import FitResult
 from .specs import EngineSpec, ProbFuncSpec
 
@@ -98,6 +98,7 @@ __all__ = [
     "FitSnapshot",
     "fit_report",
     "report_errors",
+    "report_fit",
     "conf_interval",
     "conf_interval2d",
     "ci_report",

@@ -45,7 +45,8 @@ from .parameters import Parameter, Parameters, check_name
 if TYPE_CHECKING:
     from .model_result import ModelResult
 
-__all__ = ["Model", "CompositeModel", "MODEL_SYMBOLS", "HINT_NAMES"]
+__all__ = ["Model", "CompositeModel", "MODEL_SYMBOLS", "HINT_NAMES", "save_model", "load_model", "save_modelresult",
+           "load_modelresult"]
 
 #: functions the derived parameters of the built-in models use in their expressions, added to
 #: the constraint symbol table of every Model fit (lmfit's names)
@@ -791,3 +792,12 @@ def _omit(data: Any, weights: Any, indep: dict[str, Any], policy: str) -> tuple[
     if isinstance(weights, np.ndarray) and weights.shape == shape:
         weights = weights[keep]
     return data[keep], weights, out
+
+
+def __getattr__(name: str) -> Any:
+    """lmfit's file functions, ``fitcore.model.save_model`` etc., live in :mod:`fitcore.model_io`."""
+    if name in ("save_model", "load_model", "save_modelresult", "load_modelresult"):
+        from . import model_io
+
+        return getattr(model_io, name)
+    raise AttributeError(f"module 'fitcore.model' has no attribute {name!r}")

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from .model import Model
     from .model_result import ModelResult
 
-__all__ = ["dumps_model", "loads_model", "dumps_result", "loads_result", "ModelFileError"]
+__all__ = ["dumps_model", "loads_model", "dumps_result", "loads_result", "ModelFileError", "save_model", "load_model",
+           "save_modelresult", "load_modelresult"]
 
 MODEL_FORMAT = "fitcore.model"
 RESULT_FORMAT = "fitcore.modelresult"
@@ -100,11 +101,10 @@ def _decode(value: Any, where: str) -> Any:
 # -- functions and classes by import path ------------------------------------------------------------------
 def _path_of(obj: Any, what: str) -> str:
     module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
-    if not module or not qualname or "<" in qualname or module == "__main__":
-        raise ModelFileError(f"{what} {qualname or obj!r} cannot be saved by import path (it is defined in "
-                             f"{module or 'no module'}{' or inside a function' if qualname and '<' in qualname else ''}); "
-                             "move it to an importable module, or load with funcdefs={name: function}")
-    return f"{module}:{qualname}"
+    if not module or not qualname or "<" in qualname:
+        raise ModelFileError(f"{what} {qualname or obj!r} cannot be saved by import path (it is a lambda or "
+                             "defined inside a function); define it at the top level of a module or script")
+    return f"{module}:{qualname}"  # a script's own functions: '__main__:name', found again by name or funcdefs
 
 
 def _resolve(path: str, funcdefs: Mapping[str, Any] | None, where: str) -> Any:
@@ -259,3 +259,28 @@ def loads_result(text: str | bytes, funcdefs: Mapping[str, Callable[..., Any]] |
     out.best_values = _all_args(model, params)
     out.rsquared = _rsquared(data, out.best_fit)
     return out
+
+
+# -- lmfit's file functions ---------------------------------------------------------------------------------
+def save_model(model: Model, fname: str) -> None:
+    """Write ``model`` as JSON to the file ``fname``."""
+    with open(fname, "w") as fp:
+        fp.write(dumps_model(model))
+
+
+def load_model(fname: str, funcdefs: Mapping[str, Callable[..., Any]] | None = None) -> Model:
+    """Read a model written by :func:`save_model`."""
+    with open(fname) as fp:
+        return loads_model(fp.read(), funcdefs)
+
+
+def save_modelresult(result: ModelResult, fname: str) -> None:
+    """Write a ModelResult as JSON to the file ``fname``."""
+    with open(fname, "w") as fp:
+        fp.write(dumps_result(result))
+
+
+def load_modelresult(fname: str, funcdefs: Mapping[str, Callable[..., Any]] | None = None) -> ModelResult:
+    """Read a ModelResult written by :func:`save_modelresult` (it is not refitted)."""
+    with open(fname) as fp:
+        return loads_result(fp.read(), funcdefs)

@@ -34,7 +34,7 @@ from .parameters import Parameters
 
 __all__ = [
     "ConstantModel", "ComplexConstantModel", "LinearModel", "QuadraticModel", "ParabolicModel", "PolynomialModel",
-    "SineModel", "GaussianModel", "Gaussian2dModel", "LorentzianModel", "SplitLorentzianModel", "VoigtModel",
+    "SplineModel", "SineModel", "GaussianModel", "Gaussian2dModel", "LorentzianModel", "SplitLorentzianModel", "VoigtModel",
     "PseudoVoigtModel", "MoffatModel", "Pearson4Model", "Pearson7Model", "StudentsTModel", "BreitWignerModel",
     "LognormalModel", "DampedOscillatorModel", "DampedHarmonicOscillatorModel", "ExponentialGaussianModel",
     "SkewedGaussianModel", "SkewedVoigtModel", "ThermalDistributionModel", "DoniachModel", "PowerLawModel",
@@ -114,7 +114,7 @@ class _Builtin(Model):
 
     def __init__(self, independent_vars: Sequence[str] = ("x",), prefix: str = "", nan_policy: str = "raise",
                  **kwargs: Any) -> None:
-        func = kwargs.pop("func", type(self).lineshape)
+        func = kwargs.pop("func", None) or type(self).lineshape
         super().__init__(func, independent_vars=list(independent_vars), prefix=prefix, nan_policy=nan_policy,
                          **kwargs)
         self._set_paramhints_prefix()
@@ -235,6 +235,59 @@ class PolynomialModel(_Builtin):
 
     def _init_kws(self) -> dict[str, Any]:
         return {**super()._init_kws(), "degree": self.poly_degree}
+
+
+class SplineModel(_Builtin):
+    """A cubic B-spline through knots at ``xknots``; parameters ``s0`` ... ``s{N-1}``, about the curve at each knot.
+
+    Parameters
+    ----------
+    xknots : array_like
+        The knots' ``x`` values (4 to 100 of them, increasing).
+    """
+
+    MAX_KNOTS = 100
+    registered_name = "spline"
+
+    def __init__(self, xknots: Any, independent_vars: Sequence[str] = ("x",), prefix: str = "",
+                 nan_policy: str = "raise", **kwargs: Any) -> None:
+        from scipy.interpolate import splrep
+
+        knots = np.asarray(xknots, dtype=float)
+        if knots.ndim != 1 or not 4 <= knots.size <= self.MAX_KNOTS:
+            raise TypeError(f"SplineModel: xknots must be a 1-d sequence of 4 to {self.MAX_KNOTS} values, "
+                            f"got shape {knots.shape}")
+        if len(list(independent_vars)) != 1:
+            raise TypeError("SplineModel has one independent variable")
+        self.xknots = knots
+        self.nknots = knots.size
+        self.order = 3
+        self.knots = splrep(knots, np.ones(knots.size), k=self.order)[0]
+        kwargs["param_names"] = [f"s{i}" for i in range(self.nknots)]
+        super().__init__(independent_vars, prefix, nan_policy, func=self._spline, **kwargs)
+        self._name = "spline_model"
+
+    def _spline(self, x: Any, **coefs: float) -> Any:
+        from scipy.interpolate import splev
+
+        values = [coefs[f"s{i}"] for i in range(self.nknots)]
+        values.extend([values[-1]] * (self.order + 1))  # splev reads len(knots) coefficients
+        return splev(x, (self.knots, np.array(values, dtype=float), self.order))
+
+    def guess(self, data: Any, x: Any, **kwargs: Any) -> Parameters:
+        """Each ``s{i}``: a weighted mean of the data at the knot and its neighbours (4:1:1)."""
+        xa, ya = _xy(data, x)
+        values = {}
+        for i, xk in enumerate(self.xknots):
+            k = int(np.abs(xa - xk).argmin())
+            here = ya[k]
+            after = ya[k + 1] if k < len(xa) - 2 else here
+            before = ya[k - 1] if k > 0 else here
+            values[f"s{i}"] = float(4.0 * here + after + before) / 6.0
+        return _finish(self, self.make_params(**values), kwargs)
+
+    def _init_kws(self) -> dict[str, Any]:
+        return {**super()._init_kws(), "xknots": self.xknots}
 
 
 # -- periodic, decays --------------------------------------------------------------------------------------------

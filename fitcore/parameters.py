@@ -535,6 +535,21 @@ class Parameters(dict):
                 )
             self.add(*entry)
 
+    def __add__(self, other: Parameters) -> Parameters:
+        """Return a copy of these parameters with copies of ``other``'s added (replacing equal names)."""
+        if not isinstance(other, Parameters):
+            raise TypeError(f"can only add Parameters to Parameters, not {type(other).__name__}")
+        out = self.copy()
+        out.update(other.copy())
+        return out
+
+    def __iadd__(self, other: Parameters) -> Parameters:  # type: ignore[misc]
+        """Add ``other``'s parameters to these (replacing equal names)."""
+        if not isinstance(other, Parameters):
+            raise TypeError(f"can only add Parameters to Parameters, not {type(other).__name__}")
+        self.update(other)
+        return self
+
     # -- copies, state ------------------------------------------------------------------------
     def copy(self) -> Parameters:
         """Return a deep copy (of the same class): changing the copy's parameters leaves these untouched."""

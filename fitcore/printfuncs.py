@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from .ci_report import ci_report, report_ci
-from .report import fit_report, report_errors
+from .report import fit_report, report_errors, report_fit
 
-__all__ = ["report_errors", "fit_report", "report_ci", "ci_report"]
+__all__ = ["report_errors", "report_fit", "fit_report", "report_ci", "ci_report"]

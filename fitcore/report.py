@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from .parameters import Parameters
     from .result import FitResult
 
-__all__ = ["errors_report", "report_errors", "fit_report"]
+__all__ = ["errors_report", "report_errors", "fit_report", "report_fit"]
 
 
 def errors_report(
@@ -161,3 +161,10 @@ def fit_report(fit: Minimizer | FitResult | Parameters, modelpars: Mapping[str, 
     table = errors_report(fit.params, modelpars, show_correl, min_correl, sort_pars, correl_mode)
     lines.append(table.replace("Correlations:", "[[Correlations]]"))
     return "\n".join(lines)
+
+
+def report_fit(fit: Minimizer | FitResult | Parameters, modelpars: Mapping[str, object] | None = None,
+               show_correl: bool = True, min_correl: float = 0.1, sort_pars: bool | Callable[[str], Any] = False,
+               correl_mode: str = "list") -> None:
+    """Print :func:`fit_report` (lmfit's name)."""
+    print(fit_report(fit, modelpars, show_correl, min_correl, sort_pars, correl_mode))
