@@ -736,7 +736,7 @@ def _apply_values(params: Parameters, names: list[str], keys: Mapping[str, str],
     for key, val in kwargs.items():
         full = keys.get(key)
         if full is None:
-            raise ParameterError(f"make_params: {key!r} is not a parameter of this model.{did_you_mean(key, names)} "
+            raise ParameterError(f"make_params: {key!r} is not a parameter of this model.{did_you_mean(key, list(keys))} "
                                  f"Parameters: {', '.join(names)}", key)
         if isinstance(val, Parameter):
             par = _copy_parameter(val)

@@ -10,9 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import PluginError, did_you_mean
+from .errors import FitcoreError, did_you_mean
 
-__all__ = ["ModelInfo", "get_model", "list_models"]
+__all__ = ["ModelInfo", "ModelNotFoundError", "get_model", "list_models"]
+
+
+class ModelNotFoundError(FitcoreError, LookupError):
+    """No registered model has the name asked for; the message lists the registered ones."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,6 @@ def get_model(name: str) -> ModelInfo:
     models = list_models()
     info = models.get(name)
     if info is None:
-        raise PluginError(f"no model named {name!r}.{did_you_mean(name, list(models))} Registered models: "
+        raise ModelNotFoundError(f"no model named {name!r}.{did_you_mean(name, list(models))} Registered models: "
                           f"{', '.join(sorted(models))}")
     return info
