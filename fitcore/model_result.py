@@ -139,6 +139,7 @@ class ModelResult(Minimizer):
             self.nan_policy = nan_policy
         self.ci_out = None
         self.userargs = (self.data, self.weights)
+        _refresh(self.params, self.user_symbols())  # expression values at the start, for init_fit
         self.init_params = self.params.copy()
         model = self.model
         self.init_fit = model.eval(self.init_params, **self.userkws)
