@@ -420,6 +420,26 @@ class Model(metaclass=_ModelType):
         key = self._prefix or self._name
         return {key: self.eval(params, **kwargs)}
 
+    #: ``partials(x, **values) -> {argument: d model / d argument}``: the analytic derivatives of the model
+    #: function, for the models that have them (built-in models set it; None means not available)
+    partials: Callable[..., dict[str, Any]] | None = None
+
+    def derivatives(self, params: Mapping[str, Any] | None = None, **kwargs: Any) -> dict[str, Any] | None:
+        """Analytic derivatives of the model with respect to each parameter, by full name, or None.
+
+        None when the model has no analytic derivatives (then fits use differences).
+        """
+        partials = type(self).partials
+        if partials is None:
+            return None
+        args = self._funcargs(params, kwargs)
+        roots = self._param_root_names
+        values = {k: v for k, v in args.items() if k in roots}
+        indep = {k: v for k, v in args.items() if k not in roots}
+        parts = partials(**indep, **values)
+        shape = np.shape(self.func(**args))
+        return {self._prefix + k: np.broadcast_to(np.asarray(v, dtype=float), shape) for k, v in parts.items()}
+
     def _residual(self, params: Parameters, data: Any, weights: Any, **kwargs: Any) -> Any:
         """``(data - model) * weights``, flattened to floats (complex values as real and imaginary parts)."""
         diff = np.asarray(data - self.eval(params, **kwargs))
@@ -532,6 +552,8 @@ class Model(metaclass=_ModelType):
             if weights is not None:
                 weights = _as_data(weights)
         data, weights, indep = _omit(data, weights, indep, policy)
+        if "Dfun" not in engine_kws and _analytic_ok(self, params, data):
+            engine_kws["Dfun"] = _ModelJacobian(self)
         result = ModelResult(self, params, data=data, weights=weights, engine=engine, fcn_kws=indep,
                              iter_cb=iter_cb, scale_covar=scale_covar, nan_policy=policy, calc_covar=calc_covar,
                              max_nfev=max_nfev, **engine_kws)
@@ -689,6 +711,19 @@ class CompositeModel(Model):
         out.update(self.right.eval_components(params, **kwargs))
         return out
 
+    def derivatives(self, params: Mapping[str, Any] | None = None, **kwargs: Any) -> dict[str, Any] | None:
+        """Derivatives of a sum, difference, product or quotient from both sides' (None if a side has none)."""
+        left, right = self.left.derivatives(params, **kwargs), self.right.derivatives(params, **kwargs)
+        if left is None or right is None or self.op not in _OPS:
+            return None
+        if self.op in (operator.add, operator.sub):
+            sign = 1.0 if self.op is operator.add else -1.0
+            return {**left, **{k: sign * v for k, v in right.items()}}
+        a, b = np.asarray(self.left.eval(params, **kwargs)), np.asarray(self.right.eval(params, **kwargs))
+        if self.op is operator.mul:
+            return {**{k: v * b for k, v in left.items()}, **{k: a * v for k, v in right.items()}}
+        return {**{k: v / b for k, v in left.items()}, **{k: -a * v / (b * b) for k, v in right.items()}}
+
     def post_fit(self, result: ModelResult) -> None:
         """Call both sides' ``post_fit``."""
         self.left.post_fit(result)
@@ -801,3 +836,40 @@ def __getattr__(name: str) -> Any:
 
         return getattr(model_io, name)
     raise AttributeError(f"module 'fitcore.model' has no attribute {name!r}")
+
+
+def _analytic_ok(model: Model, params: Parameters, data: Any) -> bool:
+    """Whether a fit can use the model's analytic derivatives.
+
+    Every component must have them, the data must be real, and no parameter the
+    model function reads may be an expression (its derivative would need the
+    chain rule through the expression).
+    """
+    if np.iscomplexobj(data):
+        return False
+    read = set()
+    for comp in model.components:
+        if type(comp).partials is None:
+            return False
+        read.update(comp.prefix + r for r in comp._param_root_names)
+    return not any(params[n].expr is not None for n in read if n in params)
+
+
+class _ModelJacobian:
+    """``Dfun`` of a Model fit: rows ``-weights * d model / d p`` for the varied parameters, in order."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+
+    def __call__(self, params: Parameters, data: Any, weights: Any, **indep: Any) -> Any:
+        derivs = self.model.derivatives(params, **indep)
+        assert derivs is not None
+        columns = []
+        for name, par in params.items():
+            if par.vary and par.expr is None:
+                col = derivs.get(name)
+                col = np.zeros(np.shape(data)) if col is None else -col
+                if weights is not None:
+                    col = col * weights
+                columns.append(np.ravel(col))
+        return np.column_stack(columns)

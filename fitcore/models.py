@@ -153,6 +153,11 @@ class ConstantModel(_Builtin):
     lineshape = staticmethod(ls.constant)
     registered_name = "constant"
 
+    @staticmethod
+    def partials(x: Any, c: float) -> dict[str, Any]:
+        """Derivative of ``c`` (one everywhere)."""
+        return {"c": np.ones(np.shape(x))}
+
     def guess(self, data: Any, x: Any = None, **kwargs: Any) -> Parameters:
         """``c`` = the mean of ``data``."""
         return _finish(self, self.make_params(c=float(np.mean(data))), kwargs)
@@ -181,6 +186,12 @@ class LinearModel(_Builtin):
     lineshape = staticmethod(ls.linear)
     registered_name = "linear"
 
+    @staticmethod
+    def partials(x: Any, slope: float, intercept: float) -> dict[str, Any]:
+        """Derivatives of ``slope * x + intercept``."""
+        x = np.asarray(x, dtype=float)
+        return {"slope": x, "intercept": np.ones(x.shape)}
+
     def guess(self, data: Any, x: Any, **kwargs: Any) -> Parameters:
         """A straight-line least-squares fit."""
         xa, ya = _xy(data, x)
@@ -193,6 +204,12 @@ class QuadraticModel(_Builtin):
 
     lineshape = staticmethod(ls.parabolic)
     registered_name = "quadratic"
+
+    @staticmethod
+    def partials(x: Any, a: float, b: float, c: float) -> dict[str, Any]:
+        """Derivatives of ``a x**2 + b x + c``."""
+        x = np.asarray(x, dtype=float)
+        return {"a": x * x, "b": x, "c": np.ones(x.shape)}
 
     def guess(self, data: Any, x: Any, **kwargs: Any) -> Parameters:
         """A parabola least-squares fit."""
@@ -297,6 +314,14 @@ class SineModel(_Builtin):
     lineshape = staticmethod(ls.sine)
     registered_name = "sine"
 
+    @staticmethod
+    def partials(x: Any, amplitude: float, frequency: float, shift: float) -> dict[str, Any]:
+        """Derivatives of ``amplitude sin(frequency x + shift)``."""
+        x = np.asarray(x, dtype=float)
+        phase = x * frequency + shift
+        c = amplitude * np.cos(phase)
+        return {"amplitude": np.sin(phase), "frequency": c * x, "shift": c}
+
     def _set_paramhints_prefix(self) -> None:
         self.set_param_hint("amplitude", min=0)
         self.set_param_hint("frequency", min=0)
@@ -322,6 +347,14 @@ class ExponentialModel(_Builtin):
 
     lineshape = staticmethod(ls.exponential)
     registered_name = "exponential"
+
+    @staticmethod
+    def partials(x: Any, amplitude: float, decay: float) -> dict[str, Any]:
+        """Derivatives of ``amplitude exp(-x/decay)``."""
+        x = np.asarray(x, dtype=float)
+        decay = ls.not_zero(decay)
+        e = np.exp(-x / decay)
+        return {"amplitude": e, "decay": amplitude * e * x / decay**2}
 
     def guess(self, data: Any, x: Any, **kwargs: Any) -> Parameters:
         """A straight-line fit of ``log|data|``."""
@@ -356,6 +389,16 @@ class GaussianModel(_Peak):
 
     lineshape = staticmethod(ls.gaussian)
     registered_name = "gaussian"
+
+    @staticmethod
+    def partials(x: Any, amplitude: float, center: float, sigma: float) -> dict[str, Any]:
+        """Derivatives of the Gaussian (away from ``sigma = 0``, where the lineshape holds its width at TINY)."""
+        x = np.asarray(x, dtype=float)
+        g = ls.gaussian(x, amplitude, center, sigma)
+        d = x - center
+        s = max(float(sigma), TINY)
+        return {"amplitude": ls.gaussian(x, 1.0, center, sigma),
+                "center": g * d / s**2, "sigma": g * (d * d / s**3 - 1.0 / s)}
     fwhm_factor = 2.0 * math.sqrt(2.0 * math.log(2.0))
     height_factor = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -365,6 +408,17 @@ class LorentzianModel(_Peak):
 
     lineshape = staticmethod(ls.lorentzian)
     registered_name = "lorentzian"
+
+    @staticmethod
+    def partials(x: Any, amplitude: float, center: float, sigma: float) -> dict[str, Any]:
+        """Derivatives of the Lorentzian (away from ``sigma = 0``)."""
+        x = np.asarray(x, dtype=float)
+        s = max(float(sigma), TINY)
+        d = x - center
+        q = d * d + s * s
+        unit = s / (math.pi * q)
+        return {"amplitude": unit, "center": amplitude * unit * 2 * d / q,
+                "sigma": amplitude / math.pi * (d * d - s * s) / (q * q)}
     fwhm_factor = 2.0
     height_factor = 1.0 / math.pi
     guess_ampscale = 1.25

@@ -116,3 +116,45 @@ def test_guess_and_fit_as_lmfit(name):
         assert a.params[pname].value == pytest.approx(par.value, rel=1e-4, abs=1e-9), pname
         if par.stderr:
             assert a.params[pname].stderr == pytest.approx(par.stderr, rel=1e-2), pname
+
+
+@pytest.mark.parametrize("model, values", [
+    (M.GaussianModel(), dict(amplitude=2, center=0.3, sigma=0.7)),
+    (M.LorentzianModel(), dict(amplitude=2, center=0.3, sigma=0.7)),
+    (M.SineModel(), dict(amplitude=2, frequency=1.3, shift=0.2)),
+    (M.ExponentialModel(), dict(amplitude=2, decay=1.7)),
+    (M.LinearModel(), dict(slope=2, intercept=1)),
+    (M.QuadraticModel(), dict(a=1, b=2, c=3)),
+    (M.ConstantModel(), dict(c=2)),
+    (M.GaussianModel(prefix="g_") * M.LinearModel(prefix="l_"),
+     dict(g_amplitude=2, g_center=0.3, g_sigma=0.7, l_slope=0.2, l_intercept=1)),
+    (M.GaussianModel(prefix="g_") / M.ExponentialModel(prefix="e_") - M.ConstantModel(prefix="c_"),
+     dict(g_amplitude=2, g_center=0.3, g_sigma=0.7, e_amplitude=2, e_decay=3, c_c=0.5)),
+])
+def test_analytic_derivatives_match_differences(model, values):
+    x = np.linspace(-3, 4, 50)
+    params = model.make_params(**values)
+    derivs = model.derivatives(params, x=x)
+    assert set(derivs) == set(values)
+    for name in derivs:
+        h = 1e-6 * max(1.0, abs(params[name].value))
+        up, down = params.copy(), params.copy()
+        up[name].value += h
+        down[name].value -= h
+        numeric = (model.eval(up, x=x) - model.eval(down, x=x)) / (2 * h)
+        np.testing.assert_allclose(derivs[name], numeric, rtol=1e-6, atol=1e-8 * np.max(np.abs(numeric)))
+
+
+def test_fits_use_analytic_derivatives_only_where_they_hold():
+    x = np.linspace(-5, 5, 101)
+    model = M.GaussianModel(prefix="a_") + M.GaussianModel(prefix="b_")
+    y = model.eval(x=x, a_amplitude=3, a_center=-1, a_sigma=0.8, b_amplitude=2, b_center=1.5, b_sigma=0.6)
+    params = model.make_params(a_amplitude=2, a_center=-0.8, a_sigma=1, b_amplitude=1, b_center=1.2, b_sigma=1)
+    with_jac = model.fit(y, params, x=x)
+    assert "Dfun" in with_jac.core_options and with_jac.params["b_sigma"].value == pytest.approx(0.6, rel=1e-6)
+    params["b_sigma"].expr = "a_sigma"  # an expression feeds the function: differences, not the derivatives
+    tied = model.fit(y, params, x=x)
+    assert "Dfun" not in tied.core_options
+    assert fitcore.Model(lambda x, a: a * x).derivatives(x=x, a=1.0) is None
+    voigt = M.VoigtModel()
+    assert "Dfun" not in voigt.fit(y, voigt.make_params(amplitude=3, center=-1, sigma=0.8), x=x).core_options
