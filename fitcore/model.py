@@ -522,8 +522,7 @@ class Model(metaclass=_ModelType):
                     par = _copy_parameter(val)
                     params[full] = par
                 else:
-                    params[full].set(value=val)
-                    params[full].init_value = params[full].value
+                    params.set(**{full: val})  # a number, or a dict of attributes
             elif key in self.independent_vars:
                 indep[key] = val
             elif key in spec.options or key in CORE_OPTIONS:
@@ -553,7 +552,7 @@ class Model(metaclass=_ModelType):
                 weights = _as_data(weights)
         data, weights, indep = _omit(data, weights, indep, policy)
         if "Dfun" not in engine_kws and _analytic_ok(self, params, data):
-            engine_kws["Dfun"] = _ModelJacobian(self)
+            engine_kws["Dfun"] = ModelJacobian.for_params(self, params)
         result = ModelResult(self, params, data=data, weights=weights, engine=engine, fcn_kws=indep,
                              iter_cb=iter_cb, scale_covar=scale_covar, nan_policy=policy, calc_covar=calc_covar,
                              max_nfev=max_nfev, **engine_kws)
@@ -855,21 +854,31 @@ def _analytic_ok(model: Model, params: Parameters, data: Any) -> bool:
     return not any(params[n].expr is not None for n in read if n in params)
 
 
-class _ModelJacobian:
-    """``Dfun`` of a Model fit: rows ``-weights * d model / d p`` for the varied parameters, in order."""
+class ModelJacobian:
+    """``Dfun`` of a Model fit: rows ``-weights * d model / d p``, one column per parameter the fit varies.
 
-    def __init__(self, model: Model) -> None:
+    The columns are those of the fit's varied parameters, ``names``, in order, as
+    :class:`fitcore.Minimizer` expects of a ``Dfun`` (profile refits that fix some
+    of them pick their columns).
+    """
+
+    def __init__(self, model: Model, names: Iterable[str]) -> None:
         self.model = model
+        self.names = list(names)
+
+    @classmethod
+    def for_params(cls, model: Model, params: Parameters) -> ModelJacobian:
+        """The Jacobian of a fit of ``model`` varying what ``params`` varies."""
+        return cls(model, [n for n, p in params.items() if p.vary and p.expr is None])
 
     def __call__(self, params: Parameters, data: Any, weights: Any, **indep: Any) -> Any:
         derivs = self.model.derivatives(params, **indep)
         assert derivs is not None
         columns = []
-        for name, par in params.items():
-            if par.vary and par.expr is None:
-                col = derivs.get(name)
-                col = np.zeros(np.shape(data)) if col is None else -col
-                if weights is not None:
-                    col = col * weights
-                columns.append(np.ravel(col))
+        for name in self.names:
+            col = derivs.get(name)
+            col = np.zeros(np.shape(data)) if col is None else -col
+            if weights is not None:
+                col = col * weights
+            columns.append(np.ravel(col))
         return np.column_stack(columns)

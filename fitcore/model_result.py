@@ -139,6 +139,10 @@ class ModelResult(Minimizer):
             self.nan_policy = nan_policy
         self.ci_out = None
         self.userargs = (self.data, self.weights)
+        from .model import ModelJacobian
+
+        if isinstance(self.kws.get("Dfun"), ModelJacobian):  # the varied parameters may have changed since
+            self.kws["Dfun"] = ModelJacobian.for_params(self.model, self.params)
         _refresh(self.params, self.user_symbols())  # expression values at the start, for init_fit
         self.init_params = self.params.copy()
         model = self.model
