@@ -45,8 +45,7 @@ from .parameters import Parameter, Parameters, check_name
 if TYPE_CHECKING:
     from .model_result import ModelResult
 
-__all__ = ["Model", "CompositeModel", "MODEL_SYMBOLS", "HINT_NAMES", "save_model", "load_model", "save_modelresult",
-           "load_modelresult"]
+__all__ = ["Model", "CompositeModel", "ModelJacobian", "MODEL_SYMBOLS", "HINT_NAMES", "update_expressions"]
 
 #: functions the derived parameters of the built-in models use in their expressions, added to
 #: the constraint symbol table of every Model fit (lmfit's names)
@@ -164,7 +163,7 @@ class Model(metaclass=_ModelType):
         self._parse(None if independent_vars is None else list(independent_vars),
                     None if param_names is None else list(param_names), hints)
 
-    # -- reading the function ---------------------------------------------------------------
+    # -- reading the function ---------------------------------------------------------------------
     def _parse(self, independent_vars: list[str] | None, param_names: list[str] | None,
                hints: dict[str, Any]) -> None:
         try:
@@ -228,7 +227,7 @@ class Model(metaclass=_ModelType):
                 raise TypeError(f"Model got an unexpected keyword {key!r}.{did_you_mean(key, allargs)} "
                                 f"Model function {self._name!r} takes: {', '.join(allargs)}")
 
-    # -- names ------------------------------------------------------------------------------
+    # -- names ------------------------------------------------------------------------------------
     @property
     def name(self) -> str:
         """The model's name as reports show it."""
@@ -276,7 +275,7 @@ class Model(metaclass=_ModelType):
         """Not supported; build a new model instead (as in lmfit)."""
         raise NotImplementedError("Model.copy() is not supported; create a new Model")
 
-    # -- hints and parameters ------------------------------------------------------------------
+    # -- hints and parameters ---------------------------------------------------------------------
     def set_param_hint(self, name: str, **kwargs: Any) -> None:
         """Say how :meth:`make_params` should build parameter ``name`` (with or without prefix).
 
@@ -452,7 +451,7 @@ class Model(metaclass=_ModelType):
     def post_fit(self, result: ModelResult) -> None:
         """Called after each fit with its result; subclasses add derived quantities here."""
 
-    # -- fitting ------------------------------------------------------------------------------------
+    # -- fitting ----------------------------------------------------------------------------------
     def fit(
         self,
         data: Any,
@@ -529,7 +528,7 @@ class Model(metaclass=_ModelType):
                 engine_kws[key] = val
             elif key == "method":
                 raise TypeError("fitcore selects the engine with engine=..., not method=...; "
-                                f"installed engines: see fitcore.list_engines()")
+                                "installed engines: see fitcore.list_engines()")
             else:
                 valid = self.independent_vars + list(names) + sorted(spec.options)
                 raise TypeError(f"Model.fit got an unexpected keyword {key!r}.{did_you_mean(key, valid)} "
@@ -559,7 +558,7 @@ class Model(metaclass=_ModelType):
         result.fit()
         return result
 
-    # -- combining ------------------------------------------------------------------------------------
+    # -- combining --------------------------------------------------------------------------------
     def __add__(self, other: Model) -> CompositeModel:
         return CompositeModel(self, other, operator.add)
 
@@ -572,7 +571,7 @@ class Model(metaclass=_ModelType):
     def __truediv__(self, other: Model) -> CompositeModel:
         return CompositeModel(self, other, operator.truediv)
 
-    # -- saving --------------------------------------------------------------------------------------
+    # -- saving -----------------------------------------------------------------------------------
     def dumps(self, **kws: Any) -> str:
         """Return the model as a JSON string (functions by import path; see :mod:`fitcore.model_io`)."""
         from .model_io import dumps_model
@@ -734,7 +733,7 @@ class CompositeModel(Model):
                                   "(on the part of the data it describes) and combine the Parameters with update()")
 
 
-# -- helpers ------------------------------------------------------------------------------------------
+# -- helpers -------------------------------------------------------------------------------------
 def _check_nan_policy(policy: str) -> str:
     if policy not in NAN_POLICIES:
         raise ValueError(f"nan_policy={policy!r}; use one of {', '.join(map(repr, NAN_POLICIES))}")
@@ -770,7 +769,8 @@ def _apply_values(params: Parameters, names: list[str], keys: Mapping[str, str],
     for key, val in kwargs.items():
         full = keys.get(key)
         if full is None:
-            raise ParameterError(f"make_params: {key!r} is not a parameter of this model.{did_you_mean(key, list(keys))} "
+            hint = did_you_mean(key, list(keys))
+            raise ParameterError(f"make_params: {key!r} is not a parameter of this model.{hint} "
                                  f"Parameters: {', '.join(names)}", key)
         if isinstance(val, Parameter):
             par = _copy_parameter(val)
@@ -829,7 +829,7 @@ def _omit(data: Any, weights: Any, indep: dict[str, Any], policy: str) -> tuple[
 
 
 def __getattr__(name: str) -> Any:
-    """lmfit's file functions, ``fitcore.model.save_model`` etc., live in :mod:`fitcore.model_io`."""
+    """Return lmfit's file functions (``fitcore.model.save_model`` etc.) from :mod:`fitcore.model_io`."""
     if name in ("save_model", "load_model", "save_modelresult", "load_modelresult"):
         from . import model_io
 
@@ -846,7 +846,7 @@ def _analytic_ok(model: Model, params: Parameters, data: Any) -> bool:
     """
     if np.iscomplexobj(data):
         return False
-    read = set()
+    read: set[str] = set()
     for comp in model.components:
         if type(comp).partials is None:
             return False
@@ -872,6 +872,7 @@ class ModelJacobian:
         return cls(model, [n for n, p in params.items() if p.vary and p.expr is None])
 
     def __call__(self, params: Parameters, data: Any, weights: Any, **indep: Any) -> Any:
+        """Return the ``(ndata, len(names))`` Jacobian of the residual at ``params``."""
         derivs = self.model.derivatives(params, **indep)
         assert derivs is not None
         columns = []

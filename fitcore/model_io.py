@@ -47,7 +47,7 @@ class ModelFileError(FitcoreError, ValueError):
     """A model or result file that cannot be read: the message says which entry and why."""
 
 
-# -- values ---------------------------------------------------------------------------------------------
+# -- values --------------------------------------------------------------------------------------
 def _encode(value: Any) -> Any:
     """JSON-safe form of numbers, arrays (as ``{"array": ..., "dtype": ...}``), strings, lists and dicts."""
     if value is None or isinstance(value, (bool, str)):
@@ -98,7 +98,7 @@ def _decode(value: Any, where: str) -> Any:
     raise ModelFileError(f"{where}: unexpected value {str(value)[:60]!r}")
 
 
-# -- functions and classes by import path ------------------------------------------------------------------
+# -- functions and classes by import path --------------------------------------------------------
 def _path_of(obj: Any, what: str) -> str:
     module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
     if not module or not qualname or "<" in qualname:
@@ -128,7 +128,7 @@ def _resolve(path: str, funcdefs: Mapping[str, Any] | None, where: str) -> Any:
     return obj
 
 
-# -- models --------------------------------------------------------------------------------------------------
+# -- models --------------------------------------------------------------------------------------
 def model_state(model: Model) -> dict[str, Any]:
     """The JSON-ready description of ``model``."""
     from .model import CompositeModel, Model
@@ -206,7 +206,7 @@ def loads_model(text: str | bytes, funcdefs: Mapping[str, Callable[..., Any]] | 
     return model_from_state(_header(text, MODEL_FORMAT).get("model"), funcdefs)
 
 
-# -- results ----------------------------------------------------------------------------------------------------
+# -- results -------------------------------------------------------------------------------------
 def dumps_result(result: ModelResult, **kws: Any) -> str:
     """Return a ModelResult as JSON text (model, parameters, data, statistics)."""
     doc = {
@@ -261,7 +261,7 @@ def loads_result(text: str | bytes, funcdefs: Mapping[str, Callable[..., Any]] |
     return out
 
 
-# -- lmfit's file functions ---------------------------------------------------------------------------------
+# -- lmfit's file functions ----------------------------------------------------------------------
 def save_model(model: Model, fname: str) -> None:
     """Write ``model`` as JSON to the file ``fname``."""
     with open(fname, "w") as fp:

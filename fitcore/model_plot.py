@@ -6,7 +6,7 @@ plotted; others raise a ValueError saying so.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,7 +39,7 @@ def _real(values: Any, parse_complex: str) -> np.ndarray:
     arr = np.asarray(values)
     if not np.iscomplexobj(arr):
         return arr
-    funcs = {"abs": np.abs, "real": np.real, "imag": np.imag, "angle": np.angle}
+    funcs: dict[str, Callable[[Any], Any]] = {"abs": np.abs, "real": np.real, "imag": np.imag, "angle": np.angle}
     if parse_complex not in funcs:
         raise ValueError(f"parse_complex={parse_complex!r}; use one of {', '.join(map(repr, funcs))}")
     return funcs[parse_complex](arr)
@@ -71,7 +71,7 @@ def plot_fit(result: ModelResult, ax: Any = None, datafmt: str = "o", fitfmt: st
     if show_init:
         ax.plot(x_fine, _real(result.model.eval(result.init_params, **{**result.userkws, name: x_fine}),
                               parse_complex), initfmt, label="initial fit", **dict(init_kws or {}))
-    ax.plot(x_fine, _real(result.eval(**{name: x_fine}), parse_complex), fitfmt, label="best fit",
+    ax.plot(x_fine, _real(result.eval(None, **{name: x_fine}), parse_complex), fitfmt, label="best fit",
             **dict(fit_kws or {}))
     ax.set_title(result.model._reprstring() if title is None else title)
     ax.set_xlabel(name if xlabel is None else xlabel)

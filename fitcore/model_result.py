@@ -109,7 +109,7 @@ class ModelResult(Minimizer):
                            calc_covar=calc_covar, **fit_kws)
         self.add_symbols(MODEL_SYMBOLS)
 
-    # -- fitting ------------------------------------------------------------------------------
+    # -- fitting ----------------------------------------------------------------------------------
     def fit(self, data: Any = None, params: Parameters | None = None, weights: Any = None,
             engine: str | None = None, nan_policy: str | None = None, **kwargs: Any) -> FitResult:
         """Fit (again), from ``params`` or from the current values; return the new :class:`FitResult`.
@@ -165,7 +165,7 @@ class ModelResult(Minimizer):
         """Names of the independent variables this fit was given."""
         return list(self.userkws)
 
-    # -- evaluation ------------------------------------------------------------------------------
+    # -- evaluation -------------------------------------------------------------------------------
     def eval(self, params: Parameters | None = None, **kwargs: Any) -> Any:
         """Evaluate the model at the best-fit (or given) parameters; keywords replace independent variables."""
         return self.model.eval(self.params if params is None else params, **{**self.userkws, **kwargs})
@@ -307,9 +307,9 @@ class ModelResult(Minimizer):
         out["params"] = [(n, p.value, p.stderr) for n, p in self.params.items()]
         return out
 
-    # -- plots (matplotlib) ---------------------------------------------------------------------------
+    # -- plots (matplotlib) -----------------------------------------------------------------------
     def plot_fit(self, ax: Any = None, **kws: Any) -> Any:
-        """Plot the data, the best fit (and the start with ``show_init=True``); see :func:`fitcore.model_plot.plot_fit`."""
+        """Plot the data and the best fit (the start too with ``show_init=True``); see :mod:`fitcore.model_plot`."""
         from .model_plot import plot_fit
 
         return plot_fit(self, ax=ax, **kws)
@@ -326,7 +326,7 @@ class ModelResult(Minimizer):
 
         return plot(self, **kws)
 
-    # -- saving --------------------------------------------------------------------------------------
+    # -- saving -----------------------------------------------------------------------------------
     def dumps(self, **kws: Any) -> str:
         """Return model, data, parameters and statistics as JSON (see :mod:`fitcore.model_io`)."""
         from .model_io import dumps_result

@@ -34,7 +34,8 @@ from .parameters import Parameters
 
 __all__ = [
     "ConstantModel", "ComplexConstantModel", "LinearModel", "QuadraticModel", "ParabolicModel", "PolynomialModel",
-    "SplineModel", "SineModel", "GaussianModel", "Gaussian2dModel", "LorentzianModel", "SplitLorentzianModel", "VoigtModel",
+    "SplineModel", "SineModel", "GaussianModel", "Gaussian2dModel", "LorentzianModel", "SplitLorentzianModel",
+    "VoigtModel",
     "PseudoVoigtModel", "MoffatModel", "Pearson4Model", "Pearson7Model", "StudentsTModel", "BreitWignerModel",
     "LognormalModel", "DampedOscillatorModel", "DampedHarmonicOscillatorModel", "ExponentialGaussianModel",
     "SkewedGaussianModel", "SkewedVoigtModel", "ThermalDistributionModel", "DoniachModel", "PowerLawModel",
@@ -44,7 +45,7 @@ __all__ = [
 TAU = 2.0 * math.pi
 
 
-# -- guessing helpers -----------------------------------------------------------------------------------
+# -- guessing helpers ------------------------------------------------------------------------------
 def guess_from_peak(model: Model, data: Any, x: Any, negative: bool = False, ampscale: float = 1.0,
                     sigscale: float = 1.0) -> Parameters:
     """Starting ``amplitude``, ``center``, ``sigma`` of a peak in ``data`` at ``x``.
@@ -146,7 +147,7 @@ class _Peak(_Builtin):
         return _finish(self, params, kwargs)
 
 
-# -- backgrounds ----------------------------------------------------------------------------------------------
+# -- backgrounds -----------------------------------------------------------------------------------
 class ConstantModel(_Builtin):
     """``c``, independent of ``x`` (``c`` is fitted)."""
 
@@ -248,7 +249,8 @@ class PolynomialModel(_Builtin):
         """A least-squares polynomial fit of the model's degree."""
         xa, ya = _xy(data, x)
         coefs = np.polyfit(xa, ya, self.poly_degree)[::-1]
-        return _finish(self, self.make_params(**{f"c{i}": float(c) for i, c in enumerate(coefs)}), kwargs)
+        values: dict[str, Any] = {f"c{i}": float(c) for i, c in enumerate(coefs)}
+        return _finish(self, self.make_params(**values), kwargs)
 
     def _init_kws(self) -> dict[str, Any]:
         return {**super()._init_kws(), "degree": self.poly_degree}
@@ -294,7 +296,7 @@ class SplineModel(_Builtin):
     def guess(self, data: Any, x: Any, **kwargs: Any) -> Parameters:
         """Each ``s{i}``: a weighted mean of the data at the knot and its neighbours (4:1:1)."""
         xa, ya = _xy(data, x)
-        values = {}
+        values: dict[str, Any] = {}
         for i, xk in enumerate(self.xknots):
             k = int(np.abs(xa - xk).argmin())
             here = ya[k]
@@ -307,7 +309,7 @@ class SplineModel(_Builtin):
         return {**super()._init_kws(), "xknots": self.xknots}
 
 
-# -- periodic, decays --------------------------------------------------------------------------------------------
+# -- periodic, decays ------------------------------------------------------------------------------
 class SineModel(_Builtin):
     """``amplitude * sin(frequency * x + shift)``, with ``amplitude, frequency >= 0`` and ``|shift| <= 2 pi``."""
 
@@ -383,7 +385,7 @@ class PowerLawModel(_Builtin):
         return _finish(self, self.make_params(amplitude=float(np.exp(offset)), exponent=float(expon)), kwargs)
 
 
-# -- peaks ------------------------------------------------------------------------------------------------------------
+# -- peaks -----------------------------------------------------------------------------------------
 class GaussianModel(_Peak):
     """``amplitude/(sigma sqrt(2 pi)) exp(-(x - center)**2/(2 sigma**2))``; ``fwhm = 2.3548 sigma``."""
 
@@ -472,7 +474,7 @@ class VoigtModel(_Peak):
 
 
 class PseudoVoigtModel(_Peak):
-    """``(1 - fraction)`` Gaussian + ``fraction`` Lorentzian with the same ``fwhm = 2 sigma``; ``0 <= fraction <= 1``."""
+    """``(1 - fraction)`` Gaussian + ``fraction`` Lorentzian, both of ``fwhm = 2 sigma``; ``0 <= fraction <= 1``."""
 
     lineshape = staticmethod(ls.pvoigt)
     registered_name = "pvoigt"
@@ -484,7 +486,8 @@ class PseudoVoigtModel(_Peak):
         self.set_param_hint("sigma", min=0)
         self.set_param_hint("fraction", value=0.5, min=0.0, max=1.0)
         self.set_param_hint("fwhm", expr=_fwhm_expr(self, 2.0))
-        self.set_param_hint("height", expr=f"(((1-{pre}fraction)*{pre}amplitude)/max({TINY}, ({pre}sigma*sqrt(pi/log(2))))"
+        self.set_param_hint("height", expr=f"(((1-{pre}fraction)*{pre}amplitude)/"
+                                           f"max({TINY}, ({pre}sigma*sqrt(pi/log(2))))"
                                            f"+({pre}fraction*{pre}amplitude)/max({TINY}, (pi*{pre}sigma)))")
 
     def guess(self, data: Any, x: Any, negative: bool = False, **kwargs: Any) -> Parameters:
@@ -518,7 +521,8 @@ class Pearson4Model(_Peak):
         pre = self.prefix
         self.set_param_hint("expon", value=1.5, min=0.5 + TINY, max=1000)
         self.set_param_hint("skew", value=0.0, min=-1000, max=1000)
-        self.set_param_hint("fwhm", expr=f"{pre}sigma*sqrt(2**(1/{pre}expon)-1)*pi/arctan2(exp(1)*{pre}expon, {pre}skew)")
+        self.set_param_hint("fwhm", expr=f"{pre}sigma*sqrt(2**(1/{pre}expon)-1)*pi/"
+                                         f"arctan2(exp(1)*{pre}expon, {pre}skew)")
         self.set_param_hint("height", expr=(
             f"({pre}amplitude / {pre}sigma) * exp(2 * (real(loggammafcn({pre}expon + {pre}skew * 0.5j)) - "
             f"real(loggammafcn({pre}expon))) - betalnfnc({pre}expon-0.5, 0.5) - {pre}expon * "
@@ -689,7 +693,7 @@ class DoniachModel(_Peak):
 
 
 class Gaussian2dModel(_Builtin):
-    """A two-dimensional Gaussian of ``x`` and ``y`` (volume ``amplitude``); ``fwhmx``, ``fwhmy``, ``height`` derived."""
+    """A two-dimensional Gaussian of ``x`` and ``y`` (volume ``amplitude``); ``fwhmx``, ``fwhmy``, ``height``."""
 
     lineshape = staticmethod(ls.gaussian2d)
     registered_name = "gaussian2d"
@@ -723,7 +727,7 @@ class Gaussian2dModel(_Builtin):
         return _finish(self, params, kwargs)
 
 
-# -- steps and thermal distributions --------------------------------------------------------------------------------------
+# -- steps and thermal distributions ---------------------------------------------------------------
 class _Form(_Builtin):
     """A model with a ``form`` option (an independent variable with a default, as in lmfit)."""
 
@@ -818,7 +822,7 @@ class ThermalDistributionModel(_Form):
         return _guess_thermal(self, data, x, kwargs)
 
 
-# -- the registry of built-in models ------------------------------------------------------------------------------------
+# -- the registry of built-in models ---------------------------------------------------------------
 def _all_builtin() -> Iterable[type[_Builtin]]:
     return (ConstantModel, ComplexConstantModel, LinearModel, QuadraticModel, PolynomialModel, SineModel,
             ExponentialModel, PowerLawModel, GaussianModel, LorentzianModel, SplitLorentzianModel, VoigtModel,

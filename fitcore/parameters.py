@@ -543,7 +543,7 @@ class Parameters(dict):
         out.update(other.copy())
         return out
 
-    def __iadd__(self, other: Parameters) -> Parameters:  # type: ignore[misc]
+    def __iadd__(self, other: Parameters) -> Parameters:
         """Add ``other``'s parameters to these (replacing equal names)."""
         if not isinstance(other, Parameters):
             raise TypeError(f"can only add Parameters to Parameters, not {type(other).__name__}")

@@ -158,3 +158,16 @@ def test_fits_use_analytic_derivatives_only_where_they_hold():
     assert fitcore.Model(lambda x, a: a * x).derivatives(x=x, a=1.0) is None
     voigt = M.VoigtModel()
     assert "Dfun" not in voigt.fit(y, voigt.make_params(amplitude=3, center=-1, sigma=0.8), x=x).core_options
+
+
+def test_profile_refits_with_analytic_derivatives():
+    x = np.linspace(-5, 5, 201)
+    model = M.GaussianModel(prefix="g_") + M.LinearModel(prefix="l_")
+    y = model.eval(x=x, g_amplitude=6, g_center=0.5, g_sigma=0.8, l_slope=0.1, l_intercept=0.5)
+    y = y + np.random.default_rng(1).normal(scale=0.02, size=x.size)
+    result = model.fit(y, model.make_params(g_amplitude=5, g_center=0, g_sigma=1, l_slope=0, l_intercept=0), x=x)
+    assert "Dfun" in result.core_options
+    ci = result.conf_interval(p_names=["g_center", "l_slope"], sigmas=[0.6827])
+    for name in ("g_center", "l_slope"):
+        low, best, high = (v for _, v in ci[name])
+        assert high - low == pytest.approx(2 * result.params[name].stderr, rel=0.02)
