@@ -37,6 +37,7 @@ from .errors import (
     EngineNotFoundError,
     EngineOptionError,
     EngineUnavailableError,
+    ModelNotFoundError,
     FitcoreError,
     FitcoreWarning,
     NonFiniteResidualError,
@@ -53,7 +54,7 @@ from .errors import (
 from .hookspecs import hookimpl, hookspec
 from .minimizer import Minimizer, minimize
 from .model import CompositeModel, Model
-from .model_registry import list_models
+from .plugins import list_models
 from .model_result import ModelResult
 from .parameters import Parameter, Parameters, create_params
 from .plugins import list_engines, list_plugins, list_prob_funcs
@@ -124,6 +125,7 @@ __all__ = [
     "EngineUnavailableError",
     "EngineOptionError",
     "EngineCapabilityError",
+    "ModelNotFoundError",
     "EngineConflictError",
     "ProbFuncNotFoundError",
     "ProbFuncConflictError",

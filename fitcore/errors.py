@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "ModelNotFoundError",
     "FitcoreError",
     "ParameterError",
     "ConstraintError",
@@ -154,6 +155,10 @@ class ProbFuncNotFoundError(FitcoreError, LookupError):
         )
         self.name = name
         self.available = tuple(sorted(available))
+
+
+class ModelNotFoundError(FitcoreError, LookupError):
+    """No registered model has the name given to ``fitcore.Model(name)``; the message lists the registered ones."""
 
 
 class ProbFuncConflictError(FitcoreError, LookupError):

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .specs import EngineSpec, ProbFuncSpec
+    from .specs import EngineSpec, ModelSpec, ProbFuncSpec
 
 __all__ = ["hookspec", "hookimpl", "FitcoreSpec", "PROJECT"]
 
@@ -47,3 +47,7 @@ class FitcoreSpec:
     @hookspec
     def fitcore_prob_funcs(self) -> Iterable[ProbFuncSpec]:  # type: ignore[empty-body]
         """Yield the :class:`~fitcore.specs.ProbFuncSpec` of each probability function provided."""
+
+    @hookspec
+    def fitcore_models(self) -> Iterable[ModelSpec]:  # type: ignore[empty-body]
+        """Yield the :class:`~fitcore.specs.ModelSpec` of each model (``fitcore.Model(name)``) provided."""

@@ -36,36 +36,23 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import special
 
-from .constraints import Constraints, base_symtable, make_interpreter
+from . import model_io
 from .errors import ParameterError, did_you_mean
+from .model_support import HINT_NAMES, ModelJacobian, check_nan_policy, update_expressions
 from .parameters import Parameter, Parameters, check_name
 
 if TYPE_CHECKING:
     from .model_result import ModelResult
 
-__all__ = ["Model", "CompositeModel", "ModelJacobian", "MODEL_SYMBOLS", "HINT_NAMES", "update_expressions"]
+__all__ = ["Model", "CompositeModel"]
 
-#: functions the derived parameters of the built-in models use in their expressions, added to
-#: the constraint symbol table of every Model fit (lmfit's names)
-MODEL_SYMBOLS: dict[str, Any] = {
-    "wofz": special.wofz,
-    "erf": special.erf,
-    "erfc": special.erfc,
-    "gamfcn": special.gamma,
-    "loggammafcn": special.loggamma,
-    "betalnfnc": special.betaln,
-}
-#: attributes a parameter hint may set
-HINT_NAMES = ("value", "vary", "min", "max", "expr")
 _OPS: dict[Callable[[Any, Any], Any], str] = {
     operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/"}
 _OPS_BY_SYMBOL = {v: k for k, v in _OPS.items()}
 #: keyword arguments of Model.fit that are not function arguments
 _FIT_KEYWORDS = ("iter_cb", "scale_covar", "verbose", "fit_kws", "nan_policy", "calc_covar", "max_nfev",
                  "coerce_farray")
-NAN_POLICIES = ("raise", "propagate", "omit")
 
 
 def _is_number(value: Any) -> bool:
@@ -92,7 +79,7 @@ class _ModelType(type):
         if cls is Model and args and isinstance(args[0], str):
             from .model_registry import get_model
 
-            return get_model(args[0]).load()(*args[1:], **kws)
+            return get_model(args[0])(*args[1:], **kws)
         return super().__call__(*args, **kws)
 
 
@@ -154,7 +141,7 @@ class Model(metaclass=_ModelType):
             raise ValueError(f"prefix {prefix!r} is not valid: a prefix must start a Python identifier "
                              "(letters, digits and underscores, not starting with a digit)")
         self._prefix = prefix
-        self.nan_policy = _check_nan_policy(nan_policy)
+        self.nan_policy = check_nan_policy(nan_policy)
         self._name = name if name is not None else getattr(func, "__name__", type(func).__name__)
         self.param_hints: dict[str, dict[str, Any]] = {}
         self.opts: dict[str, Any] = {}
@@ -506,7 +493,7 @@ class Model(metaclass=_ModelType):
         from .plugins import get_engine
         from .specs import CORE_OPTIONS
 
-        policy = _check_nan_policy(self.nan_policy if nan_policy is None else nan_policy)
+        policy = check_nan_policy(self.nan_policy if nan_policy is None else nan_policy)
         params = self.make_params(verbose=verbose) if params is None else params.copy()
         if not isinstance(params, Parameters):
             raise TypeError(f"params must be fitcore Parameters, not {type(params).__name__}")
@@ -574,9 +561,7 @@ class Model(metaclass=_ModelType):
     # -- saving -----------------------------------------------------------------------------------
     def dumps(self, **kws: Any) -> str:
         """Return the model as a JSON string (functions by import path; see :mod:`fitcore.model_io`)."""
-        from .model_io import dumps_model
-
-        return dumps_model(self, **kws)
+        return model_io.dumps_model(self, **kws)
 
     def dump(self, fp: Any, **kws: Any) -> None:
         """Write the model as JSON to the text file ``fp``."""
@@ -585,16 +570,14 @@ class Model(metaclass=_ModelType):
     @staticmethod
     def loads(text: str, funcdefs: Mapping[str, Callable[..., Any]] | None = None) -> Model:
         """Build a model from :meth:`dumps` text; ``funcdefs`` maps names to functions not importable by path."""
-        from .model_io import loads_model
-
-        return loads_model(text, funcdefs)
+        return model_io.loads_model(text, funcdefs)
 
     @staticmethod
     def load(fp: Any, funcdefs: Mapping[str, Callable[..., Any]] | None = None) -> Model:
         """Build a model from a JSON file written by :meth:`dump`."""
         return Model.loads(fp.read(), funcdefs)
 
-    def _init_kws(self) -> dict[str, Any]:
+    def init_kws(self) -> dict[str, Any]:
         """Constructor keywords that rebuild this model (built-in subclasses add their own)."""
         return {"independent_vars": list(self.independent_vars), "param_names": list(self._param_root_names),
                 "prefix": self._prefix, "nan_policy": self.nan_policy, "name": self._name}
@@ -632,7 +615,7 @@ class CompositeModel(Model):
         self.func = op
         self._prefix = ""
         self._name = kws.get("name") or ""
-        self.nan_policy = _check_nan_policy(left.nan_policy if nan_policy is None else nan_policy)
+        self.nan_policy = check_nan_policy(left.nan_policy if nan_policy is None else nan_policy)
         self.param_hints = {}
         self.opts = {}
         self.def_vals = {}
@@ -734,12 +717,6 @@ class CompositeModel(Model):
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def _check_nan_policy(policy: str) -> str:
-    if policy not in NAN_POLICIES:
-        raise ValueError(f"nan_policy={policy!r}; use one of {', '.join(map(repr, NAN_POLICIES))}")
-    return policy
-
-
 def _value_of(val: Any) -> Any:
     return val.value if isinstance(val, Parameter) else val
 
@@ -788,30 +765,6 @@ def _apply_values(params: Parameters, names: list[str], keys: Mapping[str, str],
         params.set(**{full: spec})
 
 
-def update_expressions(params: Parameters, symbols: Mapping[str, Any] | None = None) -> None:
-    """Evaluate the expression parameters of ``params`` in place, when every value they need is known.
-
-    Used after :meth:`Model.make_params` so that derived parameters (``fwhm``,
-    ``height``) show values before any fit, as lmfit's do.
-    """
-    if not any(p.expr is not None for p in params.values()):
-        return
-    if any(p.expr is None and p.value is None for p in params.values()):
-        return
-    table = base_symtable()
-    table.update(MODEL_SYMBOLS)
-    if symbols:
-        table.update(symbols)
-    interp: list[Any] = []
-
-    def interpreter() -> Any:
-        if not interp:
-            interp.append(make_interpreter(table))
-        return interp[0]
-
-    Constraints(params, table, interpreter).evaluate()
-
-
 def _omit(data: Any, weights: Any, indep: dict[str, Any], policy: str) -> tuple[Any, Any, dict[str, Any]]:
     """Drop non-finite data points (and the matching weights and independent values) for ``nan_policy='omit'``."""
     if policy != "omit" or not isinstance(data, np.ndarray):
@@ -829,11 +782,13 @@ def _omit(data: Any, weights: Any, indep: dict[str, Any], policy: str) -> tuple[
 
 
 def __getattr__(name: str) -> Any:
-    """Return lmfit's file functions (``fitcore.model.save_model`` etc.) from :mod:`fitcore.model_io`."""
-    if name in ("save_model", "load_model", "save_modelresult", "load_modelresult"):
-        from . import model_io
-
+    """Return lmfit's file functions: ``save_model``/``load_model`` and ``save_modelresult``/``load_modelresult``."""
+    if name in ("save_model", "load_model"):
         return getattr(model_io, name)
+    if name in ("save_modelresult", "load_modelresult"):
+        from . import model_result
+
+        return getattr(model_result, name)
     raise AttributeError(f"module 'fitcore.model' has no attribute {name!r}")
 
 
@@ -852,34 +807,3 @@ def _analytic_ok(model: Model, params: Parameters, data: Any) -> bool:
             return False
         read.update(comp.prefix + r for r in comp._param_root_names)
     return not any(params[n].expr is not None for n in read if n in params)
-
-
-class ModelJacobian:
-    """``Dfun`` of a Model fit: rows ``-weights * d model / d p``, one column per parameter the fit varies.
-
-    The columns are those of the fit's varied parameters, ``names``, in order, as
-    :class:`fitcore.Minimizer` expects of a ``Dfun`` (profile refits that fix some
-    of them pick their columns).
-    """
-
-    def __init__(self, model: Model, names: Iterable[str]) -> None:
-        self.model = model
-        self.names = list(names)
-
-    @classmethod
-    def for_params(cls, model: Model, params: Parameters) -> ModelJacobian:
-        """The Jacobian of a fit of ``model`` varying what ``params`` varies."""
-        return cls(model, [n for n, p in params.items() if p.vary and p.expr is None])
-
-    def __call__(self, params: Parameters, data: Any, weights: Any, **indep: Any) -> Any:
-        """Return the ``(ndata, len(names))`` Jacobian of the residual at ``params``."""
-        derivs = self.model.derivatives(params, **indep)
-        assert derivs is not None
-        columns = []
-        for name in self.names:
-            col = derivs.get(name)
-            col = np.zeros(np.shape(data)) if col is None else -col
-            if weights is not None:
-                col = col * weights
-            columns.append(np.ravel(col))
-        return np.column_stack(columns)

@@ -1,5 +1,8 @@
 """Plots of a Model fit: data with the fit, residuals, both (matplotlib: ``pip install 'fitcore[plot]'``).
 
+Each function takes a :class:`~fitcore.model_result.ModelResult` (used through its
+attributes: ``model``, ``data``, ``weights``, ``userkws``, ``best_fit``, ``eval``).
+
 Only one-dimensional models (one independent variable given as an array) are
 plotted; others raise a ValueError saying so.
 """
@@ -7,12 +10,9 @@ plotted; others raise a ValueError saying so.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .model_result import ModelResult
 
 __all__ = ["plot_fit", "plot_residuals", "plot"]
 
@@ -26,7 +26,7 @@ def _pyplot() -> Any:
     return plt
 
 
-def _x(result: ModelResult) -> tuple[str, np.ndarray]:
+def _x(result: Any) -> tuple[str, np.ndarray]:
     indep = [v for v in result.model.independent_vars if v in result.userkws
              and np.ndim(result.userkws[v]) == 1]
     if len(indep) != 1:
@@ -45,7 +45,7 @@ def _real(values: Any, parse_complex: str) -> np.ndarray:
     return funcs[parse_complex](arr)
 
 
-def plot_fit(result: ModelResult, ax: Any = None, datafmt: str = "o", fitfmt: str = "-", initfmt: str = "--",
+def plot_fit(result: Any, ax: Any = None, datafmt: str = "o", fitfmt: str = "-", initfmt: str = "--",
              xlabel: str | None = None, ylabel: str | None = None, yerr: Any = None, numpoints: int | None = None,
              data_kws: Mapping[str, Any] | None = None, fit_kws: Mapping[str, Any] | None = None,
              init_kws: Mapping[str, Any] | None = None, ax_kws: Mapping[str, Any] | None = None,
@@ -80,7 +80,7 @@ def plot_fit(result: ModelResult, ax: Any = None, datafmt: str = "o", fitfmt: st
     return ax
 
 
-def plot_residuals(result: ModelResult, ax: Any = None, datafmt: str = "o", yerr: Any = None,
+def plot_residuals(result: Any, ax: Any = None, datafmt: str = "o", yerr: Any = None,
                    data_kws: Mapping[str, Any] | None = None, fit_kws: Mapping[str, Any] | None = None,
                    ax_kws: Mapping[str, Any] | None = None, parse_complex: str = "abs",
                    title: str | None = None) -> Any:
@@ -102,7 +102,7 @@ def plot_residuals(result: ModelResult, ax: Any = None, datafmt: str = "o", yerr
     return ax
 
 
-def plot(result: ModelResult, datafmt: str = "o", fitfmt: str = "-", initfmt: str = "--",
+def plot(result: Any, datafmt: str = "o", fitfmt: str = "-", initfmt: str = "--",
          xlabel: str | None = None, ylabel: str | None = None, yerr: Any = None, numpoints: int | None = None,
          fig: Any = None, data_kws: Mapping[str, Any] | None = None, fit_kws: Mapping[str, Any] | None = None,
          init_kws: Mapping[str, Any] | None = None, ax_res_kws: Mapping[str, Any] | None = None,

@@ -1,4 +1,4 @@
-"""ModelResult: one Model fit, with the model's view of it.
+"""ModelResult: one Any fit, with the model's view of it.
 
 A :class:`ModelResult` is the :class:`~fitcore.Minimizer` that made the fit (so
 :func:`fitcore.conf_interval` and a refit work on it) and reads the fit's
@@ -14,22 +14,25 @@ never share values.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy import special, stats
 
+from . import model_io, serialize
 from .minimizer import Minimizer
-from .model import MODEL_SYMBOLS
+from .model_support import MODEL_SYMBOLS, ModelJacobian, update_expressions
 from .parameters import Parameters
+from .result import FitResult
 
-if TYPE_CHECKING:
-    from .model import Model
-    from .result import FitResult
+__all__ = ["ModelResult", "save_modelresult", "load_modelresult"]
 
-__all__ = ["ModelResult"]
+#: statistics a saved result keeps
+_STATS = ("success", "message", "aborted", "nfev", "nfev_errorbars", "ier", "lmdif_message", "nit", "errorbars",
+          "errorbars_reason", "nvarys", "ndata", "nfree", "chisqr", "redchi", "aic", "bic", "engine")
 
 
 class ModelResult(Minimizer):
@@ -37,7 +40,7 @@ class ModelResult(Minimizer):
 
     Parameters
     ----------
-    model : Model
+    model : Any
         The model fitted.
     params : Parameters
         Starting parameters; the result keeps and updates its own copy.
@@ -61,7 +64,7 @@ class ModelResult(Minimizer):
     init_params : Parameters
         The parameters the last fit started from.
     best_values, init_values : dict
-        Model function arguments (prefixed names) at the answer and at the start.
+        Any function arguments (prefixed names) at the answer and at the start.
     best_fit, init_fit : ndarray
         The model at the answer and at the start.
     residual : ndarray
@@ -76,7 +79,7 @@ class ModelResult(Minimizer):
 
     def __init__(
         self,
-        model: Model,
+        model: Any,
         params: Parameters,
         data: Any = None,
         weights: Any = None,
@@ -139,8 +142,6 @@ class ModelResult(Minimizer):
             self.nan_policy = nan_policy
         self.ci_out = None
         self.userargs = (self.data, self.weights)
-        from .model import ModelJacobian
-
         if isinstance(self.kws.get("Dfun"), ModelJacobian):  # the varied parameters may have changed since
             self.kws["Dfun"] = ModelJacobian.for_params(self.model, self.params)
         _refresh(self.params, self.user_symbols())  # expression values at the start, for init_fit
@@ -156,7 +157,7 @@ class ModelResult(Minimizer):
         return result
 
     @property
-    def components(self) -> list[Model]:
+    def components(self) -> list[Any]:
         """The simple models of the fitted model."""
         return self.model.components
 
@@ -290,7 +291,7 @@ class ModelResult(Minimizer):
         from .report import fit_report
 
         text = fit_report(self, show_correl=show_correl, min_correl=min_correl)
-        return (f"<h2>Fit Result</h2><p>Model: {html.escape(self.model._reprstring(long=True))}</p>"
+        return (f"<h2>Fit Result</h2><p>Any: {html.escape(self.model._reprstring(long=True))}</p>"
                 f"<pre>{html.escape(text)}</pre>{self.params._repr_html_()}")
 
     def summary(self) -> dict[str, Any]:
@@ -326,23 +327,67 @@ class ModelResult(Minimizer):
 
         return plot(self, **kws)
 
-    # -- saving -----------------------------------------------------------------------------------
+    # -- saving ----------------------------------------------------------------------------------
     def dumps(self, **kws: Any) -> str:
-        """Return model, data, parameters and statistics as JSON (see :mod:`fitcore.model_io`)."""
-        from .model_io import dumps_result
+        """Return model, data, parameters and statistics as JSON (format ``fitcore.modelresult``).
 
-        return dumps_result(self, **kws)
+        The model is saved as :meth:`fitcore.Model.dumps` saves it; the parameters in
+        :mod:`fitcore.serialize`'s format; arrays as lists. ``kws`` go to :func:`json.dumps`.
+        """
+        enc = model_io.encode
+        doc = {
+            "format": model_io.RESULT_FORMAT, "version": model_io.VERSION,
+            "model": model_io.model_state(self.model),
+            "params": json.loads(serialize.dumps(self.params)),
+            "init_params": json.loads(serialize.dumps(self.init_params)),
+            "data": enc(None if self.data is None else np.asarray(self.data)),
+            "weights": enc(None if self.weights is None else np.asarray(self.weights)),
+            "userkws": {k: enc(np.asarray(v) if isinstance(v, (list, tuple)) else v) for k, v in self.userkws.items()},
+            "method": self.method,
+            "nan_policy": self.nan_policy,
+            "scale_covar": self.scale_covar,
+            "statistics": {k: enc(getattr(self, k)) for k in _STATS},
+            "var_names": list(self.var_names),
+            "init_vals": enc(list(self.init_vals)),
+            "covar": enc(None if self.covar is None else np.asarray(self.covar)),
+            "residual": enc(None if self.residual is None else np.asarray(self.residual)),
+        }
+        return json.dumps(doc, **kws)
 
     def dump(self, fp: Any, **kws: Any) -> None:
         """Write :meth:`dumps` to the text file ``fp``."""
         fp.write(self.dumps(**kws))
 
     @staticmethod
-    def loads(text: str, funcdefs: Mapping[str, Callable[..., Any]] | None = None) -> ModelResult:
-        """Rebuild a result from :meth:`dumps` text (checked; no code is run but importing named functions)."""
-        from .model_io import loads_result
+    def loads(text: str | bytes, funcdefs: Mapping[str, Callable[..., Any]] | None = None) -> ModelResult:
+        """Rebuild a result from :meth:`dumps` text; it is not refitted.
 
-        return loads_result(text, funcdefs)
+        Everything is checked as it is read; functions and model classes are found by
+        import path (or in ``funcdefs``, by name); nothing is unpickled.
+        """
+        dec = model_io.decode
+        doc = model_io.check_header(text, model_io.RESULT_FORMAT)
+        model = model_io.model_from_state(doc.get("model"), funcdefs)
+        params = serialize.loads(json.dumps(doc.get("params")))
+        init_params = serialize.loads(json.dumps(doc.get("init_params")))
+        userkws = {str(k): dec(v, f"userkws[{k!r}]") for k, v in (doc.get("userkws") or {}).items()}
+        data, weights = dec(doc.get("data"), "data"), dec(doc.get("weights"), "weights")
+        stats_ = {k: dec(v, f"statistics.{k}") for k, v in (doc.get("statistics") or {}).items() if k in _STATS}
+        engine = doc.get("method") or "leastsq"
+        out = ModelResult(model, init_params, data=data, weights=weights, engine=engine, fcn_kws=userkws,
+                          nan_policy=doc.get("nan_policy", "raise"), scale_covar=bool(doc.get("scale_covar", True)))
+        out.params = params
+        out.result = FitResult(params=params.copy(), var_names=tuple(doc.get("var_names") or ()),
+                               init_vals=tuple(dec(doc.get("init_vals"), "init_vals") or ()),
+                               covar=dec(doc.get("covar"), "covar"), residual=dec(doc.get("residual"), "residual"),
+                               **{k: v for k, v in stats_.items() if k != "engine"},
+                               engine=stats_.get("engine", engine))
+        out.init_fit = model.eval(init_params, **userkws)
+        out.best_fit = model.eval(params, **userkws)
+        out.init_values = _all_args(model, init_params)
+        out.best_values = _all_args(model, params)
+        out.rsquared = _rsquared(data, out.best_fit)
+        return out
 
     @staticmethod
     def load(fp: Any, funcdefs: Mapping[str, Callable[..., Any]] | None = None) -> ModelResult:
@@ -350,7 +395,19 @@ class ModelResult(Minimizer):
         return ModelResult.loads(fp.read(), funcdefs)
 
 
-def _all_args(model: Model, params: Parameters) -> dict[str, Any]:
+def save_modelresult(result: ModelResult, fname: str) -> None:
+    """Write a ModelResult as JSON to the file ``fname`` (lmfit's name)."""
+    with open(fname, "w") as fp:
+        result.dump(fp)
+
+
+def load_modelresult(fname: str, funcdefs: Mapping[str, Callable[..., Any]] | None = None) -> ModelResult:
+    """Read a ModelResult written by :func:`save_modelresult` (lmfit's name); it is not refitted."""
+    with open(fname) as fp:
+        return ModelResult.load(fp, funcdefs)
+
+
+def _all_args(model: Any, params: Parameters) -> dict[str, Any]:
     """Function arguments of every component that come from parameters, by full (prefixed) name."""
     out: dict[str, Any] = {}
     for comp in model.components:
@@ -375,6 +432,4 @@ def _rsquared(data: Any, fit: Any) -> float:
 
 
 def _refresh(params: Parameters, symbols: Mapping[str, Any]) -> None:
-    from .model import update_expressions
-
     update_expressions(params, symbols)

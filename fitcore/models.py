@@ -123,7 +123,7 @@ class _Builtin(Model):
     def _set_paramhints_prefix(self) -> None:
         """Set the hints (bounds, derived parameters) that depend on the prefix."""
 
-    def _init_kws(self) -> dict[str, Any]:
+    def init_kws(self) -> dict[str, Any]:
         return {"independent_vars": list(self.independent_vars), "prefix": self.prefix,
                 "nan_policy": self.nan_policy}
 
@@ -252,8 +252,8 @@ class PolynomialModel(_Builtin):
         values: dict[str, Any] = {f"c{i}": float(c) for i, c in enumerate(coefs)}
         return _finish(self, self.make_params(**values), kwargs)
 
-    def _init_kws(self) -> dict[str, Any]:
-        return {**super()._init_kws(), "degree": self.poly_degree}
+    def init_kws(self) -> dict[str, Any]:
+        return {**super().init_kws(), "degree": self.poly_degree}
 
 
 class SplineModel(_Builtin):
@@ -305,8 +305,8 @@ class SplineModel(_Builtin):
             values[f"s{i}"] = float(4.0 * here + after + before) / 6.0
         return _finish(self, self.make_params(**values), kwargs)
 
-    def _init_kws(self) -> dict[str, Any]:
-        return {**super()._init_kws(), "xknots": self.xknots}
+    def init_kws(self) -> dict[str, Any]:
+        return {**super().init_kws(), "xknots": self.xknots}
 
 
 # -- periodic, decays ------------------------------------------------------------------------------
@@ -753,8 +753,8 @@ class _Form(_Builtin):
         text = super()._reprstring(long)
         return text[:-1] + f", form='{self.form}')" if long else text
 
-    def _init_kws(self) -> dict[str, Any]:
-        return {**super()._init_kws(), "form": self.form}
+    def init_kws(self) -> dict[str, Any]:
+        return {**super().init_kws(), "form": self.form}
 
 
 class StepModel(_Form):

@@ -48,21 +48,26 @@ from .errors import (
     EngineConflictError,
     EngineNotFoundError,
     EngineUnavailableError,
+    ModelNotFoundError,
     PluginConfigError,
     PluginConflictWarning,
     PluginError,
     PluginWarning,
     ProbFuncConflictError,
     ProbFuncNotFoundError,
+    did_you_mean,
 )
 from .hookspecs import PROJECT, FitcoreSpec
 from .probcheck import CheckedProbFunc
 from .shipped import normalize, shipped_distribution
-from .specs import EngineSpec, ProbFuncSpec, resolve
+from .specs import EngineSpec, ModelSpec, ProbFuncSpec, resolve
 
 __all__ = [
     "EngineInfo",
     "ProbFuncInfo",
+    "ModelInfo",
+    "list_models",
+    "get_model_info",
     "PluginRecord",
     "register",
     "unregister",
@@ -176,6 +181,35 @@ class ProbFuncInfo:
 
 
 @dataclass
+class ModelInfo:
+    """A model as installed: ``fitcore.Model(name)`` builds it."""
+
+    spec: ModelSpec
+    plugin: str
+    distribution: str
+    version: str
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        return self.spec.name
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """Models have no aliases."""
+        return ()
+
+    @property
+    def qualified_name(self) -> str:
+        """``'<distribution>:<name>'``, which selects this model whatever else is installed."""
+        return qualified(self)
+
+    def load(self) -> Any:
+        """Return the model class, importing it on first use."""
+        return resolve(self.spec.model)
+
+
+@dataclass
 class PluginRecord:
     """One plugin (entry point or runtime registration) and what became of it."""
 
@@ -198,8 +232,13 @@ class PluginRecord:
         """Names of the probability functions it registered."""
         return self.provides.setdefault("prob_func", [])
 
+    @property
+    def models(self) -> list[str]:
+        """Names of the models it registered."""
+        return self.provides.setdefault("model", [])
 
-InfoT = TypeVar("InfoT", EngineInfo, ProbFuncInfo)
+
+InfoT = TypeVar("InfoT", EngineInfo, ProbFuncInfo, ModelInfo)
 
 
 @dataclass(frozen=True)
@@ -216,8 +255,9 @@ class Kind(Generic[InfoT]):
 ENGINE: Kind[EngineInfo] = Kind("engine", "engine", "fitcore_engines", EngineSpec, EngineInfo)
 PROB_FUNC: Kind[ProbFuncInfo] = Kind("prob_func", "probability function", "fitcore_prob_funcs", ProbFuncSpec,
                                      ProbFuncInfo)
+MODEL: Kind[ModelInfo] = Kind("model", "model", "fitcore_models", ModelSpec, ModelInfo)
 #: every kind, in the order hooks are called
-KINDS: tuple[Kind[Any], ...] = (ENGINE, PROB_FUNC)
+KINDS: tuple[Kind[Any], ...] = (ENGINE, PROB_FUNC, MODEL)
 
 
 def describe(exc: BaseException) -> str:
@@ -606,12 +646,42 @@ def list_prob_funcs() -> list[ProbFuncInfo]:
     return _registry.items(PROB_FUNC)
 
 
+def list_models() -> list[ModelInfo]:
+    """Return the registered models (``fitcore.Model(name)``), every claimant of a name."""
+    return _registry.items(MODEL)
+
+
+def get_model_info(name: str) -> ModelInfo:
+    """Return the registered model ``name`` (bare or ``'<distribution>:<name>'``).
+
+    Raises
+    ------
+    ModelNotFoundError
+        No model has that name (the message lists the registered ones), or two
+        distributions other than fitcore claim it (select one by qualified name).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"model must be a name (str), not {type(name).__name__}")
+    look = _registry.lookup(MODEL, name)
+    if look.selected is not None:
+        return look.selected
+    known = sorted({i.name for i in _registry.items(MODEL)})
+    if look.ambiguous:
+        names = ", ".join(repr(c.qualified_name) for c in look.claimants)
+        raise ModelNotFoundError(f"model {name!r} is claimed by more than one distribution, none of them "
+                                 f"fitcore's own; select one by its qualified name: {names}")
+    err = ModelNotFoundError(f"no model named {name!r}.{did_you_mean(name.rpartition(':')[2], known)} "
+                             f"Registered models: {', '.join(known)}")
+    add_note(err, _registry.unusable_note())
+    raise err
+
+
 def list_conflicts(kind: str = "engine") -> dict[str, list[str]]:
     """Return each name claimed by more than one distribution, with the claimants' qualified names.
 
     Parameters
     ----------
-    kind : {'engine', 'prob_func'}
+    kind : {'engine', 'prob_func', 'model'}
         Which names.
     """
     known = {k.key for k in KINDS}

@@ -15,7 +15,11 @@ __all__ = ["SHIPPED", "is_shipped", "normalize", "shipped_distribution"]
 
 #: distribution -> {kind: {name: its aliases}}, for every distribution under fitcore's repository
 SHIPPED: Mapping[str, Mapping[str, Mapping[str, tuple[str, ...]]]] = {
-    "fitcore": {"prob_func": {"f_test": (), "likelihood_ratio": ()}},
+    "fitcore": {"prob_func": {"f_test": (), "likelihood_ratio": ()}, "model": {name: () for name in (
+        "constant", "complex_constant", "linear", "quadratic", "polynomial", "sine", "exponential", "powerlaw",
+        "gaussian", "lorentzian", "split_lorentzian", "voigt", "pvoigt", "moffat", "pearson4", "pearson7",
+        "students_t", "breit_wigner", "lognormal", "damped_oscillator", "dho", "expgaussian", "skewed_gaussian",
+        "skewed_voigt", "doniach", "gaussian2d", "step", "rectangle", "thermal_distribution")}},
     "fitcore-engine-leastsq": {"engine": {"leastsq": ()}},
     "fitcore-engine-lbfgsb": {"engine": {"lbfgsb": ("l-bfgs-b",)}},
     "fitcore-engine-anneal": {"engine": {"anneal": ("dual_annealing",)}},

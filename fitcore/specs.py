@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["EngineSpec", "ProbFuncSpec", "resolve"]
+__all__ = ["EngineSpec", "ProbFuncSpec", "ModelSpec", "resolve"]
 
 _SPEC_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
 OBJECTIVES = ("residuals", "scalar")
@@ -191,3 +191,44 @@ class ProbFuncSpec:
         _check_target("probability function", self.name, self.func)
         if not isinstance(self.summary, str) or not self.summary.strip():
             raise ValueError(f"probability function {self.name!r}: summary must be a non-empty string")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Declaration of one model (a :class:`fitcore.Model` subclass), selectable by name.
+
+    Parameters
+    ----------
+    name : str
+        Selection name: ``fitcore.Model(name, prefix=...)``.
+    model : type or str
+        The model class, or a ``"module:Class"`` string (imported on first use).
+    summary : str
+        One line describing the model.
+    example : mapping of str to float, optional
+        True parameter values of a typical curve: the conformance kit fits the model's
+        own ``guess`` to data made from them and checks that it recovers them.
+    x : tuple of (start, stop, num), default (-5.0, 5.0, 201)
+        Where the kit evaluates that curve.
+    """
+
+    name: str
+    model: type | str
+    summary: str
+    example: Mapping[str, float] | None = None
+    x: tuple[float, float, int] = (-5.0, 5.0, 201)
+
+    def __post_init__(self) -> None:
+        _check_name("model", self.name)
+        _check_target("model", self.name, self.model)
+        if not isinstance(self.summary, str) or not self.summary.strip():
+            raise ValueError(f"model {self.name!r}: summary must be a non-empty string")
+        if self.example is not None:
+            if not isinstance(self.example, Mapping) or not all(
+                    isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                    for k, v in self.example.items()):
+                raise ValueError(f"model {self.name!r}: example must map parameter names to numbers")
+            object.__setattr__(self, "example", dict(self.example))
+        start, stop, num = self.x
+        if not (isinstance(num, int) and num >= 2 and float(start) < float(stop)):
+            raise ValueError(f"model {self.name!r}: x must be (start, stop, num) with start < stop and num >= 2")
