@@ -37,9 +37,9 @@ from .errors import (
     EngineNotFoundError,
     EngineOptionError,
     EngineUnavailableError,
-    ModelNotFoundError,
     FitcoreError,
     FitcoreWarning,
+    ModelNotFoundError,
     NonFiniteResidualError,
     ParameterError,
     PluginConfigError,
@@ -54,14 +54,13 @@ from .errors import (
 from .hookspecs import hookimpl, hookspec
 from .minimizer import Minimizer, minimize
 from .model import CompositeModel, Model
-from .plugins import list_models
 from .model_result import ModelResult
 from .parameters import Parameter, Parameters, create_params
-from .plugins import list_engines, list_plugins, list_prob_funcs
+from .plugins import list_engines, list_models, list_plugins, list_prob_funcs
 from .problem import EngineResult, Problem, Stencil
 from .report import fit_report, report_errors, report_fit
 from .result import FitResult
-from .specs import EngineSpec, ProbFuncSpec
+from .specs import EngineSpec, ModelSpec, ProbFuncSpec
 
 
 def __getattr__(name: str) -> object:
@@ -113,6 +112,7 @@ __all__ = [
     "hookspec",
     "EngineSpec",
     "ProbFuncSpec",
+    "ModelSpec",
     "Problem",
     "EngineResult",
     "Stencil",

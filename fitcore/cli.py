@@ -6,10 +6,13 @@
     selects it (``'<distribution>:<name>'`` unless the bare name does);
 ``fitcore prob-funcs``
     the installed confidence-interval probability functions;
+``fitcore models``
+    the registered models (``fitcore.Model(name)``) and the distributions providing them;
 ``fitcore plugins``
     every distribution in the ``fitcore`` entry-point group and what became of it;
 ``fitcore check NAME... | --all``
-    the conformance kit (:mod:`fitcore.testing`) on engines or probability functions.
+    the conformance kit (:mod:`fitcore.testing`) on engines, probability functions
+    (``--prob-func``) or models (``--model``).
 
 ``--json`` gives machine-readable output. Listing never imports an engine or
 its dependencies; only ``check`` runs anything.
@@ -34,6 +37,7 @@ __all__ = ["main", "engine_rows", "prob_func_rows", "plugin_rows"]
 _ENGINE_COLUMNS = ("name", "distribution", "bounds", "scope", "stochastic", "covariance", "status")
 _PLUGIN_COLUMNS = ("distribution", "version", "plugin", "registered", "status")
 _PROB_FUNC_COLUMNS = ("name", "distribution", "summary")
+_MODEL_COLUMNS = ("name", "distribution", "summary")
 
 
 def _yes(flag: bool) -> str:
@@ -96,6 +100,25 @@ def prob_func_rows() -> list[dict[str, Any]]:
     ]
 
 
+def model_rows() -> list[dict[str, Any]]:
+    """One dict per registered model (``fitcore.Model(name)``), every claimant of a shared name included."""
+    conflicts = plugins.list_conflicts("model")
+    rows = []
+    for info in plugins.list_models():
+        rows.append({
+            "name": info.name,
+            "qualified_name": info.qualified_name,
+            "selected_by_name": plugins.selects(info),
+            "conflicts": [q for q in conflicts.get(info.name, ()) if q != info.qualified_name],
+            "summary": info.spec.summary,
+            "model": info.spec.model if isinstance(info.spec.model, str) else _jsonable(info.spec.model),
+            "distribution": info.distribution,
+            "version": info.version,
+            "plugin": info.plugin,
+        })
+    return rows
+
+
 def plugin_rows() -> list[dict[str, Any]]:
     """One dict per plugin (entry point or run-time registration) with its status."""
     return [
@@ -105,6 +128,7 @@ def plugin_rows() -> list[dict[str, Any]]:
             "plugin": r.plugin,
             "engines": list(r.engines),
             "prob_funcs": list(r.prob_funcs),
+            "models": list(r.models),
             "status": r.status,
             "stage": r.stage,
             "error": r.error,
@@ -147,9 +171,16 @@ def _prob_func_cells(row: dict[str, Any]) -> dict[str, str]:
             "summary": _status_cell(row, row["summary"])}
 
 
+def _model_cells(row: dict[str, Any]) -> dict[str, str]:
+    return {"name": _name_cell(row), "distribution": f"{row['distribution']} {row['version']}".strip(),
+            "summary": _status_cell(row, row["summary"])}
+
+
 def _plugin_cells(row: dict[str, Any], conflicts: dict[str, dict[str, list[str]]]) -> dict[str, str]:
     made = [f"engine {n}" + (" (conflict)" if n in conflicts["engine"] else "") for n in row["engines"]]
     made += [f"prob_func {n}" + (" (conflict)" if n in conflicts["prob_func"] else "") for n in row["prob_funcs"]]
+    if row.get("models"):
+        made.append(f"{len(row['models'])} models")
     status = row["status"]
     if row["status"] == "broken":
         status = f"broken ({row['stage']}): {row['error']}"
@@ -191,11 +222,14 @@ def _parser() -> argparse.ArgumentParser:
                      help="filter on a capability, e.g. --where is_global=true --where bounds=native")
     pfs = sub.add_parser("prob-funcs", help="list the installed confidence-interval probability functions")
     pfs.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    mdl = sub.add_parser("models", help="list the registered models (fitcore.Model(name)) and their distributions")
+    mdl.add_argument("--json", action="store_true", help="print JSON instead of a table")
     plg = sub.add_parser("plugins", help="list every plugin distribution and its status")
     plg.add_argument("--json", action="store_true", help="print JSON instead of a table")
     chk = sub.add_parser("check", help="run the conformance kit on an engine or probability function")
     chk.add_argument("names", nargs="*", metavar="NAME", help="engine (or, with --prob-func, function) names")
     chk.add_argument("--prob-func", action="store_true", help="the names are probability functions")
+    chk.add_argument("--model", action="store_true", help="the names are models")
     chk.add_argument("--all", action="store_true", help="check every installed engine and probability function")
     return parser
 
@@ -250,6 +284,14 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         else:
             _table(_PROB_FUNC_COLUMNS, [_prob_func_cells(r) for r in pf_rows], out)
         return 0
+    if args.command == "models":
+        m_rows = model_rows()
+        if args.json:
+            json.dump(m_rows, out, indent=2)
+            out.write("\n")
+        else:
+            _table(_MODEL_COLUMNS, [_model_cells(r) for r in m_rows], out)
+        return 0
     if args.command == "plugins":
         rows = plugin_rows()
         if args.json:
@@ -270,7 +312,11 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         todo += [(p.name if plugins.selects(p) else p.qualified_name, testing.check_prob_func)
                  for p in plugins.list_prob_funcs()]
     else:
-        todo = [(n, testing.check_prob_func if args.prob_func else testing.check_engine) for n in args.names]
+        if args.prob_func and args.model:
+            sys.stderr.write("fitcore check: give --prob-func or --model, not both\n")
+            return 2
+        kit = testing.check_model if args.model else testing.check_prob_func if args.prob_func else testing.check_engine
+        todo = [(n, kit) for n in args.names]
     failed_any = False
     for name, kit in todo:
         results = kit(name, raise_on_failure=False)

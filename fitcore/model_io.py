@@ -68,6 +68,7 @@ def encode(value: Any) -> Any:
 
 
 def decode(value: Any, where: str) -> Any:
+    """Return the value :func:`encode` wrote; ``where`` names the entry in error messages."""
     if value is None or isinstance(value, (bool, str, int, float)):
         return value
     if isinstance(value, list):
@@ -190,6 +191,7 @@ def dumps_model(model: Any, **kws: Any) -> str:
 
 
 def check_header(text: str | bytes, fmt: str) -> dict[str, Any]:
+    """Parse ``text`` and check it is a fitcore file of format ``fmt`` and this version; return it."""
     try:
         doc = json.loads(text)
     except (ValueError, TypeError, RecursionError) as exc:

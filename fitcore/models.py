@@ -124,6 +124,7 @@ class _Builtin(Model):
         """Set the hints (bounds, derived parameters) that depend on the prefix."""
 
     def init_kws(self) -> dict[str, Any]:
+        """Return the constructor keywords that rebuild this model."""
         return {"independent_vars": list(self.independent_vars), "prefix": self.prefix,
                 "nan_policy": self.nan_policy}
 
@@ -253,6 +254,7 @@ class PolynomialModel(_Builtin):
         return _finish(self, self.make_params(**values), kwargs)
 
     def init_kws(self) -> dict[str, Any]:
+        """Return the constructor keywords that rebuild this model."""
         return {**super().init_kws(), "degree": self.poly_degree}
 
 
@@ -306,6 +308,7 @@ class SplineModel(_Builtin):
         return _finish(self, self.make_params(**values), kwargs)
 
     def init_kws(self) -> dict[str, Any]:
+        """Return the constructor keywords that rebuild this model."""
         return {**super().init_kws(), "xknots": self.xknots}
 
 
@@ -754,6 +757,7 @@ class _Form(_Builtin):
         return text[:-1] + f", form='{self.form}')" if long else text
 
     def init_kws(self) -> dict[str, Any]:
+        """Return the constructor keywords that rebuild this model."""
         return {**super().init_kws(), "form": self.form}
 
 

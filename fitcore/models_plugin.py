@@ -48,8 +48,8 @@ EXAMPLES: dict[str, tuple[str, dict[str, float] | None, tuple[float, float, int]
     "doniach": ("DoniachModel", None, (-6.0, 8.0, 401)),
     "gaussian2d": ("Gaussian2dModel", None, (-5.0, 5.0, 201)),
     "step": ("StepModel", {"amplitude": 3.0, "center": 1.0, "sigma": 0.8}, (-6.0, 8.0, 401)),
-    "rectangle": ("RectangleModel", {"amplitude": 3.0, "center1": -1.0, "sigma1": 0.5, "center2": 3.0,
-                                     "sigma2": 0.7}, (-6.0, 8.0, 401)),
+    "rectangle": ("RectangleModel", {"amplitude": 3.0, "center1": 2.5, "sigma1": 0.8, "center2": 7.0,
+                                     "sigma2": 1.0}, (0.0, 10.0, 401)),
     "thermal_distribution": ("ThermalDistributionModel", None, (-5.0, 5.0, 201)),
 }
 _SUMMARIES = {

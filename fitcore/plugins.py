@@ -699,10 +699,12 @@ def shadowed_aliases(info: EngineInfo) -> list[str]:
         return _registry.catalogs[ENGINE.key].shadowed_aliases(info)
 
 
-def selects(info: EngineInfo | ProbFuncInfo) -> bool:
+def selects(info: EngineInfo | ProbFuncInfo | ModelInfo) -> bool:
     """Whether the bare name of ``info`` selects it (False when another claimant wins or none does)."""
     if isinstance(info, EngineInfo):
         return _registry.lookup(ENGINE, info.name).selected is info
+    if isinstance(info, ModelInfo):
+        return _registry.lookup(MODEL, info.name).selected is info
     return _registry.lookup(PROB_FUNC, info.name).selected is info
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "ConformanceWarning",
     "check_engine",
     "check_prob_func",
+    "check_model",
     "engine_checks",
     "prob_func_checks",
     "parametrize_with_checks",
@@ -608,6 +609,13 @@ def check_engine(name: str, *, raise_on_failure: bool = True) -> list[CheckResul
 def check_prob_func(name: str, *, raise_on_failure: bool = True) -> list[CheckResult]:
     """Run the probability-function checks; see :func:`check_engine`."""
     return _run(name, prob_func_checks(name), raise_on_failure)
+
+
+def check_model(name: str, *, raise_on_failure: bool = True) -> list[CheckResult]:
+    """Run the model-plugin checks of :mod:`fitcore.model_kit`; see :func:`check_engine`."""
+    from .model_kit import model_checks
+
+    return _run(name, model_checks(name), raise_on_failure)
 
 
 def parametrize_with_checks(engines: Sequence[str] = (), prob_funcs: Sequence[str] = ()) -> Any:
