@@ -19,12 +19,16 @@ from .parameters import check_name
 from .plugins import get_model_info
 from .specs import ModelSpec
 
-__all__ = ["model_checks", "GUESS_RTOL", "DERIVATIVE_RTOL"]
+__all__ = ["model_checks", "ModelKitWarning", "GUESS_RTOL", "DERIVATIVE_RTOL"]
 
 #: a fit from ``guess`` recovers an example value within this fraction (or this much of its scale, near 0)
 GUESS_RTOL = 2e-2
 #: analytic derivatives agree with central differences within this fraction of each column's largest value
 DERIVATIVE_RTOL = 1e-5
+
+
+class ModelKitWarning(UserWarning):
+    """A model check passed with a reservation (no example values, no guess, no analytic derivatives)."""
 
 
 def _spec(name: str) -> ModelSpec:
@@ -45,9 +49,7 @@ def _example(name: str) -> tuple[Any, dict[str, float], np.ndarray] | None:
 
 
 def _say(message: str) -> None:
-    from .testing import ConformanceWarning
-
-    warnings.warn(message, ConformanceWarning, stacklevel=3)
+    warnings.warn(message, ModelKitWarning, stacklevel=3)
 
 
 def check_model_builds(name: str) -> None:

@@ -20,11 +20,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
 
 from . import model_io, serialize
 from .minimizer import Minimizer
-from .model_support import MODEL_SYMBOLS, ModelJacobian, update_expressions
+from .model_support import ModelJacobian, model_symbols, update_expressions
 from .parameters import Parameters
 from .result import FitResult
 
@@ -110,7 +109,7 @@ class ModelResult(Minimizer):
         Minimizer.__init__(self, model._residual, params, fcn_args=(data, weights), fcn_kws=fcn_kws,
                            iter_cb=iter_cb, nan_policy=nan_policy, max_nfev=max_nfev, scale_covar=scale_covar,
                            calc_covar=calc_covar, **fit_kws)
-        self.add_symbols(MODEL_SYMBOLS)
+        self.add_symbols(model_symbols())
 
     # -- fitting ----------------------------------------------------------------------------------
     def fit(self, data: Any = None, params: Parameters | None = None, weights: Any = None,
@@ -206,6 +205,8 @@ class ModelResult(Minimizer):
         ValueError
             When the fit has no covariance (``errorbars`` is False).
         """
+        from scipy import special, stats
+
         if self.covar is None:
             raise ValueError(f"eval_uncertainty needs the covariance, which this fit has not: {self.errorbars_reason}")
         pars = (self.params if params is None else params).copy()

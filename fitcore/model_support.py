@@ -10,23 +10,25 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from .constraints import Constraints, base_symtable, make_interpreter
 from .parameters import Parameters
 
-__all__ = ["MODEL_SYMBOLS", "HINT_NAMES", "NAN_POLICIES", "check_nan_policy", "update_expressions", "ModelJacobian"]
+__all__ = ["model_symbols", "HINT_NAMES", "NAN_POLICIES", "check_nan_policy", "update_expressions", "ModelJacobian"]
 
-#: functions the derived parameters of the built-in models use in their expressions, added to
-#: the constraint symbol table of every Model fit (lmfit's names)
-MODEL_SYMBOLS: dict[str, Any] = {
-    "wofz": special.wofz,
-    "erf": special.erf,
-    "erfc": special.erfc,
-    "gamfcn": special.gamma,
-    "loggammafcn": special.loggamma,
-    "betalnfnc": special.betaln,
-}
+def model_symbols() -> dict[str, Any]:
+    """Return the functions the derived parameters of the built-in models use in expressions (lmfit's names).
+
+    They are added to the constraint symbol table of every Model fit. scipy is
+    imported here, on first use, so that ``import fitcore`` stays light.
+    """
+    from scipy import special
+
+    
+    return {"wofz": special.wofz, "erf": special.erf, "erfc": special.erfc, "gamfcn": special.gamma,
+            "loggammafcn": special.loggamma, "betalnfnc": special.betaln}
+
+
 #: attributes a parameter hint may set
 HINT_NAMES = ("value", "vary", "min", "max", "expr")
 #: what a fit may do with non-finite data or model values
@@ -51,7 +53,7 @@ def update_expressions(params: Parameters, symbols: Mapping[str, Any] | None = N
     if any(p.expr is None and p.value is None for p in params.values()):
         return
     table = base_symtable()
-    table.update(MODEL_SYMBOLS)
+    table.update(model_symbols())
     if symbols:
         table.update(symbols)
     interp: list[Any] = []

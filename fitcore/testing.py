@@ -613,9 +613,19 @@ def check_prob_func(name: str, *, raise_on_failure: bool = True) -> list[CheckRe
 
 def check_model(name: str, *, raise_on_failure: bool = True) -> list[CheckResult]:
     """Run the model-plugin checks of :mod:`fitcore.model_kit`; see :func:`check_engine`."""
-    from .model_kit import model_checks
+    from .model_kit import ModelKitWarning, model_checks
 
-    return _run(name, model_checks(name), raise_on_failure)
+    def reported(check: Callable[[str], None]) -> Callable[[str], None]:
+        def run(model: str) -> None:  # the kit's reservations, as this kit reports them
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ModelKitWarning)
+                check(model)
+            for w in caught:
+                warnings.warn(str(w.message), ConformanceWarning, stacklevel=2)
+        run.__name__ = check.__name__
+        return run
+
+    return _run(name, [reported(c) for c in model_checks(name)], raise_on_failure)
 
 
 def parametrize_with_checks(engines: Sequence[str] = (), prob_funcs: Sequence[str] = ()) -> Any:

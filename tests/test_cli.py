@@ -86,7 +86,7 @@ def test_plugins_table_shows_status_and_what_was_registered():
     assert status == 0
     lines = out.splitlines()
     assert lines[0].split() == ["DISTRIBUTION", "VERSION", "PLUGIN", "REGISTERED", "STATUS"]
-    core = next(ln for ln in lines if ln.startswith("fitcore "))
+    core = next(ln for ln in lines if ln.startswith("fitcore ") and "builtin_stats" in ln)
     assert "builtin_stats" in core and "prob_func f_test, prob_func likelihood_ratio" in core and "active" in core
     assert "engine leastsq" in next(ln for ln in lines if ln.startswith("fitcore-engine-leastsq"))
     broken = next(ln for ln in lines if "loader" in ln)
@@ -98,8 +98,9 @@ def test_plugins_json():
     status, out = run("plugins", "--json")
     rows = {r["plugin"]: r for r in json.loads(out)}
     assert rows["leastsq"] == {"distribution": "fitcore-engine-leastsq", "version": "0.1.0", "plugin": "leastsq",
-                               "engines": ["leastsq"], "prob_funcs": [], "status": "active", "stage": None,
-                               "error": None}
+                               "engines": ["leastsq"], "prob_funcs": [], "models": [], "status": "active",
+                               "stage": None, "error": None}
+    assert rows["builtin_models"]["distribution"] == "fitcore" and "gaussian" in rows["builtin_models"]["models"]
 
 
 def test_blocked_plugins_are_shown(monkeypatch):
