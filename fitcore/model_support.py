@@ -24,7 +24,6 @@ def model_symbols() -> dict[str, Any]:
     """
     from scipy import special
 
-    
     return {"wofz": special.wofz, "erf": special.erf, "erfc": special.erfc, "gamfcn": special.gamma,
             "loggammafcn": special.loggamma, "betalnfnc": special.betaln}
 
