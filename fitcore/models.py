@@ -39,7 +39,7 @@ __all__ = [
     "PseudoVoigtModel", "MoffatModel", "Pearson4Model", "Pearson7Model", "StudentsTModel", "BreitWignerModel",
     "LognormalModel", "DampedOscillatorModel", "DampedHarmonicOscillatorModel", "ExponentialGaussianModel",
     "SkewedGaussianModel", "SkewedVoigtModel", "ThermalDistributionModel", "DoniachModel", "PowerLawModel",
-    "ExponentialModel", "StepModel", "RectangleModel", "BUILTIN_MODELS", "guess_from_peak",
+    "ExponentialModel", "StepModel", "RectangleModel", "BoseModel", "FermiModel", "BUILTIN_MODELS", "guess_from_peak",
 ]
 
 TAU = 2.0 * math.pi
@@ -826,6 +826,28 @@ class ThermalDistributionModel(_Form):
         return _guess_thermal(self, data, x, kwargs)
 
 
+class BoseModel(_Builtin):
+    """The Bose-Einstein occupation ``amplitude / (exp((x - center)/kt) - 1)``."""
+
+    lineshape = staticmethod(ls.bose)
+    registered_name = "bose"
+
+    def guess(self, data: Any, x: Any, negative: bool = False, **kwargs: Any) -> Parameters:
+        """Centre the mean of ``x``, ``kt`` a tenth of its range."""
+        return _guess_thermal(self, data, x, kwargs)
+
+
+class FermiModel(_Builtin):
+    """The Fermi-Dirac occupation ``amplitude / (exp((x - center)/kt) + 1)``."""
+
+    lineshape = staticmethod(ls.fermi)
+    registered_name = "fermi"
+
+    def guess(self, data: Any, x: Any, negative: bool = False, **kwargs: Any) -> Parameters:
+        """Centre the mean of ``x``, ``kt`` a tenth of its range."""
+        return _guess_thermal(self, data, x, kwargs)
+
+
 # -- the registry of built-in models ---------------------------------------------------------------
 def _all_builtin() -> Iterable[type[_Builtin]]:
     return (ConstantModel, ComplexConstantModel, LinearModel, QuadraticModel, PolynomialModel, SineModel,
@@ -833,7 +855,7 @@ def _all_builtin() -> Iterable[type[_Builtin]]:
             PseudoVoigtModel, MoffatModel, Pearson4Model, Pearson7Model, StudentsTModel, BreitWignerModel,
             LognormalModel, DampedOscillatorModel, DampedHarmonicOscillatorModel, ExponentialGaussianModel,
             SkewedGaussianModel, SkewedVoigtModel, DoniachModel, Gaussian2dModel, StepModel, RectangleModel,
-            ThermalDistributionModel)
+            ThermalDistributionModel, BoseModel, FermiModel)
 
 
 #: registered name -> class of every built-in model

@@ -51,6 +51,8 @@ EXAMPLES: dict[str, tuple[str, dict[str, float] | None, tuple[float, float, int]
     "rectangle": ("RectangleModel", {"amplitude": 3.0, "center1": 2.5, "sigma1": 0.8, "center2": 7.0,
                                      "sigma2": 1.0}, (0.0, 10.0, 401)),
     "thermal_distribution": ("ThermalDistributionModel", None, (-5.0, 5.0, 201)),
+    "bose": ("BoseModel", None, (-5.0, 5.0, 201)),
+    "fermi": ("FermiModel", None, (-5.0, 5.0, 201)),
 }
 _SUMMARIES = {
     "constant": "c, independent of x", "complex_constant": "re + 1j*im, independent of x",
@@ -67,6 +69,7 @@ _SUMMARIES = {
     "doniach": "Doniach-Sunjic photo-emission line", "gaussian2d": "two-dimensional Gaussian of x and y",
     "step": "step: linear, atan, erf or logistic", "rectangle": "step up then down: linear, atan, erf or logistic",
     "thermal_distribution": "Bose-Einstein, Maxwell-Boltzmann or Fermi-Dirac occupation",
+    "bose": "Bose-Einstein occupation", "fermi": "Fermi-Dirac occupation",
 }
 
 

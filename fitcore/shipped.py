@@ -19,7 +19,7 @@ SHIPPED: Mapping[str, Mapping[str, Mapping[str, tuple[str, ...]]]] = {
         "constant", "complex_constant", "linear", "quadratic", "polynomial", "sine", "exponential", "powerlaw",
         "gaussian", "lorentzian", "split_lorentzian", "voigt", "pvoigt", "moffat", "pearson4", "pearson7",
         "students_t", "breit_wigner", "lognormal", "damped_oscillator", "dho", "expgaussian", "skewed_gaussian",
-        "skewed_voigt", "doniach", "gaussian2d", "step", "rectangle", "thermal_distribution")}},
+        "skewed_voigt", "doniach", "gaussian2d", "step", "rectangle", "thermal_distribution", "bose", "fermi")}},
     "fitcore-engine-leastsq": {"engine": {"leastsq": ()}},
     "fitcore-engine-lbfgsb": {"engine": {"lbfgsb": ("l-bfgs-b",)}},
     "fitcore-engine-anneal": {"engine": {"anneal": ("dual_annealing",)}},
