@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .constraints import Constraints, base_symtable, make_interpreter
+from .constraints import Constraints, base_symtable
 from .parameters import Parameters
 
 __all__ = ["model_symbols", "HINT_NAMES", "NAN_POLICIES", "check_nan_policy", "update_expressions", "ModelJacobian"]
@@ -55,14 +55,7 @@ def update_expressions(params: Parameters, symbols: Mapping[str, Any] | None = N
     table.update(model_symbols())
     if symbols:
         table.update(symbols)
-    interp: list[Any] = []
-
-    def interpreter() -> Any:
-        if not interp:
-            interp.append(make_interpreter(table))
-        return interp[0]
-
-    Constraints(params, table, interpreter).evaluate()
+    Constraints(params, table).evaluate()
 
 
 class ModelJacobian:
