@@ -30,6 +30,7 @@ import numpy as np
 from . import lineshapes as ls
 from .lineshapes import TINY
 from .model import Model
+from .model_support import update_expressions
 from .parameters import Parameters
 
 __all__ = [
@@ -91,8 +92,6 @@ def _finish(model: Model, params: Parameters, kwargs: dict[str, Any]) -> Paramet
         if name in params:
             params[name].value = val
             params[name].init_value = params[name].value
-    from .model import update_expressions
-
     update_expressions(params)
     return params
 

@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 import fitcore
+import fitcore.model_io
 from fitcore import CompositeModel, FitResult, Model, ModelResult, Parameter, ParameterError, Parameters
 from fitcore.models import GaussianModel, LinearModel, StepModel
 

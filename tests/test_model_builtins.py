@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import fitcore
+import fitcore.model_support
 from fitcore import models as M
 
 X = np.linspace(-6.0, 8.0, 401)
@@ -73,7 +74,7 @@ def test_derived_fwhm_and_height_are_the_curves(cls, values, rel):
     params = model.make_params(**values)
     if "gamma" in values:
         params["p_gamma"].set(expr="", value=values["gamma"], vary=True)
-        fitcore.model.update_expressions(params)
+        fitcore.model_support.update_expressions(params)
     y = model.eval(params, x=x)
     assert params["p_height"].value == pytest.approx(y.max(), rel=1e-6)
     assert params["p_fwhm"].value == pytest.approx(_measured_fwhm(x, y), rel=rel)
