@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from .minimizer import Minimizer
 from .parameters import Parameters
+from .result import FitResult
 from .stats import FitStats
 
 __all__ = ["FitDef", "Note", "Point", "Refitter", "RowResult", "RowTask", "SideResult", "SideTask"]
@@ -71,16 +72,16 @@ class FitDef:
     symbols: dict[str, Any] = field(default_factory=dict)  # user additions to ``Minimizer.asteval.symtable``
 
     @classmethod
-    def of(cls, fit: Minimizer) -> FitDef:
-        """Snapshot ``fit`` (its Parameters are copied, never referenced)."""
-        core = {k: v for k, v in fit.core_options.items() if k != "iter_cb"}
+    def of(cls, fit: Minimizer, result: FitResult) -> FitDef:
+        """Snapshot ``result``, a fit made by ``fit`` (its Parameters are copied, never referenced)."""
+        core = {k: v for k, v in result.core_options.items() if k != "iter_cb"}
         core.setdefault("scale_covar", fit.scale_covar)
-        best = FitStats(fit.ndata, fit.nvarys, fit.nfree, fit.chisqr, fit.redchi, fit.objective, fit.errordef)
-        assert fit.engine is not None
-        symbols = fit.user_symbols()
-        return cls(fit.userfcn, fit.params.copy(), fit.userargs, dict(fit.userkws), fit.nan_policy, fit.max_nfev,
-                   fit.engine, dict(fit.engine_options), core, list(fit.var_names), best,
-                   None if fit.covar is None else np.array(fit.covar, dtype=float), symbols)
+        best = FitStats(result.ndata, result.nvarys, result.nfree, result.chisqr, result.redchi, result.objective,
+                        result.errordef)
+        assert result.engine is not None
+        return cls(fit.userfcn, result.params.copy(), fit.userargs, dict(fit.userkws), fit.nan_policy, fit.max_nfev,
+                   result.engine, dict(result.engine_options), core, list(result.var_names), best,
+                   None if result.covar is None else np.array(result.covar, dtype=float), fit.user_symbols())
 
     def value(self, name: str) -> float:
         """Best-fit value of ``name``."""

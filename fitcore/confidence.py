@@ -35,6 +35,7 @@ from ._profile import FitDef, Point, Refitter, RowResult, RowTask, SideResult, S
 from .errors import ConfidenceWarning, ParameterError, did_you_mean
 from .executors import map_chunked
 from .minimizer import Minimizer
+from .result import FitResult
 from .plugins import get_prob_func
 from .stats import FitStats
 
@@ -62,9 +63,11 @@ def conf_interval(
     Parameters
     ----------
     minimizer : Minimizer
-        A finished fit. Its Parameters are never modified.
+        A finished fit (its last result is profiled). Its Parameters are never modified.
     p_names : str or sequence of str, optional
-        Varied parameters to compute intervals for (default: all of them).
+        Varied parameters to compute intervals for (default: all of them). A
+        :class:`~fitcore.FitResult` of ``minimizer`` here (lmfit's
+        ``conf_interval(minimizer, result)``) profiles that fit instead of the last.
     sigmas : sequence of float, default (0.674, 0.95, 0.997)
         Probabilities (1 - alpha) to find. A value >= 1 is read as a number of
         standard deviations: ``2`` means ``erf(2 / sqrt(2)) = 0.9545``.
@@ -121,8 +124,11 @@ def conf_interval(
     >>> [round(v, 3) for _, v in ci['b']]
     [1.964, 1.986, 2.007]
     """
-    fitdef = _fitdef(minimizer)
-    names = _check_names(minimizer, p_names)
+    result = None
+    if isinstance(p_names, FitResult):  # lmfit's conf_interval(minimizer, result, ...)
+        result, p_names = p_names, None
+    fitdef = _fitdef(minimizer, result)
+    names = _check_names(fitdef, p_names)
     levels = _levels(sigmas)
     if not isinstance(maxiter, (int, np.integer)) or isinstance(maxiter, bool) or maxiter < 1:
         raise ValueError(f"maxiter={maxiter!r}; expected a positive integer (refits per side)")
@@ -195,7 +201,7 @@ def conf_interval2d(
     fitdef = _fitdef(minimizer)
     if x_name == y_name:
         raise ValueError(f"x_name and y_name are both {x_name!r}; give two different parameters")
-    names = _check_names(minimizer, [x_name, y_name])
+    names = _check_names(fitdef, [x_name, y_name])
     for label, n in (("nx", nx), ("ny", ny)):
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise ValueError(f"{label}={n!r}; expected a positive integer number of grid points")
@@ -219,25 +225,26 @@ def conf_interval2d(
 
 
 # -- validation ------------------------------------------------------------------------------
-def _fitdef(minimizer: Any) -> FitDef:
+def _fitdef(minimizer: Any, result: FitResult | None = None) -> FitDef:
+    """The fit to profile: ``result`` (one of ``minimizer``'s fits), by default its last one."""
     if not isinstance(minimizer, Minimizer):
         raise TypeError(f"expected a fitcore Minimizer (as returned by fitcore.minimize), "
                         f"not {type(minimizer).__name__}")
-    if minimizer.engine is None or not math.isfinite(minimizer.chisqr):
+    result = minimizer.result if result is None else result
+    if result.engine is None or not math.isfinite(result.chisqr):
         raise ValueError("the minimizer has not been fitted: run minimize() or Minimizer.leastsq() first")
-    if minimizer.objective == "cost":  # a cost's profile needs neither degrees of freedom nor a positive value
-        return FitDef.of(minimizer)
-    if minimizer.nfree <= 0:
-        raise ValueError(f"no degrees of freedom left (nfree = {minimizer.nfree}): confidence intervals "
-                         "need more data points than varied parameters")
-    if not minimizer.chisqr > 0:
-        raise ValueError("the best fit has chi-square 0 (a perfect fit): probabilities from chi-square "
-                         "increases are undefined")
-    return FitDef.of(minimizer)
+    if result.objective == "least_squares":  # a cost's profile needs neither degrees of freedom nor a positive value
+        if result.nfree <= 0:
+            raise ValueError(f"no degrees of freedom left (nfree = {result.nfree}): confidence intervals "
+                             "need more data points than varied parameters")
+        if not result.chisqr > 0:
+            raise ValueError("the best fit has chi-square 0 (a perfect fit): probabilities from chi-square "
+                             "increases are undefined")
+    return FitDef.of(minimizer, result)
 
 
-def _check_names(minimizer: Minimizer, p_names: Sequence[str] | str | None) -> list[str]:
-    varied = list(minimizer.var_names)
+def _check_names(fitdef: FitDef, p_names: Sequence[str] | str | None) -> list[str]:
+    varied = list(fitdef.var_names)
     if p_names is None:
         return varied
     names = [p_names] if isinstance(p_names, str) else list(p_names)
@@ -246,8 +253,8 @@ def _check_names(minimizer: Minimizer, p_names: Sequence[str] | str | None) -> l
     for name in names:
         if name in varied:
             continue
-        if name in minimizer.params:
-            why = "has an expression" if minimizer.params[name].expr is not None else "is fixed (vary=False)"
+        if name in fitdef.params:
+            why = "has an expression" if fitdef.params[name].expr is not None else "is fixed (vary=False)"
             raise ParameterError(f"parameter {name!r} {why} and has no confidence interval; "
                                  f"varied parameters: {', '.join(varied)}", name)
         raise ParameterError(f"no parameter {name!r}.{did_you_mean(str(name), varied)} "

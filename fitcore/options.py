@@ -45,8 +45,10 @@ class CoreOptions:
             if func is not None and not callable(func):
                 raise TypeError(f"{name} must be callable or None, not {type(func).__name__}")
         for name in ("scale_covar", "col_deriv"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name}={getattr(self, name)!r}; expected True or False")
+            flag = getattr(self, name)  # MINPACK's 0/1 (lmfit passes col_deriv=1) or a bool; 'no' is not False
+            if not (isinstance(flag, (bool, np.bool_)) or (isinstance(flag, (int, np.integer)) and flag in (0, 1))):
+                raise TypeError(f"{name}={flag!r}; expected True or False (or 1 or 0)")
+            object.__setattr__(self, name, bool(flag))
         errordef = self.errordef
         if isinstance(errordef, bool) or not isinstance(errordef, (int, float, np.floating, np.integer)) \
                 or not math.isfinite(errordef) or errordef <= 0:

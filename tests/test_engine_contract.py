@@ -425,3 +425,21 @@ def test_a_bad_seed_is_refused_before_any_evaluation(seed):
         fitcore.minimize(counting, params(a={"min": 0, "max": 10}, b={"min": 0, "max": 5}), engine="anneal",
                          seed=seed)
     assert calls == []
+
+
+def test_lmfit_spellings_col_deriv_1_and_conf_interval_with_a_result():
+    """col_deriv=1 as lmfit passes it; conf_interval(minimizer, result) profiles that result."""
+
+    def jac_rows(p):
+        e = np.exp(-p["b"].value * X)
+        return np.vstack([e, -p["a"].value * X * e])
+
+    m = fitcore.Minimizer(residual, params())
+    first = m.minimize(Dfun=jac_rows, col_deriv=1)
+    assert first.success and first.params["b"].value == pytest.approx(0.7, rel=1e-2)
+    with pytest.raises(TypeError, match="col_deriv='yes'"):
+        m.minimize(Dfun=jac_rows, col_deriv="yes")
+    m.params["a"].value, m.params["b"].value = 1.0, 0.3
+    m.minimize(engine="lbfgsb", max_nfev=3)  # a later, unfinished fit
+    ci = fitcore.conf_interval(m, first, sigmas=(0.95,))
+    assert ci["a"][1][1] == first.params["a"].value
