@@ -436,7 +436,8 @@ def test_lmfit_spellings_col_deriv_1_and_conf_interval_with_a_result():
 
     m = fitcore.Minimizer(residual, params())
     first = m.minimize(Dfun=jac_rows, col_deriv=1)
-    assert first.success and first.params["b"].value == pytest.approx(0.7, rel=1e-2)
+    plain = fitcore.Minimizer(residual, params()).leastsq()
+    assert first.success and first.params["b"].value == pytest.approx(plain.params["b"].value, rel=1e-6)
     with pytest.raises(TypeError, match="col_deriv='yes'"):
         m.minimize(Dfun=jac_rows, col_deriv="yes")
     m.params["a"].value, m.params["b"].value = 1.0, 0.3
