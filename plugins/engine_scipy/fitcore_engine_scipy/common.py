@@ -1,0 +1,83 @@
+"""What the scipy engines share: the stationarity test behind an honest ``success``, the bounded polish, seeds."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy.optimize import OptimizeResult, minimize
+
+from fitcore import Problem
+
+__all__ = ["STATIONARY_COS", "bounds_list", "is_cost_fit", "message_of", "polish", "rng_keyword", "stationary"]
+
+#: largest cosine between the residual and a Jacobian column at an accepted least-squares minimum
+STATIONARY_COS = 1.0e-4
+#: relative distance from a bound within which a parameter counts as held by it
+_BOUND_ROOM = 1.0e-7
+#: the polish's tolerances: tight enough for error bars as accurate as a least-squares engine's
+POLISH_OPTIONS = {"ftol": 1.0e-12, "gtol": 1.0e-8}
+
+
+def is_cost_fit(problem: Problem) -> bool:
+    """Whether ``problem.scalar`` is the user's own cost rather than the chi-square of a residual."""
+    return getattr(problem, "objective", "least_squares") == "cost"
+
+
+def bounds_list(problem: Problem) -> list[tuple[float | None, float | None]]:
+    """``problem.lower``/``upper`` as scipy's ``(min, max)`` pairs, ``None`` for an infinite bound."""
+    return [(float(lo) if np.isfinite(lo) else None, float(hi) if np.isfinite(hi) else None)
+            for lo, hi in zip(problem.lower, problem.upper)]
+
+
+def stationary(problem: Problem, x: np.ndarray, r: Any = None, jac: Any = None) -> bool:
+    """Whether ``x`` is a minimum of the chi-square as far as first derivatives tell (bounds considered).
+
+    The largest cosine between the residual and a column of the Jacobian must be at most
+    :data:`STATIONARY_COS`, ignoring parameters held by a bound the gradient pushes against.
+    Costs one Jacobian. Several scipy methods stop on an absolute gradient or step tolerance
+    and call that convergence far from the minimum (BFGS on NIST MGH09); this keeps their
+    ``success`` honest. Cost fits have no residual to compare the gradient with: their
+    ``success`` is scipy's. ``r`` and ``jac`` (dense or sparse), when the engine already has
+    them at ``x``, spare the evaluations.
+    """
+    if is_cost_fit(problem):
+        return True
+    r = np.array(problem.residual(x) if r is None else r, dtype=float)
+    rn = float(np.linalg.norm(r))
+    if rn == 0.0:
+        return True
+    jac = np.asarray(problem.jacobian(x), dtype=float) if jac is None else jac
+    g = np.asarray(jac.T @ r, dtype=float).ravel()
+    if isinstance(jac, np.ndarray):
+        norms = np.linalg.norm(jac, axis=0)
+    else:  # a scipy.sparse matrix (least_squares with jac_sparsity)
+        norms = np.sqrt(np.asarray(jac.multiply(jac).sum(axis=0), dtype=float).ravel())
+    norms[norms == 0] = 1.0
+    cos = np.abs(g) / (norms * rn)
+    near = _BOUND_ROOM * np.maximum(np.abs(x), 1.0)
+    # the chi-square's gradient is 2 J^T r: positive g lowers chi-square by decreasing x
+    blocked = ((x - problem.lower <= near) & (g > 0)) | ((problem.upper - x <= near) & (g < 0))
+    return bool(np.all(cos[~blocked] <= STATIONARY_COS))
+
+
+def polish(problem: Problem, x: np.ndarray, maxiter: int = 15000) -> OptimizeResult:
+    """L-BFGS-B from ``x`` inside the bounds on ``problem.scalar`` with ``problem.gradient``."""
+    options = {**POLISH_OPTIONS, "maxiter": int(maxiter)}
+    return minimize(problem.scalar, np.clip(x, problem.lower, problem.upper), jac=problem.gradient,
+                    method="L-BFGS-B", bounds=bounds_list(problem), options=options)
+
+
+def rng_keyword(func: Callable[..., Any]) -> str:
+    """``'rng'`` where the installed scipy's ``func`` takes it (scipy >= 1.15), else ``'seed'``."""
+    return "rng" if "rng" in inspect.signature(func).parameters else "seed"
+
+
+def message_of(res: Any) -> str:
+    """Return scipy's message as one line (basinhopping's is a list)."""
+    msg = getattr(res, "message", "")
+    if isinstance(msg, (list, tuple)):
+        msg = "; ".join(str(m) for m in msg)
+    return " ".join(str(msg).split())

@@ -1,0 +1,241 @@
+"""The global engines: differential evolution, basin hopping, SHGO and a brute-force grid, on ``problem.scalar``.
+
+Each searches the box of the bounds (finite for all but ``basinhopping``) and ends with a
+local minimization inside the bounds using ``problem.gradient``: L-BFGS-B with tight
+tolerances (``polish``/``finish`` for differential evolution and brute, the local searches of
+basinhopping and shgo), so that the minimum and its error bars are as accurate as a local
+engine's. A non-finite objective counts as ``+inf`` (worse than any point), so one NaN cannot
+become the best point of a population or a grid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from scipy.optimize import OptimizeResult, basinhopping, brute, differential_evolution, shgo
+
+from fitcore import EngineResult, Problem
+
+from .common import POLISH_OPTIONS, message_of, polish, rng_keyword, stationary
+from .options import GLOBAL
+
+__all__ = ["differential_evolution_engine", "basinhopping_engine", "shgo_engine", "brute_engine",
+           "run_differential_evolution", "run_basinhopping", "run_shgo", "run_brute", "BoundedStep", "Finite",
+           "Carried", "uncarried"]
+
+
+class Carried(Exception):
+    """A ``ValueError``/``TypeError`` from the objective, carried through scipy unchanged.
+
+    differential_evolution turns either, raised inside its map, into a ``RuntimeError`` about
+    the map's form; fitcore's own ``NonFiniteResidualError`` is a ``ValueError``.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@contextmanager
+def uncarried() -> Iterator[None]:
+    """Raise the objective's own exception where scipy passed a :class:`Carried` one up."""
+    try:
+        yield
+    except Carried as exc:
+        raise exc.error from None
+    except RuntimeError as exc:
+        if isinstance(exc.__cause__, Carried):
+            raise exc.__cause__.error from None
+        raise
+
+
+class Finite:
+    """``fun(x)``, with a non-finite value replaced by ``+inf`` (picklable, for ``workers``)."""
+
+    def __init__(self, fun: Callable[[np.ndarray], float]) -> None:
+        self.fun = fun
+
+    def __call__(self, x: np.ndarray) -> float:
+        """Return the objective at ``x``, ``inf`` where it is not finite."""
+        try:
+            f = float(self.fun(x))
+        except (ValueError, TypeError) as exc:
+            raise Carried(exc) from exc
+        return f if np.isfinite(f) else np.inf
+
+
+class BoundedStep:
+    """basinhopping's random displacement (uniform in ``[-stepsize, stepsize]``), clipped into the bounds.
+
+    basinhopping adapts ``stepsize`` (it reads and writes the attribute) to reach its
+    target acceptance rate.
+    """
+
+    def __init__(self, stepsize: float, lower: np.ndarray, upper: np.ndarray, rng: np.random.Generator) -> None:
+        self.stepsize, self.lower, self.upper, self.rng = float(stepsize), lower, upper, rng
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Return a random neighbour of ``x`` inside the bounds."""
+        step = self.rng.uniform(-self.stepsize, self.stepsize, np.shape(x))
+        return np.clip(x + step, self.lower, self.upper)
+
+
+def _box(lower: np.ndarray, upper: np.ndarray) -> list[tuple[float, float]]:
+    return [(float(lo), float(hi)) for lo, hi in zip(lower, upper)]
+
+
+def _local_kwargs(gradient: Callable[[np.ndarray], np.ndarray], bounds: Any, maxiter: int) -> dict[str, Any]:
+    return {"method": "L-BFGS-B", "jac": gradient, "bounds": bounds,
+            "options": {**POLISH_OPTIONS, "maxiter": int(maxiter)}}
+
+
+# -- the scipy calls (also made by the prechecks, with a function that stops at the first evaluation) --------
+def run_differential_evolution(fun: Callable[[np.ndarray], float], lower: np.ndarray, upper: np.ndarray,
+                               x0: np.ndarray, options: Mapping[str, Any], seed: Any) -> OptimizeResult:
+    """:func:`scipy.optimize.differential_evolution` in the box, from a population including ``x0``."""
+    opts = {**GLOBAL["differential_evolution"], **options}
+    opts.pop("polish")
+    return differential_evolution(fun, _box(lower, upper), x0=x0, polish=False,
+                                  **{rng_keyword(differential_evolution): seed}, **opts)
+
+
+def run_basinhopping(fun: Callable[[np.ndarray], float], gradient: Callable[[np.ndarray], np.ndarray],
+                     lower: np.ndarray, upper: np.ndarray, x0: np.ndarray, options: Mapping[str, Any],
+                     seed: Any) -> OptimizeResult:
+    """:func:`scipy.optimize.basinhopping` with bounded steps and bounded L-BFGS-B local searches."""
+    opts = {**GLOBAL["basinhopping"], **options}
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    step = BoundedStep(opts.pop("stepsize"), lower, upper, rng)
+    bounds = [(lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None) for lo, hi in zip(lower, upper)]
+    local = _local_kwargs(gradient, bounds, opts.pop("local_maxiter"))
+    return basinhopping(fun, x0, minimizer_kwargs=local, take_step=step, stepsize=step.stepsize,
+                        **{rng_keyword(basinhopping): rng}, **opts)
+
+
+def run_shgo(fun: Callable[[np.ndarray], float], gradient: Callable[[np.ndarray], np.ndarray],
+             lower: np.ndarray, upper: np.ndarray, options: Mapping[str, Any]) -> OptimizeResult:
+    """:func:`scipy.optimize.shgo` in the box, local searches by L-BFGS-B with the gradient."""
+    opts = {**GLOBAL["shgo"], **options}
+    opts.pop("polish")
+    sub = {k: opts[k] for k in ("maxfev", "maxtime") if opts[k] is not None}
+    del opts["maxfev"], opts["maxtime"]
+    local = _local_kwargs(gradient, None, opts.pop("local_maxiter"))
+    local.pop("bounds")  # shgo passes the box to every local search itself
+    return shgo(fun, _box(lower, upper), minimizer_kwargs=local, options=sub or None, **opts)
+
+
+def run_brute(fun: Callable[[np.ndarray], float], lower: np.ndarray, upper: np.ndarray,
+              options: Mapping[str, Any]) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """:func:`scipy.optimize.brute` on ``Ns`` points per parameter from min to max, unfinished.
+
+    Returns ``(best point, its objective, grid, objective on the grid)``.
+    """
+    opts = {**GLOBAL["brute"], **options}
+    x, fval, grid, values = brute(fun, tuple(_box(lower, upper)), Ns=int(opts["Ns"]), full_output=True,
+                                  finish=None, workers=opts["workers"])
+    return np.atleast_1d(np.asarray(x, dtype=float)), float(fval), np.asarray(grid), np.asarray(values)
+
+
+# -- the engines -------------------------------------------------------------------------------------------
+def _verdict(problem: Problem, x: np.ndarray, ok: bool, message: str) -> tuple[bool, str]:
+    if ok and not stationary(problem, x):
+        return False, message + "; but the chi-square gradient at the result is not small (not a minimum)"
+    return ok, message
+
+
+def _polished(problem: Problem, x: np.ndarray, f: float, extras: dict[str, Any]) -> tuple[np.ndarray, bool, str]:
+    """Polish ``x`` (objective ``f``); return the better point, the polish's convergence and its message."""
+    pol = polish(problem, x)
+    extras.update(polish_nfev=int(pol.nfev), polish_message=message_of(pol))
+    better = np.asarray(pol.x, dtype=float) if pol.fun <= f else x
+    return better, bool(pol.success), f"polish (L-BFGS-B): {message_of(pol)}"
+
+
+def differential_evolution_engine(problem: Problem, **options: Any) -> EngineResult:
+    """Differential evolution in the finite box of the bounds, then (``polish``) L-BFGS-B.
+
+    ``success``: scipy's convergence (population spread below ``tol``/``atol``), the polish's,
+    and a negligible chi-square gradient at the result.
+    """
+    opts = {**GLOBAL["differential_evolution"], **options}
+    with uncarried():
+        res = run_differential_evolution(Finite(problem.scalar), problem.lower, problem.upper,
+                                         np.clip(problem.x0, problem.lower, problem.upper), opts, problem.seed)
+    x = np.asarray(res.x, dtype=float)
+    extras: dict[str, Any] = {"de_fun": float(res.fun), "de_nfev": int(res.nfev), "de_nit": int(res.nit)}
+    ok, message = bool(res.success), message_of(res)
+    if opts["polish"]:
+        x, pok, pmsg = _polished(problem, x, float(res.fun), extras)
+        ok, message = ok and pok, f"{message}; {pmsg}"
+    x = np.clip(x, problem.lower, problem.upper)
+    ok, message = _verdict(problem, x, ok, message)
+    return EngineResult(x=x, success=ok, message=message, status=0 if ok else 1, nit=int(res.nit), extras=extras)
+
+
+def basinhopping_engine(problem: Problem, **options: Any) -> EngineResult:
+    """Basin hopping: random steps inside the bounds, each followed by a bounded L-BFGS-B search.
+
+    ``success``: the lowest local search converged at a negligible chi-square gradient.
+    """
+    x0 = np.clip(np.array(problem.x0, dtype=float), problem.lower, problem.upper)
+    with uncarried():
+        res = run_basinhopping(Finite(problem.scalar), problem.gradient, problem.lower, problem.upper, x0, options,
+                               problem.seed)
+    x = np.clip(np.asarray(res.x, dtype=float), problem.lower, problem.upper)
+    lowest = res.lowest_optimization_result
+    ok, message = _verdict(problem, x, bool(lowest.success),
+                           f"{message_of(res)}; lowest local search (L-BFGS-B): {message_of(lowest)}")
+    extras = {"fun": float(res.fun), "scipy_nfev": int(res.nfev), "minimization_failures":
+              int(res.get("minimization_failures", 0))}
+    return EngineResult(x=x, success=ok, message=message, status=0 if ok else 1, nit=int(res.nit), extras=extras)
+
+
+def shgo_engine(problem: Problem, **options: Any) -> EngineResult:
+    """SHGO in the finite box: sampling, then a bounded L-BFGS-B search from each minimizer of the complex.
+
+    shgo confines each local search to the neighbourhood of its vertex in the complex; ``polish``
+    continues from the best point in the whole box (on the conformance kit's exponential decay,
+    shgo's own best point, with n=100 and iters=1, has a chi-square 2000 times the minimum).
+    ``success``: scipy's, the polish's, and a negligible chi-square gradient at the result. ``extras['xl']``
+    holds every local minimum found (best first), ``extras['funl']`` their objectives.
+    """
+    opts = {**GLOBAL["shgo"], **options}
+    with uncarried():
+        res = run_shgo(Finite(problem.scalar), problem.gradient, problem.lower, problem.upper, opts)
+    x = np.asarray(res.x, dtype=float)
+    extras: dict[str, Any] = {"fun": float(res.fun), "scipy_nfev": int(res.nfev), "nlfev": int(res.get("nlfev", 0)),
+                              "xl": np.asarray(res.get("xl", [])).tolist(),
+                              "funl": np.asarray(res.get("funl", [])).tolist()}
+    ok, message = bool(res.success), message_of(res)
+    if opts["polish"]:
+        x, pok, pmsg = _polished(problem, x, float(res.fun), extras)
+        ok, message = ok and pok, f"{message}; {pmsg}"
+    x = np.clip(x, problem.lower, problem.upper)
+    ok, message = _verdict(problem, x, ok, message)
+    return EngineResult(x=x, success=ok, message=message, status=0 if ok else 1,
+                        nit=int(res.get("nit", 0)), extras=extras)
+
+
+def brute_engine(problem: Problem, **options: Any) -> EngineResult:
+    """Evaluate the objective on a grid of ``Ns`` points per parameter between its bounds; then ``finish``.
+
+    The grid and the objective on it are kept in ``extras`` for plotting, under lmfit's names:
+    ``brute_grid`` (shape ``(nvar, Ns, ..., Ns)``; ``(Ns,)`` for one parameter), ``brute_Jout``
+    (``(Ns, ..., Ns)``), ``brute_x0`` (the best grid point) and ``brute_fval`` (its objective).
+    ``success``: with ``finish``, the L-BFGS-B search from the best grid point converged at a
+    negligible gradient; without, False unless the grid point itself passes that test.
+    """
+    opts = {**GLOBAL["brute"], **options}
+    with uncarried():
+        xg, fval, grid, values = run_brute(Finite(problem.scalar), problem.lower, problem.upper, opts)
+    extras: dict[str, Any] = {"brute_x0": xg.copy(), "brute_fval": fval, "brute_grid": grid, "brute_Jout": values}
+    x, ok, message = xg, True, f"best of {values.size} grid points"
+    if opts["finish"]:
+        x, ok, pmsg = _polished(problem, xg, fval, extras)
+        message = f"{message}; {pmsg}"
+    x = np.clip(x, problem.lower, problem.upper)
+    ok, message = _verdict(problem, x, ok, message)
+    return EngineResult(x=x, success=ok, message=message, status=0 if ok else 1, extras=extras)
