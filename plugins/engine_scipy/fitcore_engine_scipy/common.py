@@ -11,10 +11,14 @@ from scipy.optimize import OptimizeResult, minimize
 
 from fitcore import Problem
 
-__all__ = ["STATIONARY_COS", "bounds_list", "is_cost_fit", "message_of", "polish", "rng_keyword", "stationary"]
+__all__ = ["STATIONARY_COS", "DEGENERATE_RTOL", "bounds_list", "is_cost_fit", "message_of", "polish", "rng_keyword",
+           "stationary"]
 
 #: largest cosine between the residual and a Jacobian column at an accepted least-squares minimum
 STATIONARY_COS = 1.0e-4
+#: smallest singular value of the column-scaled Jacobian, relative to the largest, at an accepted minimum
+#: (forward differences resolve ~1e-8; the worst certified NIST StRD answer, Bennett5, is at 1.8e-5)
+DEGENERATE_RTOL = 1.0e-7
 #: relative distance from a bound within which a parameter counts as held by it
 _BOUND_ROOM = 1.0e-7
 #: the polish's tolerances: tight enough for error bars as accurate as a least-squares engine's
@@ -32,26 +36,34 @@ def bounds_list(problem: Problem) -> list[tuple[float | None, float | None]]:
             for lo, hi in zip(problem.lower, problem.upper)]
 
 
-def stationary(problem: Problem, x: np.ndarray, r: Any = None, jac: Any = None) -> bool:
-    """Whether ``x`` is a minimum of the chi-square as far as first derivatives tell (bounds considered).
+def stationary(problem: Problem, x: np.ndarray, r: Any = None, jac: Any = None) -> str | None:
+    """Why ``x`` is not a minimum of the chi-square as far as first derivatives tell, or None.
 
-    The largest cosine between the residual and a column of the Jacobian must be at most
-    :data:`STATIONARY_COS`, ignoring parameters held by a bound the gradient pushes against.
-    Costs one Jacobian. Several scipy methods stop on an absolute gradient or step tolerance
-    and call that convergence far from the minimum (BFGS on NIST MGH09); this keeps their
-    ``success`` honest. Cost fits have no residual to compare the gradient with: their
-    ``success`` is scipy's. ``r`` and ``jac`` (dense or sparse), when the engine already has
-    them at ``x``, spare the evaluations.
+    Two tests, costing one Jacobian (``r`` and ``jac``, dense or sparse, spare the evaluations
+    when the engine already has them at ``x``):
+
+    * the largest cosine between the residual and a column of the Jacobian must be at most
+      :data:`STATIONARY_COS`, ignoring parameters held by a bound the gradient pushes against.
+      Several scipy methods stop on an absolute gradient or step tolerance and call that
+      convergence far from the minimum;
+    * the column-scaled Jacobian must have full rank (smallest singular value above
+      :data:`DEGENERATE_RTOL` of the largest). Methods without derivatives, or with a line search,
+      can drift to where a term of the model has vanished or two parameters trade off exactly
+      (NIST Misra1b with ``b2`` at 1e8, MGH10, Rat43); the gradient is then flat too, and the
+      point is a degenerate limit, not a minimum.
+
+    Cost fits have no residual to compare the gradient with: their ``success`` is scipy's.
     """
     if is_cost_fit(problem):
-        return True
+        return None
     r = np.array(problem.residual(x) if r is None else r, dtype=float)
     rn = float(np.linalg.norm(r))
     if rn == 0.0:
-        return True
+        return None
     jac = np.asarray(problem.jacobian(x), dtype=float) if jac is None else jac
     g = np.asarray(jac.T @ r, dtype=float).ravel()
-    if isinstance(jac, np.ndarray):
+    dense = isinstance(jac, np.ndarray)
+    if dense:
         norms = np.linalg.norm(jac, axis=0)
     else:  # a scipy.sparse matrix (least_squares with jac_sparsity)
         norms = np.sqrt(np.asarray(jac.multiply(jac).sum(axis=0), dtype=float).ravel())
@@ -60,7 +72,14 @@ def stationary(problem: Problem, x: np.ndarray, r: Any = None, jac: Any = None) 
     near = _BOUND_ROOM * np.maximum(np.abs(x), 1.0)
     # the chi-square's gradient is 2 J^T r: positive g lowers chi-square by decreasing x
     blocked = ((x - problem.lower <= near) & (g > 0)) | ((problem.upper - x <= near) & (g < 0))
-    return bool(np.all(cos[~blocked] <= STATIONARY_COS))
+    if not np.all(cos[~blocked] <= STATIONARY_COS):
+        return "the chi-square gradient at the result is not small (not a minimum)"
+    if dense and jac.shape[0] >= jac.shape[1] and np.all(np.isfinite(jac)):
+        sv = np.linalg.svd(jac / norms, compute_uv=False)
+        if not sv[-1] > DEGENERATE_RTOL * sv[0]:
+            return ("the Jacobian at the result is (nearly) singular: a term of the model vanished or parameters "
+                    "trade off exactly there, a degenerate limit rather than a minimum")
+    return None
 
 
 def polish(problem: Problem, x: np.ndarray, maxiter: int = 15000) -> OptimizeResult:

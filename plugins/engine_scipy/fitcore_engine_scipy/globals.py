@@ -141,9 +141,8 @@ def run_brute(fun: Callable[[np.ndarray], float], lower: np.ndarray, upper: np.n
 
 # -- the engines -------------------------------------------------------------------------------------------
 def _verdict(problem: Problem, x: np.ndarray, ok: bool, message: str) -> tuple[bool, str]:
-    if ok and not stationary(problem, x):
-        return False, message + "; but the chi-square gradient at the result is not small (not a minimum)"
-    return ok, message
+    why = stationary(problem, x) if ok else None
+    return (False, f"{message}; but {why}") if why else (ok, message)
 
 
 def _polished(problem: Problem, x: np.ndarray, f: float, extras: dict[str, Any]) -> tuple[np.ndarray, bool, str]:

@@ -78,10 +78,10 @@ def least_squares_engine(problem: Problem, **options: Any) -> EngineResult:
     x = np.clip(np.asarray(res.x, dtype=float), problem.lower, problem.upper)
     robust = opts["loss"] != "linear"
     success, message = bool(res.success), message_of(res)
-    if success and not robust and not stationary(problem, x, res.fun, res.jac):
+    why = stationary(problem, x, res.fun, res.jac) if success and not robust else None
+    if why:
         success = False
-        message += ("; but the chi-square gradient at the result is not small (not a minimum): "
-                    "try tighter ftol/xtol/gtol or engine='leastsq'")
+        message += f"; but {why}: try another start, tighter ftol/xtol/gtol or engine='leastsq'"
     extras: dict[str, Any] = {
         "method": opts["method"], "loss": opts["loss"], "cost": float(res.cost),
         "optimality": float(res.optimality), "active_mask": np.asarray(res.active_mask).tolist(),

@@ -66,10 +66,10 @@ def _local(name: str, problem: Problem, options: Mapping[str, Any]) -> EngineRes
     res = run(name, problem.scalar, problem.gradient, x0, problem.lower, problem.upper, options)
     x = np.clip(np.asarray(res.x, dtype=float).reshape(problem.nvar), problem.lower, problem.upper)
     success, message = bool(res.success), message_of(res)
-    if success and not stationary(problem, x):
+    why = stationary(problem, x) if success else None
+    if why:
         success = False
-        message += ("; but the chi-square gradient at the result is not small (not a minimum): "
-                    "try tighter tolerances or another engine")
+        message += f"; but {why}: try another start, tighter tolerances or another engine"
     nit = res.get("nit")
     extras = {"method": MINIMIZE[name][0], "fun": float(res.fun), "scipy_nfev": int(res.get("nfev", 0)),
               "scipy_njev": int(res.get("njev", 0) or 0)}
