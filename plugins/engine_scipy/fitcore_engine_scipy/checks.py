@@ -188,7 +188,15 @@ def precheck_slsqp(options: Mapping[str, Any], lower: np.ndarray, upper: np.ndar
 
 def precheck_trust_constr(options: Mapping[str, Any], lower: np.ndarray, upper: np.ndarray,
                           names: Sequence[str]) -> None:
-    """Refuse options scipy's trust-constr would refuse."""
+    """Refuse options scipy's trust-constr would refuse (``factorization_method`` only once it iterates)."""
+    method = options.get("factorization_method")
+    bounded = bool(np.isfinite(lower).any() or np.isfinite(upper).any())
+    # with bounds trust-constr's constraint matrix is sparse, which only two factorizations take
+    valid = ("NormalEquation", "AugmentedSystem") + (() if bounded else ("QRFactorization", "SVDFactorization"))
+    if method is not None and method not in valid:
+        raise _err("trust-constr", "factorization_method",
+                   f"factorization_method={method!r}; expected None or one of {', '.join(map(repr, valid))}"
+                   + (" (the others do not take the sparse constraints of bounds)" if bounded else ""))
     _minimize("trust-constr", options, lower, upper, transform=False)
 
 

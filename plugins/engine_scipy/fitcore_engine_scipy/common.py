@@ -19,6 +19,8 @@ STATIONARY_COS = 1.0e-4
 #: smallest singular value of the column-scaled Jacobian, relative to the largest, at an accepted minimum
 #: (forward differences resolve ~1e-8; the worst certified NIST StRD answer, Bennett5, is at 1.8e-5)
 DEGENERATE_RTOL = 1.0e-7
+#: a residual this small relative to the model's sensitivity (|J_j| |x_j|) is an exact fit (roundoff)
+EXACT_RTOL = 1.0e-9
 #: relative distance from a bound within which a parameter counts as held by it
 _BOUND_ROOM = 1.0e-7
 #: the polish's tolerances: tight enough for error bars as accurate as a least-squares engine's
@@ -72,6 +74,8 @@ def stationary(problem: Problem, x: np.ndarray, r: Any = None, jac: Any = None) 
     near = _BOUND_ROOM * np.maximum(np.abs(x), 1.0)
     # the chi-square's gradient is 2 J^T r: positive g lowers chi-square by decreasing x
     blocked = ((x - problem.lower <= near) & (g > 0)) | ((problem.upper - x <= near) & (g < 0))
+    if rn <= EXACT_RTOL * float(np.max(norms * np.maximum(np.abs(x), 1.0))):
+        return None  # an exact fit: the residual is roundoff, its direction carries no information
     if not np.all(cos[~blocked] <= STATIONARY_COS):
         return "the chi-square gradient at the result is not small (not a minimum)"
     if dense and jac.shape[0] >= jac.shape[1] and np.all(np.isfinite(jac)):
