@@ -1,18 +1,25 @@
 """Every engine on the same three problems: chi-square reached, evaluations, wall time, stderr vs leastsq.
 
-Run: ``.venv/bin/python benchmarks/engines.py [--repeat N]``. Engines are run
+Run: ``.venv/bin/python benchmarks/engines.py [--repeat N] [--only NAME ...]``. Engines are run
 interleaved (one round over every engine, repeated), and the median wall time
 is reported. ``stderr vs leastsq`` is the largest ``|stderr / stderr_leastsq - 1|``
 over the parameters, where leastsq's reference fit is started close to the
 global minimum (on the multimodal problem leastsq from the common start lands
-in a local minimum, shown as its own row).
+in a local minimum, shown as its own row). For ``emcee`` the values are the
+posterior medians and the error bars half the 1-sigma quantile widths.
+
+``--nist`` instead fits the 27 NIST StRD problems from both starts with every
+local minimizer installed (defaults, no bounds) and tabulates digits reached
+and false successes (success reported while a value is more than 1% off).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +39,20 @@ ENGINES = [
     ("nlopt", {"algorithm": "GN_CRS2_LM", "seed": 1}),
     ("nlopt", {"algorithm": "G_MLSL_LDS", "seed": 1}),
     ("nlopt", {"algorithm": "AUGLAG"}),
+    ("least_squares", {}),
+    ("least_squares", {"method": "dogbox"}),
+    ("nelder", {}),
+    ("powell", {}),
+    ("cg", {}),
+    ("bfgs", {}),
+    ("tnc", {}),
+    ("slsqp", {}),
+    ("trust-constr", {}),
+    ("differential_evolution", {"seed": 1}),
+    ("basinhopping", {"seed": 1}),
+    ("shgo", {}),
+    ("brute", {}),
+    ("emcee", {"seed": 1}),
 ]
 
 
@@ -93,22 +114,62 @@ PROBLEMS = {"damped sine (4 par)": damped_sine, "NIST Misra1a (2 par)": misra1a,
 
 def label(engine, kws):
     """Row label for an engine configuration."""
-    return engine if engine != "nlopt" else f"nlopt {kws['algorithm']}"
+    shown = [str(v) for k, v in kws.items() if k != "seed"]
+    return " ".join([engine, *shown])
+
+
+def nist() -> None:
+    """Fit every NIST StRD problem from both starts with every local minimizer; print the totals."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import nist_strd
+
+    if not nist_strd.available():
+        sys.exit(f"NIST data missing: {nist_strd.SOURCE}")
+    engines = [e for e in fitcore.list_engines() if not e.spec.is_global and e.spec.bounds != "required_finite"
+               and e.status == "available" and e.name != "emcee"]  # emcee samples, it does not minimize
+    print("| engine | values >= 5 digits | values and stderr >= 5 | success reported | false successes | "
+          "raised | time (s) |")
+    print("|---|---|---|---|---|---|---|")
+    for info in engines:
+        nv = nb = ns = nraised = 0
+        false = []
+        t0 = time.perf_counter()
+        for name in nist_strd.MODELS:
+            prob = nist_strd.load(name)
+            for start in (1, 2):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    out = nist_strd.run(prob, start, engine=info.name)
+                nv += out.lre_values >= 5
+                nb += out.lre_values >= 5 and out.lre_stderr >= 5
+                ns += out.success
+                nraised += out.error is not None
+                if out.success and out.max_rel_error > 0.01:
+                    false.append(f"{name}-{start}")
+        print(f"| {info.name} | {nv}/54 | {nb}/54 | {ns}/54 | {len(false)} {' '.join(false)} | {nraised} "
+              f"| {time.perf_counter() - t0:.1f} |", flush=True)
 
 
 def main() -> None:
     """Run every engine on every problem and print one table per problem."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", nargs="*", default=None, help="engine names to run (default: every one listed)")
+    ap.add_argument("--nist", action="store_true", help="NIST StRD totals for every local minimizer instead")
     args = ap.parse_args()
+    if args.nist:
+        nist()
+        return
+    installed = {e.name for e in fitcore.list_engines() if e.status == "available"}
+    configs = [(e, k) for e, k in ENGINES if e in installed and (not args.only or e in args.only)]
     for title, make in PROBLEMS.items():
         residual, params = make()
         ref = params(False)
         reffit = fitcore.minimize(residual, ref, engine="leastsq")
-        times: dict[str, list[float]] = {label(e, k): [] for e, k in ENGINES}
+        times: dict[str, list[float]] = {label(e, k): [] for e, k in configs}
         last = {}
         for _ in range(args.repeat):
-            for engine, kws in ENGINES:
+            for engine, kws in configs:
                 p = params(True)
                 t0 = time.perf_counter()
                 fit = fitcore.minimize(residual, p, engine=engine, **kws)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -11,8 +12,8 @@ from scipy.optimize import OptimizeResult, minimize
 
 from fitcore import Problem
 
-__all__ = ["STATIONARY_COS", "DEGENERATE_RTOL", "bounds_list", "is_cost_fit", "message_of", "polish", "rng_keyword",
-           "stationary"]
+__all__ = ["STATIONARY_COS", "DEGENERATE_RTOL", "Carried", "Finite", "uncarried", "bounds_list", "is_cost_fit",
+           "message_of", "polish", "rng_keyword", "stationary"]
 
 #: largest cosine between the residual and a Jacobian column at an accepted least-squares minimum
 STATIONARY_COS = 1.0e-4
@@ -25,6 +26,46 @@ EXACT_RTOL = 1.0e-9
 _BOUND_ROOM = 1.0e-7
 #: the polish's tolerances: tight enough for error bars as accurate as a least-squares engine's
 POLISH_OPTIONS = {"ftol": 1.0e-12, "gtol": 1.0e-8}
+
+
+class Carried(Exception):
+    """A ``ValueError``/``TypeError`` from the objective, carried through scipy unchanged.
+
+    differential_evolution turns either, raised inside its map, into a ``RuntimeError`` about
+    the map's form; fitcore's own ``NonFiniteResidualError`` is a ``ValueError``.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@contextmanager
+def uncarried() -> Iterator[None]:
+    """Raise the objective's own exception where scipy passed a :class:`Carried` one up."""
+    try:
+        yield
+    except Carried as exc:
+        raise exc.error from None
+    except RuntimeError as exc:
+        if isinstance(exc.__cause__, Carried):
+            raise exc.__cause__.error from None
+        raise
+
+
+class Finite:
+    """``fun(x)``, with a non-finite value replaced by ``+inf`` (picklable, for ``workers``)."""
+
+    def __init__(self, fun: Callable[[np.ndarray], float]) -> None:
+        self.fun = fun
+
+    def __call__(self, x: np.ndarray) -> float:
+        """Return the objective at ``x``, ``inf`` where it is not finite."""
+        try:
+            f = float(self.fun(x))
+        except (ValueError, TypeError) as exc:
+            raise Carried(exc) from exc
+        return f if np.isfinite(f) else np.inf
 
 
 def is_cost_fit(problem: Problem) -> bool:

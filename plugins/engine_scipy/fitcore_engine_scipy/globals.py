@@ -4,14 +4,13 @@ Each searches the box of the bounds (finite for all but ``basinhopping``) and en
 local minimization inside the bounds using ``problem.gradient``: L-BFGS-B with tight
 tolerances (``polish``/``finish`` for differential evolution and brute, the local searches of
 basinhopping and shgo), so that the minimum and its error bars are as accurate as a local
-engine's. A non-finite objective counts as ``+inf`` (worse than any point), so one NaN cannot
-become the best point of a population or a grid.
+engine's. A non-finite objective (``nan_policy='propagate'``) counts as ``+inf``, so one NaN
+cannot become the best point of a population or a grid.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -19,52 +18,11 @@ from scipy.optimize import OptimizeResult, basinhopping, brute, differential_evo
 
 from fitcore import EngineResult, Problem
 
-from .common import POLISH_OPTIONS, message_of, polish, rng_keyword, stationary
+from .common import POLISH_OPTIONS, Finite, message_of, polish, rng_keyword, stationary, uncarried
 from .options import GLOBAL
 
 __all__ = ["differential_evolution_engine", "basinhopping_engine", "shgo_engine", "brute_engine",
-           "run_differential_evolution", "run_basinhopping", "run_shgo", "run_brute", "BoundedStep", "Finite",
-           "Carried", "uncarried"]
-
-
-class Carried(Exception):
-    """A ``ValueError``/``TypeError`` from the objective, carried through scipy unchanged.
-
-    differential_evolution turns either, raised inside its map, into a ``RuntimeError`` about
-    the map's form; fitcore's own ``NonFiniteResidualError`` is a ``ValueError``.
-    """
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-@contextmanager
-def uncarried() -> Iterator[None]:
-    """Raise the objective's own exception where scipy passed a :class:`Carried` one up."""
-    try:
-        yield
-    except Carried as exc:
-        raise exc.error from None
-    except RuntimeError as exc:
-        if isinstance(exc.__cause__, Carried):
-            raise exc.__cause__.error from None
-        raise
-
-
-class Finite:
-    """``fun(x)``, with a non-finite value replaced by ``+inf`` (picklable, for ``workers``)."""
-
-    def __init__(self, fun: Callable[[np.ndarray], float]) -> None:
-        self.fun = fun
-
-    def __call__(self, x: np.ndarray) -> float:
-        """Return the objective at ``x``, ``inf`` where it is not finite."""
-        try:
-            f = float(self.fun(x))
-        except (ValueError, TypeError) as exc:
-            raise Carried(exc) from exc
-        return f if np.isfinite(f) else np.inf
+           "run_differential_evolution", "run_basinhopping", "run_shgo", "run_brute", "BoundedStep"]
 
 
 class BoundedStep:

@@ -16,7 +16,7 @@ from scipy.optimize import BFGS, Bounds, OptimizeResult, minimize
 
 from fitcore import EngineResult, Problem
 
-from .common import is_cost_fit, message_of, stationary
+from .common import Finite, is_cost_fit, message_of, stationary, uncarried
 from .options import MINIMIZE
 
 __all__ = ["run", "nelder", "powell", "cg", "bfgs", "tnc", "slsqp", "trust_constr"]
@@ -65,7 +65,8 @@ def _local(name: str, problem: Problem, options: Mapping[str, Any]) -> EngineRes
     x0 = np.clip(np.array(problem.x0, dtype=float), problem.lower, problem.upper)
     if name == "powell" and options.get("direc") is None:
         options = {**options, "direc": conjugate_directions(problem, x0)}
-    res = run(name, problem.scalar, problem.gradient, x0, problem.lower, problem.upper, options)
+    with uncarried():  # a non-finite value (nan_policy='propagate') is +inf: a line search backs off
+        res = run(name, Finite(problem.scalar), problem.gradient, x0, problem.lower, problem.upper, options)
     x = np.clip(np.asarray(res.x, dtype=float).reshape(problem.nvar), problem.lower, problem.upper)
     success, message = bool(res.success), message_of(res)
     status = int(res.get("status", 0))
