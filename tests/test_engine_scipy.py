@@ -299,3 +299,27 @@ def test_transform_engines_respect_bounds(damped_sine):
         p["omega"].set(value=2.9, max=2.95)
         fitcore.minimize(sine_residual, p, args=(x, data), engine=engine)
         assert p["omega"].value <= 2.95 and p["omega"].value == pytest.approx(2.95, abs=1e-4)
+
+
+def _decay(p):
+    """A module-level residual: worker processes must be able to import it."""
+    x = np.linspace(0, 5, 30)
+    return p["a"].value * np.exp(-x / p["t"].value) - 2.0 * np.exp(-x / 1.3)
+
+
+def test_workers_run_the_same_search_in_other_processes():
+    """differential_evolution with workers=2 (deferred updating) evaluates the same population as workers=1."""
+    answers = []
+    for workers in (1, 2):
+        p = fitcore.Parameters()
+        p.add("a", value=1.0, min=0.5, max=4.0)
+        p.add("t", value=1.0, min=0.5, max=3.0)
+        fit = fitcore.minimize(_decay, p, engine="differential_evolution", seed=5, workers=workers,
+                               updating="deferred", maxiter=30, polish=False)
+        answers.append((p["a"].value, p["t"].value, fit.engine_extras["de_nfev"]))
+    assert answers[0] == answers[1]
+    p = fitcore.Parameters()
+    p.add("a", value=1.0, min=0.5, max=4.0)
+    p.add("t", value=1.0, min=0.5, max=3.0)
+    with pytest.raises(EngineCapabilityError, match="max_nfev=50 cannot be honoured"):
+        fitcore.minimize(_decay, p, engine="brute", workers=2, max_nfev=50)

@@ -17,6 +17,7 @@ import numpy as np
 from scipy.optimize import OptimizeResult, basinhopping, brute, differential_evolution, shgo
 
 from fitcore import EngineResult, Problem
+from fitcore.errors import EngineCapabilityError
 
 from .common import POLISH_OPTIONS, Finite, message_of, polish, rng_keyword, stationary, uncarried
 from .options import GLOBAL
@@ -98,6 +99,15 @@ def run_brute(fun: Callable[[np.ndarray], float], lower: np.ndarray, upper: np.n
 
 
 # -- the engines -------------------------------------------------------------------------------------------
+def _no_budget_in_workers(problem: Problem, opts: Mapping[str, Any], engine: str) -> None:
+    """Refuse ``max_nfev`` with ``workers``: evaluations in worker processes are not counted by the core."""
+    if opts.get("workers", 1) != 1 and problem.max_nfev is not None:
+        raise EngineCapabilityError(
+            f"engine {engine!r}: with workers={opts['workers']!r} the evaluations run in other processes, where "
+            f"fitcore cannot count them, so max_nfev={problem.max_nfev} cannot be honoured; drop one of them",
+            engine)
+
+
 def _verdict(problem: Problem, x: np.ndarray, ok: bool, message: str) -> tuple[bool, str]:
     why = stationary(problem, x) if ok else None
     return (False, f"{message}; but {why}") if why else (ok, message)
@@ -118,6 +128,7 @@ def differential_evolution_engine(problem: Problem, **options: Any) -> EngineRes
     and a negligible chi-square gradient at the result.
     """
     opts = {**GLOBAL["differential_evolution"], **options}
+    _no_budget_in_workers(problem, opts, "differential_evolution")
     with uncarried():
         res = run_differential_evolution(Finite(problem.scalar), problem.lower, problem.upper,
                                          np.clip(problem.x0, problem.lower, problem.upper), opts, problem.seed)
@@ -160,6 +171,7 @@ def shgo_engine(problem: Problem, **options: Any) -> EngineResult:
     holds every local minimum found (best first), ``extras['funl']`` their objectives.
     """
     opts = {**GLOBAL["shgo"], **options}
+    _no_budget_in_workers(problem, opts, "shgo")
     with uncarried():
         res = run_shgo(Finite(problem.scalar), problem.gradient, problem.lower, problem.upper, opts)
     x = np.asarray(res.x, dtype=float)
@@ -186,6 +198,7 @@ def brute_engine(problem: Problem, **options: Any) -> EngineResult:
     negligible gradient; without, False unless the grid point itself passes that test.
     """
     opts = {**GLOBAL["brute"], **options}
+    _no_budget_in_workers(problem, opts, "brute")
     with uncarried():
         xg, fval, grid, values = run_brute(Finite(problem.scalar), problem.lower, problem.upper, opts)
     extras: dict[str, Any] = {"brute_x0": xg.copy(), "brute_fval": fval, "brute_grid": grid, "brute_Jout": values}
