@@ -65,8 +65,17 @@ def _local(name: str, problem: Problem, options: Mapping[str, Any]) -> EngineRes
     x0 = np.clip(np.array(problem.x0, dtype=float), problem.lower, problem.upper)
     if name == "powell" and options.get("direc") is None:
         options = {**options, "direc": conjugate_directions(problem, x0)}
+    lower, upper = problem.lower, problem.upper
+
+    # Powell's bounded line search (and others) can land an ulp outside a bound: evaluate on the bound
+    def scalar(x: np.ndarray) -> float:
+        return problem.scalar(np.clip(x, lower, upper))
+
+    def gradient(x: np.ndarray) -> np.ndarray:
+        return problem.gradient(np.clip(x, lower, upper))
+
     with uncarried():  # a non-finite value (nan_policy='propagate') is +inf: a line search backs off
-        res = run(name, Finite(problem.scalar), problem.gradient, x0, problem.lower, problem.upper, options)
+        res = run(name, Finite(scalar), gradient, x0, lower, upper, options)
     x = np.clip(np.asarray(res.x, dtype=float).reshape(problem.nvar), problem.lower, problem.upper)
     success, message = bool(res.success), message_of(res)
     status = int(res.get("status", 0))
