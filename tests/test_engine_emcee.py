@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
 import fitcore
-from fitcore.errors import EngineOptionError
+from fitcore.errors import EngineOptionError, EngineUnavailableError
 
 pytest.importorskip("emcee")
 
@@ -158,3 +160,16 @@ def test_listed_with_its_requirement():
     assert info.distribution == "fitcore-engine-emcee"
     assert info.spec.requires == ("emcee",) and "pip install fitcore-engine-emcee" in info.spec.install_hint
     assert info.spec.stochastic and info.spec.objective == "scalar" and info.spec.least_squares is False
+
+
+def test_unavailable_without_emcee_says_what_to_install(monkeypatch):
+    """Where emcee cannot be found, listing says so with the hint and a fit is refused before evaluating."""
+    find = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "emcee" else find(name, *a))
+    info = fitcore.plugins.get_engine("emcee")
+    assert info.status == ("unavailable: requires emcee; install emcee: pip install fitcore-engine-emcee "
+                           "(or pip install emcee)")
+    fcn = Line()
+    with pytest.raises(EngineUnavailableError, match="pip install fitcore-engine-emcee"):
+        fitcore.minimize(fcn, line_params(), engine="emcee", seed=1)
+    assert fcn.calls == 0

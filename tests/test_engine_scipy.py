@@ -155,8 +155,13 @@ def test_least_squares_sparse_jacobian_with_hundreds_of_parameters():
     got = np.array([p[n].value for n in names])
     assert np.allclose(got, truth, atol=5 * 1e-3 / 0.3)
     assert fit.nfev < 200  # grouped differences: a Jacobian costs 2 evaluations, not 300
-    with pytest.raises(EngineOptionError, match=r"jac_sparsity has shape \(1200, 299\).*\(1200, 300\)"):
-        fitcore.minimize(residual, p, engine="least_squares", jac_sparsity=sparsity[:, 1:], tr_solver="lsmr")
+    calls = []
+    with pytest.raises(EngineOptionError, match=r"jac_sparsity has shape \(1200, 299\); expected \(ndata, 300\)"):
+        fitcore.minimize(lambda p: calls.append(1) or residual(p), p, engine="least_squares",
+                         jac_sparsity=sparsity[:, 1:], tr_solver="lsmr")
+    assert calls == []
+    with pytest.raises(EngineOptionError, match=r"shape \(1199, 300\); this fit needs \(ndata, nvar\) = \(1200, 300\)"):
+        fitcore.minimize(residual, p, engine="least_squares", jac_sparsity=sparsity[1:], tr_solver="lsmr")
 
 
 def test_scipy_status_and_message_are_carried(damped_sine):

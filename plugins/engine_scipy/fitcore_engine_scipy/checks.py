@@ -136,8 +136,12 @@ def precheck_least_squares(options: Mapping[str, Any], lower: np.ndarray, upper:
             f"{', '.join(map(repr, bounded))} have bounds; use method='trf' or 'dogbox', or engine='leastsq' "
             "(which maps bounds away)", engine)
     sparsity = opts["jac_sparsity"]
-    if sparsity is not None and np.shape(sparsity)[-1:] != (len(names),) and not hasattr(sparsity, "shape"):
-        raise _err(engine, "jac_sparsity", f"jac_sparsity must be an array of shape (ndata, {len(names)})")
+    if sparsity is not None:
+        shape = tuple(getattr(sparsity, "shape", None) or np.shape(sparsity))
+        if len(shape) != 2 or shape[1] != len(names):
+            shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+            raise _err(engine, "jac_sparsity", f"jac_sparsity has shape {shape}; expected (ndata, {len(names)}): "
+                                               f"one column per varied parameter, in the order {shown}")
     x0 = _probe(lower, upper)
     _dry_run(engine, lambda: run(_stop, None, x0, np.asarray(lower, float), np.asarray(upper, float), opts))
 
