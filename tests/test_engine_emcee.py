@@ -173,3 +173,15 @@ def test_unavailable_without_emcee_says_what_to_install(monkeypatch):
     with pytest.raises(EngineUnavailableError, match="pip install fitcore-engine-emcee"):
         fitcore.minimize(fcn, line_params(), engine="emcee", seed=1)
     assert fcn.calls == 0
+
+
+def test_walkers_stuck_in_another_mode_are_no_success():
+    """From omega=1 on a sine with many local minima, some walkers stay in poorer modes: success is False."""
+    x = np.linspace(0.0, 10.0, 201)
+    data = 1.5 * np.sin(2.7 * x) + np.random.default_rng(0).normal(scale=0.1, size=x.size)
+    p = fitcore.Parameters()
+    p.add("amp", value=1.0, min=0.1, max=5.0)
+    p.add("omega", value=1.0, min=0.5, max=5.0)
+    fit = fitcore.minimize(lambda p: data - p["amp"].value * np.sin(p["omega"].value * x), p, engine="emcee", seed=1)
+    assert not fit.success and fit.engine_extras["stuck_walkers"] > 0
+    assert "another mode" in fit.message

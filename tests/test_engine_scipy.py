@@ -328,3 +328,17 @@ def test_workers_run_the_same_search_in_other_processes():
     p.add("t", value=1.0, min=0.5, max=3.0)
     with pytest.raises(EngineCapabilityError, match="max_nfev=50 cannot be honoured"):
         fitcore.minimize(_decay, p, engine="brute", workers=2, max_nfev=50)
+
+
+@pytest.mark.skipif(not nist_strd.available(), reason=nist_strd.SOURCE)
+@pytest.mark.parametrize(("engine", "kws"), [("differential_evolution", {"seed": 1}), ("shgo", {}), ("brute", {})])
+def test_global_polish_reaches_certified_values_on_badly_scaled_parameters(engine, kws):
+    """NIST Misra1a (b1 ~ 240, b2 ~ 5.5e-4) in a box: the unit-box polish reaches the certified values."""
+    prob = nist_strd.load("Misra1a")
+    p = fitcore.Parameters()
+    p.add("b1", value=500.0, min=100.0, max=1000.0)
+    p.add("b2", value=1e-4, min=1e-5, max=1e-2)
+    fit = fitcore.minimize(prob.residual, p, engine=engine, **kws)
+    assert fit.success, fit.message
+    for name, cert in zip(prob.names, prob.certified):
+        assert p[name].value == pytest.approx(cert, rel=1e-6)

@@ -18,6 +18,9 @@ __all__ = ["emcee_engine", "LogPosterior", "start_ball"]
 
 #: relative radius of the ball of walkers around the start (absolute where a value is 0)
 BALL = 1.0e-4
+#: a walker whose mean log-probability is more than this (+ ndim) below the walkers' median is stuck in
+#: another mode (on a sine with many local minima in its frequency, four of 32 walkers stay ~480 below)
+STUCK_LNPROB = 10.0
 
 
 class LogPosterior:
@@ -109,7 +112,8 @@ def emcee_engine(problem: Problem, **options: Any) -> EngineResult:
         ``acceptance_fraction`` (per walker), ``autocorr_time`` (per dimension, emcee's
         estimate), ``var_names``, and ``lnsigma`` (median) when the noise scale was sampled.
         ``success``: the chain after burn is at least ``min_autocorr_lengths`` autocorrelation
-        times long and the mean acceptance fraction is within [0.05, 0.95].
+        times long, the mean acceptance fraction is within [0.05, 0.95], and no walker is stuck
+        in another mode (:data:`STUCK_LNPROB`; ``extras['stuck_walkers']`` counts them).
     """
     opts = {**OPTIONS, **options}
     mode = _mode(problem, opts["is_weighted"])
@@ -146,6 +150,9 @@ def emcee_engine(problem: Problem, **options: Any) -> EngineResult:
     lengths = kept / float(np.max(tau)) if np.all(np.isfinite(tau)) and np.max(tau) > 0 else 0.0
     ok_len = lengths >= float(opts["min_autocorr_lengths"])
     ok_acc = 0.05 <= float(np.mean(accept)) <= 0.95
+    lnprob = sampler.get_log_prob(discard=burn, thin=thin)
+    walker_mean = np.mean(lnprob, axis=0)
+    stuck = int(np.sum(walker_mean < np.median(walker_mean) - (STUCK_LNPROB + ndim)))
     message = (f"emcee: {steps} steps of {nwalkers} walkers, {burn} burned; the chain after burn is {lengths:.1f} "
                f"autocorrelation times long (longest tau {float(np.max(tau)):.1f} steps); mean acceptance "
                f"fraction {float(np.mean(accept)):.2f}")
@@ -154,12 +161,16 @@ def emcee_engine(problem: Problem, **options: Any) -> EngineResult:
                     "(emcee recommends 50 autocorrelation times)")
     if not ok_acc:
         message += "; the acceptance fraction is outside [0.05, 0.95]: the walkers are stuck or the posterior is flat"
+    if stuck:
+        message += (f"; {stuck} walker(s) stayed where the log-probability is more than {STUCK_LNPROB:g} + ndim below "
+                    "the others' (another mode): start from a previous fit, or run more steps")
     extras: dict[str, Any] = {
-        "chain": chain, "lnprob": sampler.get_log_prob(discard=burn, thin=thin),
+        "chain": chain, "lnprob": lnprob, "stuck_walkers": stuck,
         "acceptance_fraction": accept, "autocorr_time": tau, "var_names": names,
         "nwalkers": nwalkers, "steps": steps, "burn": burn, "thin": thin,
     }
     if mode == "lnsigma":
         extras["lnsigma"] = float(np.median(flat[:, -1]))
-    return EngineResult(x=np.median(samples, axis=0), success=ok_len and ok_acc, message=message,
-                        status=0 if ok_len and ok_acc else 1, nit=steps, extras=extras, samples=samples)
+    ok = ok_len and ok_acc and not stuck
+    return EngineResult(x=np.median(samples, axis=0), success=ok, message=message, status=0 if ok else 1,
+                        nit=steps, extras=extras, samples=samples)

@@ -128,10 +128,35 @@ def stationary(problem: Problem, x: np.ndarray, r: Any = None, jac: Any = None) 
 
 
 def polish(problem: Problem, x: np.ndarray, maxiter: int = 15000) -> OptimizeResult:
-    """L-BFGS-B from ``x`` inside the bounds on ``problem.scalar`` with ``problem.gradient``."""
-    options = {**POLISH_OPTIONS, "maxiter": int(maxiter)}
-    return minimize(problem.scalar, np.clip(x, problem.lower, problem.upper), jac=problem.gradient,
-                    method="L-BFGS-B", bounds=bounds_list(problem), options=options)
+    """L-BFGS-B from ``x`` inside the bounds on ``problem.scalar`` with ``problem.gradient``, in scaled coordinates.
+
+    The search runs in ``u`` with ``x = offset + u * scale``: the unit box where both bounds are
+    finite, else ``x / |x|``. On parameters of very different magnitude (NIST Misra1a: 240 and
+    5.5e-4) L-BFGS-B in ``x`` stops on its relative reduction of the chi-square far from the
+    minimum. Returns scipy's result with ``x`` and ``fun`` in the parameters' own coordinates.
+    """
+    lower, upper = problem.lower, problem.upper
+    x = np.clip(np.asarray(x, dtype=float), lower, upper)
+    finite = np.isfinite(lower) & np.isfinite(upper)
+    scale = np.where(finite, upper - lower, np.where(x != 0.0, np.abs(x), 1.0))
+    offset = np.where(finite, lower, 0.0)
+
+    def to_x(u: np.ndarray) -> np.ndarray:
+        return np.clip(offset + u * scale, lower, upper)
+
+    def fun(u: np.ndarray) -> float:
+        return float(problem.scalar(to_x(u)))
+
+    def jac(u: np.ndarray) -> np.ndarray:
+        return np.asarray(problem.gradient(to_x(u)), dtype=float) * scale
+
+    ubounds = [(0.0, 1.0) if f else ((lo - o) / s if np.isfinite(lo) else None,
+                                     (hi - o) / s if np.isfinite(hi) else None)
+               for f, lo, hi, o, s in zip(finite, lower, upper, offset, scale)]
+    res = minimize(fun, (x - offset) / scale, jac=jac, method="L-BFGS-B", bounds=ubounds,
+                   options={**POLISH_OPTIONS, "maxiter": int(maxiter)})
+    res.x = to_x(np.asarray(res.x, dtype=float))
+    return res
 
 
 def rng_keyword(func: Callable[..., Any]) -> str:
