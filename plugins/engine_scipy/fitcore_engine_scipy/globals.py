@@ -19,7 +19,7 @@ from scipy.optimize import OptimizeResult, basinhopping, brute, differential_evo
 from fitcore import EngineResult, Problem
 from fitcore.errors import EngineCapabilityError
 
-from .common import POLISH_OPTIONS, Finite, message_of, polish, rng_keyword, stationary, uncarried
+from .common import POLISH_OPTIONS, Finite, message_of, one_blas_thread, polish, rng_keyword, stationary, uncarried
 from .options import GLOBAL
 
 __all__ = ["differential_evolution_engine", "basinhopping_engine", "shgo_engine", "brute_engine",
@@ -121,6 +121,7 @@ def _polished(problem: Problem, x: np.ndarray, f: float, extras: dict[str, Any])
     return better, bool(pol.success), f"polish (L-BFGS-B): {message_of(pol)}"
 
 
+@one_blas_thread
 def differential_evolution_engine(problem: Problem, **options: Any) -> EngineResult:
     """Differential evolution in the finite box of the bounds, then (``polish``) L-BFGS-B.
 
@@ -143,6 +144,7 @@ def differential_evolution_engine(problem: Problem, **options: Any) -> EngineRes
     return EngineResult(x=x, success=ok, message=message, status=0 if ok else 1, nit=int(res.nit), extras=extras)
 
 
+@one_blas_thread
 def basinhopping_engine(problem: Problem, **options: Any) -> EngineResult:
     """Basin hopping: random steps inside the bounds, each followed by a bounded L-BFGS-B search.
 
@@ -161,6 +163,7 @@ def basinhopping_engine(problem: Problem, **options: Any) -> EngineResult:
     return EngineResult(x=x, success=ok, message=message, status=0 if ok else 1, nit=int(res.nit), extras=extras)
 
 
+@one_blas_thread
 def shgo_engine(problem: Problem, **options: Any) -> EngineResult:
     """SHGO in the finite box: sampling, then a bounded L-BFGS-B search from each minimizer of the complex.
 
@@ -188,6 +191,7 @@ def shgo_engine(problem: Problem, **options: Any) -> EngineResult:
                         nit=int(res.get("nit", 0)), extras=extras)
 
 
+@one_blas_thread
 def brute_engine(problem: Problem, **options: Any) -> EngineResult:
     """Evaluate the objective on a grid of ``Ns`` points per parameter between its bounds; then ``finish``.
 

@@ -16,7 +16,7 @@ from scipy.optimize import BFGS, Bounds, OptimizeResult, minimize
 
 from fitcore import EngineResult, Problem
 
-from .common import Finite, is_cost_fit, message_of, stationary, uncarried
+from .common import Finite, is_cost_fit, message_of, one_blas_thread, stationary, uncarried
 from .options import MINIMIZE
 
 __all__ = ["run", "nelder", "powell", "cg", "bfgs", "tnc", "slsqp", "trust_constr"]
@@ -61,6 +61,7 @@ def conjugate_directions(problem: Problem, x0: np.ndarray) -> np.ndarray | None:
     return np.linalg.eigh(jac.T @ jac)[1].T
 
 
+@one_blas_thread
 def _local(name: str, problem: Problem, options: Mapping[str, Any]) -> EngineResult:
     x0 = np.clip(np.array(problem.x0, dtype=float), problem.lower, problem.upper)
     if name == "powell" and options.get("direc") is None:
