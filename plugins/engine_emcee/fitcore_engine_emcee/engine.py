@@ -121,7 +121,10 @@ def emcee_engine(problem: Problem, **options: Any) -> EngineResult:
     ndim = ndim_of(n, mode != "lnsigma")
     nwalkers = int(opts["nwalkers"] or max(32, 2 * ndim + 2))
     steps, burn, thin = int(opts["steps"]), int(opts["burn"]), int(opts["thin"])
-    rng = np.random.default_rng(problem.seed)
+    seed = problem.seed
+    if isinstance(seed, np.random.RandomState):  # a legacy generator: draw a seed from it
+        seed = int(seed.randint(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
     x0 = np.clip(np.array(problem.x0, dtype=float), problem.lower, problem.upper)
     post = LogPosterior(problem, mode, getattr(problem, "errordef", 1.0))
     pos = start_ball(x0, problem.lower, problem.upper, nwalkers, rng)

@@ -17,7 +17,7 @@ from fitcore import Problem
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["STATIONARY_COS", "DEGENERATE_RTOL", "Carried", "Finite", "uncarried", "bounds_list", "is_cost_fit",
-           "message_of", "one_blas_thread", "polish", "rng_keyword", "stationary"]
+           "generator", "message_of", "one_blas_thread", "polish", "rng_keyword", "stationary"]
 
 #: largest cosine between the residual and a Jacobian column at an accepted least-squares minimum
 STATIONARY_COS = 1.0e-4
@@ -177,6 +177,13 @@ def polish(problem: Problem, x: np.ndarray, maxiter: int = 15000) -> OptimizeRes
                    options={**POLISH_OPTIONS, "maxiter": int(maxiter)})
     res.x = to_x(np.asarray(res.x, dtype=float))
     return res
+
+
+def generator(seed: Any) -> np.random.Generator:
+    """A numpy Generator from fitcore's ``seed`` (None, an int, a Generator or a legacy RandomState)."""
+    if isinstance(seed, np.random.RandomState):
+        return np.random.default_rng(int(seed.randint(0, 2**31 - 1)))
+    return np.random.default_rng(seed)
 
 
 def rng_keyword(func: Callable[..., Any]) -> str:

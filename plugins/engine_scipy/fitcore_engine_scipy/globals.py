@@ -19,7 +19,17 @@ from scipy.optimize import OptimizeResult, basinhopping, brute, differential_evo
 from fitcore import EngineResult, Problem
 from fitcore.errors import EngineCapabilityError
 
-from .common import POLISH_OPTIONS, Finite, message_of, one_blas_thread, polish, rng_keyword, stationary, uncarried
+from .common import (
+    POLISH_OPTIONS,
+    Finite,
+    generator,
+    message_of,
+    one_blas_thread,
+    polish,
+    rng_keyword,
+    stationary,
+    uncarried,
+)
 from .options import GLOBAL
 
 __all__ = ["differential_evolution_engine", "basinhopping_engine", "shgo_engine", "brute_engine",
@@ -58,7 +68,7 @@ def run_differential_evolution(fun: Callable[[np.ndarray], float], lower: np.nda
     opts = {**GLOBAL["differential_evolution"], **options}
     opts.pop("polish")
     return differential_evolution(fun, _box(lower, upper), x0=x0, polish=False,
-                                  **{rng_keyword(differential_evolution): seed}, **opts)
+                                  **{rng_keyword(differential_evolution): generator(seed)}, **opts)
 
 
 def run_basinhopping(fun: Callable[[np.ndarray], float], gradient: Callable[[np.ndarray], np.ndarray],
@@ -66,7 +76,7 @@ def run_basinhopping(fun: Callable[[np.ndarray], float], gradient: Callable[[np.
                      seed: Any) -> OptimizeResult:
     """:func:`scipy.optimize.basinhopping` with bounded steps and bounded L-BFGS-B local searches."""
     opts = {**GLOBAL["basinhopping"], **options}
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = generator(seed)
     step = BoundedStep(opts.pop("stepsize"), lower, upper, rng)
     bounds = [(lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None) for lo, hi in zip(lower, upper)]
     local = _local_kwargs(gradient, bounds, opts.pop("local_maxiter"))
