@@ -19,7 +19,11 @@ from typing import Any
 
 from fitcore import EngineSpec, hookimpl
 
-__all__ = ["fitcore_engines", "OPTIONS", "INSTALL_HINT"]
+__all__ = ["fitcore_contract", "fitcore_engines", "OPTIONS", "INSTALL_HINT"]
+
+#: the plugin contract these engines are written for (1.1: EngineSpec.least_squares, cost fits,
+#: EngineResult.objective_value and samples)
+fitcore_contract = "1.1"
 
 INSTALL_HINT = "install emcee: pip install fitcore-engine-emcee (or pip install emcee)"
 

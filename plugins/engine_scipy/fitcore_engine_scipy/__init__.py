@@ -21,7 +21,11 @@ from fitcore import EngineSpec, hookimpl
 
 from .options import OPTIONS
 
-__all__ = ["fitcore_engines", "OPTIONS", "ENGINES"]
+__all__ = ["fitcore_contract", "fitcore_engines", "OPTIONS", "ENGINES"]
+
+#: the plugin contract these engines are written for (1.1: EngineSpec.least_squares, cost fits,
+#: EngineResult.objective_value and samples)
+fitcore_contract = "1.1"
 
 _PKG = "fitcore_engine_scipy"
 
