@@ -16,8 +16,9 @@ from fitcore import Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["STATIONARY_COS", "DEGENERATE_RTOL", "Carried", "Finite", "uncarried", "bounds_list", "is_cost_fit",
-           "generator", "message_of", "one_blas_thread", "polish", "rng_keyword", "stationary"]
+__all__ = ["STATIONARY_COS", "DEGENERATE_RTOL", "Carried", "Clipped", "Finite", "uncarried", "bounds_list",
+           "is_cost_fit",
+           "generator", "inside", "message_of", "one_blas_thread", "polish", "rng_keyword", "stationary"]
 
 #: largest cosine between the residual and a Jacobian column at an accepted least-squares minimum
 STATIONARY_COS = 1.0e-4
@@ -86,6 +87,27 @@ def one_blas_thread(engine: F) -> F:
             return engine(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+class Clipped:
+    """``fun(x)`` at ``x`` clipped into ``[lower, upper]`` (picklable, for ``workers``)."""
+
+    def __init__(self, fun: Callable[[np.ndarray], Any], lower: np.ndarray, upper: np.ndarray) -> None:
+        self.fun, self.lower, self.upper = fun, lower, upper
+
+    def __call__(self, x: np.ndarray) -> Any:
+        """Return ``fun`` on the bound where ``x`` is outside it."""
+        return self.fun(np.clip(x, self.lower, self.upper))
+
+
+def inside(problem: Problem) -> tuple[Clipped, Clipped]:
+    """``problem.scalar`` and ``problem.gradient`` evaluated at ``x`` clipped into the bounds.
+
+    scipy's line searches and grids can land an ulp outside a bound (Powell; brute's last grid
+    point ``min + (Ns - 1) * step``); the user's model is evaluated on the bound instead.
+    """
+    return (Clipped(problem.scalar, problem.lower, problem.upper),
+            Clipped(problem.gradient, problem.lower, problem.upper))
 
 
 def is_cost_fit(problem: Problem) -> bool:

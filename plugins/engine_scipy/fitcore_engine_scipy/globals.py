@@ -23,6 +23,7 @@ from .common import (
     POLISH_OPTIONS,
     Finite,
     generator,
+    inside,
     message_of,
     one_blas_thread,
     polish,
@@ -141,7 +142,7 @@ def differential_evolution_engine(problem: Problem, **options: Any) -> EngineRes
     opts = {**GLOBAL["differential_evolution"], **options}
     _no_budget_in_workers(problem, opts, "differential_evolution")
     with uncarried():
-        res = run_differential_evolution(Finite(problem.scalar), problem.lower, problem.upper,
+        res = run_differential_evolution(Finite(inside(problem)[0]), problem.lower, problem.upper,
                                          np.clip(problem.x0, problem.lower, problem.upper), opts, problem.seed)
     x = np.asarray(res.x, dtype=float)
     extras: dict[str, Any] = {"de_fun": float(res.fun), "de_nfev": int(res.nfev), "de_nit": int(res.nit)}
@@ -162,8 +163,8 @@ def basinhopping_engine(problem: Problem, **options: Any) -> EngineResult:
     """
     x0 = np.clip(np.array(problem.x0, dtype=float), problem.lower, problem.upper)
     with uncarried():
-        res = run_basinhopping(Finite(problem.scalar), problem.gradient, problem.lower, problem.upper, x0, options,
-                               problem.seed)
+        scalar, gradient = inside(problem)
+        res = run_basinhopping(Finite(scalar), gradient, problem.lower, problem.upper, x0, options, problem.seed)
     x = np.clip(np.asarray(res.x, dtype=float), problem.lower, problem.upper)
     lowest = res.lowest_optimization_result
     ok, message = _verdict(problem, x, bool(lowest.success),
@@ -186,7 +187,7 @@ def shgo_engine(problem: Problem, **options: Any) -> EngineResult:
     opts = {**GLOBAL["shgo"], **options}
     _no_budget_in_workers(problem, opts, "shgo")
     with uncarried():
-        res = run_shgo(Finite(problem.scalar), problem.gradient, problem.lower, problem.upper, opts)
+        res = run_shgo(Finite(inside(problem)[0]), inside(problem)[1], problem.lower, problem.upper, opts)
     x = np.asarray(res.x, dtype=float)
     extras: dict[str, Any] = {"fun": float(res.fun), "scipy_nfev": int(res.nfev), "nlfev": int(res.get("nlfev", 0)),
                               "xl": np.asarray(res.get("xl", [])).tolist(),
@@ -214,7 +215,7 @@ def brute_engine(problem: Problem, **options: Any) -> EngineResult:
     opts = {**GLOBAL["brute"], **options}
     _no_budget_in_workers(problem, opts, "brute")
     with uncarried():
-        xg, fval, grid, values = run_brute(Finite(problem.scalar), problem.lower, problem.upper, opts)
+        xg, fval, grid, values = run_brute(Finite(inside(problem)[0]), problem.lower, problem.upper, opts)
     extras: dict[str, Any] = {"brute_x0": xg.copy(), "brute_fval": fval, "brute_grid": grid, "brute_Jout": values}
     x, ok, message = xg, True, f"best of {values.size} grid points"
     if opts["finish"]:

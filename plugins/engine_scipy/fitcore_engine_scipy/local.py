@@ -16,7 +16,7 @@ from scipy.optimize import BFGS, Bounds, OptimizeResult, minimize
 
 from fitcore import EngineResult, Problem
 
-from .common import Finite, is_cost_fit, message_of, one_blas_thread, stationary, uncarried
+from .common import Finite, inside, is_cost_fit, message_of, one_blas_thread, stationary, uncarried
 from .options import MINIMIZE
 
 __all__ = ["run", "nelder", "powell", "cg", "bfgs", "tnc", "slsqp", "trust_constr"]
@@ -34,6 +34,8 @@ def run(name: str, fun: Callable[[np.ndarray], float], jac: Callable[[np.ndarray
     """Call :func:`scipy.optimize.minimize` for engine ``name`` (options ``None`` = scipy's default)."""
     method, defaults = MINIMIZE[name]
     opts = {k: v for k, v in {**defaults, **options}.items() if v is not None}
+    if name == "tnc" and "maxfun" not in opts:  # scipy's max(100, 10 * nvar) stops most fits short
+        opts["maxfun"] = 1000 * (np.size(x0) + 1)
     kws: dict[str, Any] = {}
     if name in _GRADIENT:
         kws["jac"] = jac
@@ -66,17 +68,9 @@ def _local(name: str, problem: Problem, options: Mapping[str, Any]) -> EngineRes
     x0 = np.clip(np.array(problem.x0, dtype=float), problem.lower, problem.upper)
     if name == "powell" and options.get("direc") is None:
         options = {**options, "direc": conjugate_directions(problem, x0)}
-    lower, upper = problem.lower, problem.upper
-
-    # Powell's bounded line search (and others) can land an ulp outside a bound: evaluate on the bound
-    def scalar(x: np.ndarray) -> float:
-        return problem.scalar(np.clip(x, lower, upper))
-
-    def gradient(x: np.ndarray) -> np.ndarray:
-        return problem.gradient(np.clip(x, lower, upper))
-
+    scalar, gradient = inside(problem)
     with uncarried():  # a non-finite value (nan_policy='propagate') is +inf: a line search backs off
-        res = run(name, Finite(scalar), gradient, x0, lower, upper, options)
+        res = run(name, Finite(scalar), gradient, x0, problem.lower, problem.upper, options)
     x = np.clip(np.asarray(res.x, dtype=float).reshape(problem.nvar), problem.lower, problem.upper)
     success, message = bool(res.success), message_of(res)
     status = int(res.get("status", 0))

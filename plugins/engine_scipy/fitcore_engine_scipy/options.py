@@ -30,7 +30,9 @@ LEAST_SQUARES: dict[str, Any] = {
 #: scipy.optimize.minimize methods: engine name -> (scipy method, options). The derivative-free methods'
 #: tolerances, and SLSQP's ftol, are tighter than scipy's (xatol=fatol=1e-4, xtol=ftol=1e-4, ftol=1e-6), which
 #: stop a fit far from the minimum whenever the parameters or the chi-square are small numbers. Powell's
-#: ``direc=None`` means the conjugate directions of the Gauss-Newton Hessian at the start (see local.py).
+#: ``direc=None`` means the conjugate directions of the Gauss-Newton Hessian at the start (see local.py);
+#: TNC's ``maxfun=None`` means ``1000 * (nvar + 1)`` (scipy's ``max(100, 10 * nvar)`` stops most fits short)
+#: and its ``ftol=1e-14`` (scipy: -1, i.e. 0) keeps it from stopping on an unchanged chi-square short of the minimum.
 MINIMIZE: dict[str, tuple[str, dict[str, Any]]] = {
     "nelder": ("Nelder-Mead", {"maxiter": None, "maxfev": None, "xatol": 1.0e-8, "fatol": 1.0e-10,
                                "adaptive": False, "initial_simplex": None}),
@@ -39,7 +41,7 @@ MINIMIZE: dict[str, tuple[str, dict[str, Any]]] = {
     "bfgs": ("BFGS", {"maxiter": None, "gtol": 1.0e-5, "norm": float("inf"), "xrtol": 0.0, "c1": 1.0e-4,
                       "c2": 0.9, "hess_inv0": None}),
     "tnc": ("TNC", {"maxfun": None, "maxCGit": -1, "eta": -1.0, "stepmx": 0.0, "accuracy": 0.0, "minfev": 0.0,
-                    "ftol": -1.0, "xtol": -1.0, "gtol": -1.0, "rescale": -1.0, "scale": None, "offset": None}),
+                    "ftol": 1.0e-14, "xtol": -1.0, "gtol": -1.0, "rescale": -1.0, "scale": None, "offset": None}),
     "slsqp": ("SLSQP", {"maxiter": 100, "ftol": 1.0e-12}),
     "trust-constr": ("trust-constr", {"maxiter": 1000, "gtol": 1.0e-8, "xtol": 1.0e-8, "barrier_tol": 1.0e-8,
                                       "initial_tr_radius": 1.0, "initial_constr_penalty": 1.0,
