@@ -68,6 +68,12 @@ def run_differential_evolution(fun: Callable[[np.ndarray], float], lower: np.nda
     """:func:`scipy.optimize.differential_evolution` in the box, from a population including ``x0``."""
     opts = {**GLOBAL["differential_evolution"], **options}
     opts.pop("polish")
+    x0 = np.array(x0, dtype=float)
+    for _ in range(8):  # scipy rescales x0 to [0, 1] and refuses it when roundoff puts a bound value a hair out
+        u = (x0 - 0.5 * (lower + upper)) / np.abs(upper - lower) + 0.5
+        if not np.any((u < 0.0) | (u > 1.0)):
+            break
+        x0 = np.where(u > 1.0, np.nextafter(x0, lower), np.where(u < 0.0, np.nextafter(x0, upper), x0))
     return differential_evolution(fun, _box(lower, upper), x0=x0, polish=False,
                                   **{rng_keyword(differential_evolution): generator(seed)}, **opts)
 
