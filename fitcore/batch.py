@@ -25,19 +25,33 @@ import concurrent.futures as cf
 import math
 import pickle
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sized
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
+from itertools import chain, islice
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import EngineNotFoundError, EngineUnavailableError
-from .executors import ProgressCallback, check_picklable, check_progress_args, map_chunked
+from .errors import EngineNotFoundError, EngineUnavailableError, FitcoreError
+from .executors import (
+    BatchInterrupted,
+    ProgressCallback,
+    check_picklable,
+    check_progress_args,
+    default_chunksize,
+    executor_workers,
+    map_chunked,
+    map_chunks,
+)
 from .minimizer import Minimizer
 from .parameters import Parameters
 
-__all__ = ["fit_many", "FitArgs", "FitSnapshot", "FitFailure", "FitBatch"]
+if TYPE_CHECKING:
+    from .vectorized import BatchArrays
+
+__all__ = ["fit_many", "FitArgs", "FitSnapshot", "FitFailure", "FitBatch", "VectorizedBatch", "WorkerDiedError",
+           "check_dataset", "BatchInterrupted"]
 
 
 class FitArgs:
@@ -340,6 +354,10 @@ class _FitTask:
 
     def __call__(self, item: tuple[int, tuple[Any, ...] | FitArgs]) -> FitSnapshot:
         index, dataset = item
+        try:
+            check_dataset(index, dataset)
+        except TypeError as exc:  # from a lazily consumed iterable: this dataset fails alone
+            return FitSnapshot.from_error(index, self.params, self.engine, exc)
         args, kws = (dataset.args, dataset.kws) if isinstance(dataset, FitArgs) else (dataset, {})
         fit = Minimizer(self.function, self.params.copy(), fcn_args=args, fcn_kws=kws)
         try:
@@ -354,7 +372,8 @@ class _FitTask:
         return FitSnapshot.from_minimizer(index, fit)
 
 
-def _check_dataset(index: int, dataset: Any) -> None:
+def check_dataset(index: int, dataset: Any) -> None:
+    """Raise TypeError unless ``dataset`` is a tuple or a :class:`FitArgs`."""
     if not isinstance(dataset, (tuple, FitArgs)):
         raise TypeError(
             f"dataset {index} is a {type(dataset).__name__}; each dataset must be a tuple of the residual "
@@ -387,13 +406,14 @@ def fit_many(
     function: Callable[..., Any],
     params: Parameters,
     datasets: Iterable[tuple[Any, ...] | FitArgs],
-    engine: str = "leastsq",
+    engine: str | None = None,
     executor: cf.Executor | None = None,
     chunksize: int | None = None,
     progress: bool = False,
     callback: ProgressCallback | None = None,
+    vectorized: bool = False,
     **engine_kws: Any,
-) -> FitBatch:
+) -> FitBatch | VectorizedBatch:
     """Fit ``function`` to each dataset, starting every fit from ``params``.
 
     Parameters
@@ -401,43 +421,61 @@ def fit_many(
     function : callable
         ``function(params, *args, **kws)`` returning the residual array. With a
         process pool it must be importable by the workers (module level).
+        With ``vectorized=True`` it is called for a whole chunk of fits at
+        once and must broadcast (see ``docs/scaling.md``).
     params : Parameters
         Starting values, bounds and constraints shared by every fit. Never
         modified: each fit works on its own copy.
     datasets : iterable
         One item per fit: a tuple of positional arguments of ``function``, or a
         :class:`FitArgs` for positional and keyword arguments. Any iterable;
-        a generator is consumed lazily.
-    engine : str, default 'leastsq'
+        a generator is consumed lazily (a malformed item then fails its fit alone).
+    engine : str, optional
         Name of an installed engine (:func:`fitcore.list_engines`); with an
-        executor it must be installed on every worker.
+        executor it must be installed on every worker. Default ``'leastsq'``,
+        or ``'batch_lm'`` with ``vectorized=True`` (batched engines only).
     executor : concurrent.futures.Executor, optional
         Where to run the fits: None runs them here, one after the other; a
         ``ProcessPoolExecutor`` or dask ``Client.get_executor()`` spreads
         chunks of fits over its workers.
     chunksize : int, optional
-        Fits per task sent to the executor. Default: about 8 tasks per worker,
-        at most 512 fits each (128 when ``datasets`` has no length).
+        Fits per chunk, the unit sent to the executor (and, vectorized, the
+        fits evaluated together). Default: about 8 chunks per worker, at most
+        512 fits each (128 when ``datasets`` has no length); serially and
+        vectorized, 512.
     progress : bool, default False
         Show a tqdm progress bar (``pip install 'fitcore[progress]'``).
     callback : callable, optional
         ``callback(done, total)`` as fits complete (per chunk with an executor).
+    vectorized : bool, default False
+        Fit each chunk as arrays with a batched engine: ``function`` is called
+        once per engine step for all fits of the chunk, each parameter's value
+        an array of shape ``(n_fits, 1)`` and each data argument stacked along
+        a leading axis. Datasets must all have one shape. ``Dfun`` then returns
+        shape ``(n_fits, n_points, n_vars)``. Checked on the first two datasets
+        before any fit runs.
     **engine_kws
         Engine options and core options (``max_nfev``, ``nan_policy``,
-        ``scale_covar``, ...) applied to every fit.
+        ``scale_covar``, ...) applied to every fit; ``max_nfev`` counts per fit.
 
     Returns
     -------
-    FitBatch
-        One :class:`FitSnapshot` per dataset, in input order. A fit that raises
-        gives a snapshot with ``error`` set; the other fits go on.
+    FitBatch or VectorizedBatch
+        One result per dataset, in input order (``fits[i]``). A fit that
+        raises gives a result with ``error`` set; the other fits go on.
+        Vectorized, the results live in arrays (:class:`VectorizedBatch`).
 
     Raises
     ------
     TypeError, ValueError, fitcore.FitcoreError
         Before any fit runs, for an unknown engine or option, invalid
         parameters or constraints, a malformed dataset (when ``datasets`` has a
-        length), a function a process pool cannot pickle, or a missing tqdm.
+        length), a function a process pool cannot pickle, a missing tqdm, or
+        (vectorized) datasets of different shapes or a function that does not
+        broadcast.
+    BatchInterrupted
+        When the datasets' iterable raised mid-way, or a worker died and could
+        not be replaced; ``.results`` holds the fits finished before.
 
     Examples
     --------
@@ -449,32 +487,233 @@ def fit_many(
     >>> fits = fitcore.fit_many(residual, p, [(x, 2 * np.exp(-x / 1.5)), (x, 3 * np.exp(-x / 0.5))])
     >>> np.round(fits.values('t'), 6).tolist(), p['t'].value
     ([1.5, 0.5], 1.0)
+    >>> fits = fitcore.fit_many(residual, p, [(x, 2 * np.exp(-x / 1.5)), (x, 3 * np.exp(-x / 0.5))],
+    ...                         vectorized=True)
+    >>> np.round(fits.values('t'), 6).tolist()
+    [1.5, 0.5]
     """
-    _validate(function, params, engine, engine_kws)
+    if not isinstance(vectorized, bool):
+        raise TypeError(f"vectorized must be True or False, not {vectorized!r}")
     check_progress_args(progress, callback)
     if isinstance(datasets, (str, bytes, Mapping)) or not isinstance(datasets, Iterable):
         raise TypeError(f"datasets must be an iterable of tuples or FitArgs, not {type(datasets).__name__}")
+    if vectorized:
+        return _fit_vectorized(function, params, datasets, engine, executor, chunksize, progress, callback,
+                               engine_kws)
+    engine = "leastsq" if engine is None else engine
+    _validate(function, params, engine, engine_kws)
     if isinstance(datasets, Sized):
         for i, dataset in enumerate(datasets):
-            _check_dataset(i, dataset)
+            check_dataset(i, dataset)
     task = _FitTask(function, params.copy(), engine, dict(engine_kws))
     if executor is not None:
         check_picklable(executor, "residual function, parameters or engine options", task)
     items = _SizedItems(datasets) if isinstance(datasets, Sized) else _Items(datasets)
-    return FitBatch(map_chunked(task, items, executor=executor, chunksize=chunksize, progress=progress,
-                                callback=callback, desc="fits"))
+
+    def lost(start: int, chunk: list[Any], exc: BaseException) -> list[FitSnapshot]:
+        error = WorkerDiedError(_died(start, len(chunk), exc))
+        return [FitSnapshot.from_error(i, task.params, task.engine, error) for i, _ in chunk]
+
+    try:
+        return FitBatch(map_chunked(task, items, executor=executor, chunksize=chunksize, progress=progress,
+                                    callback=callback, desc="fits", on_lost=lost))
+    except BatchInterrupted as exc:
+        raise BatchInterrupted(f"fit_many stopped: {exc}", FitBatch(exc.results), exc.starts) from exc.__cause__
+
+
+class WorkerDiedError(FitcoreError):
+    """The worker process running a fit died (killed by a signal, the OOM killer, ``os._exit``)."""
+
+
+def _died(start: int, n: int, exc: BaseException) -> str:
+    return (f"the worker process fitting datasets {start} to {start + n - 1} died ({type(exc).__name__}: {exc}), "
+            "also when these datasets were fitted again alone on a fresh process; the other fits are kept")
+
+
+def _fit_vectorized(function: Callable[..., Any], params: Parameters, datasets: Iterable[Any], engine: str | None,
+                    executor: cf.Executor | None, chunksize: int | None, progress: bool,
+                    callback: ProgressCallback | None, engine_kws: dict[str, Any]) -> VectorizedBatch:
+    from .vectorized import (
+        BatchArrays,
+        DataLayout,
+        VectorizedTask,
+        check_broadcasting,
+        failed_chunk,
+        prepare_vectorized,
+    )
+
+    if isinstance(datasets, Sized):
+        head = list(islice(iter(datasets), 2))
+        items: Iterable[Any] = _SizedItems(datasets)
+    else:
+        source = iter(datasets)
+        head = list(islice(source, 2))
+        items = _Items(chain(head, source))
+    for i, dataset in enumerate(head):
+        check_dataset(i, dataset)
+    if not head:
+        raise ValueError("datasets is empty: give at least one dataset")
+    setup = prepare_vectorized(function, params, engine, engine_kws, head[0])
+    if isinstance(datasets, Sized):  # every dataset's shape, before any work
+        layout = DataLayout.of(head[0])
+        for i, dataset in enumerate(datasets):
+            check_dataset(i, dataset)
+            layout.check(i, dataset)
+    check_broadcasting(setup, head)
+    task = VectorizedTask(setup)
+    if executor is not None:
+        check_picklable(executor, "residual function, parameters or engine options", task)
+    if chunksize is None:
+        total = len(datasets) if isinstance(datasets, Sized) else None
+        chunksize = VECTOR_CHUNK if executor is None else default_chunksize(total, executor_workers(executor))
+
+    def lost(start: int, chunk: list[Any], exc: BaseException) -> Any:
+        error = WorkerDiedError(_died(start, len(chunk), exc))
+        return failed_chunk(setup, start, len(chunk), {start + k: error for k in range(len(chunk))})
+
+    try:
+        parts = map_chunks(task, items, executor=executor, chunksize=chunksize, progress=progress,
+                           callback=callback, desc="fits", on_lost=lost)
+    except BatchInterrupted as exc:
+        done = VectorizedBatch(BatchArrays.concatenate(exc.results), setup.params) if exc.results else None
+        raise BatchInterrupted(f"fit_many stopped: {exc}", done if done is not None else [],  # type: ignore[arg-type]
+                               exc.starts) from exc.__cause__
+    return VectorizedBatch(BatchArrays.concatenate(parts), setup.params)
+
+
+#: fits per chunk of a serial vectorized fit_many: large enough that per-call overhead vanishes, small enough
+#: that a chunk's arrays (datasets, residuals and Jacobian: about 8 * n_points * (n_vars + 4) bytes per fit) stay small
+VECTOR_CHUNK = 512
+
+
+class VectorizedBatch(Sequence):  # type: ignore[type-arg]
+    """The results of a vectorized :func:`fit_many`: arrays for the whole batch, per-fit results on request.
+
+    ``fits[i]`` builds the :class:`FitSnapshot` of fit ``i`` when asked for;
+    the arrays are in :attr:`arrays` (a :class:`fitcore.vectorized.BatchArrays`)
+    and behind the properties below.
+
+    Parameters
+    ----------
+    arrays : BatchArrays
+        The batch's arrays.
+    template : Parameters
+        The starting Parameters (for :meth:`FitSnapshot.to_params`).
+    """
+
+    def __init__(self, arrays: BatchArrays, template: Parameters) -> None:
+        self.arrays = arrays
+        self.template = template
+        self._column = {name: j for j, name in enumerate(arrays.names)}
+
+    def __len__(self) -> int:
+        return len(self.arrays)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        k = int(i)
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(f"fit {i} of a batch of {len(self)}")
+        return self._snapshot(k)
+
+    def _snapshot(self, k: int) -> FitSnapshot:
+        a = self.arrays
+        names, var_names = a.names, a.var_names
+        index = int(a.index[k])
+        values = {n: float(a.values[k, j]) for j, n in enumerate(names)}
+        stderr: dict[str, float | None] = {}
+        for j, n in enumerate(names):
+            se = float(a.stderr[k, j])
+            stderr[n] = se if a.errorbars[k] and math.isfinite(se) else None
+        correl: dict[str, dict[str, float] | None] = dict.fromkeys(names)
+        covar = None
+        if a.errorbars[k]:
+            covar = np.array(a.covar[k])
+            sd = np.sqrt(np.diag(covar))
+            corr = covar / np.outer(sd, sd)
+            for i1, n1 in enumerate(var_names):
+                correl[n1] = {n2: float(corr[i1, i2]) for i2, n2 in enumerate(var_names) if i2 != i1}
+        error = FitFailure.from_exception(a.errors[index]) if a.failed[k] else None
+        return FitSnapshot(
+            index=index, success=bool(a.success[k]), message=a.message[k], values=values,  # type: ignore[arg-type]
+            stderr=stderr, correl=correl, init_values=dict(zip(var_names, a.init_vals.tolist())),
+            var_names=tuple(var_names), covar=covar, chisqr=float(a.chisqr[k]), redchi=float(a.redchi[k]),
+            aic=float(a.aic[k]), bic=float(a.bic[k]), ndata=0 if a.failed[k] else a.ndata, nvarys=a.nvarys,
+            nfree=0 if a.failed[k] else a.nfree, nfev=int(a.nfev[k]), errorbars=bool(a.errorbars[k]),
+            errorbars_reason=a.errorbars_reason[k], aborted=bool(a.aborted[k]), engine=a.engine, error=error)
+
+    def values(self, name: str) -> NDArray[np.float64]:
+        """Best-fit values of parameter ``name`` across the batch; NaN where a fit failed."""
+        return np.where(self.arrays.failed, np.nan, self.arrays.values[:, self._col(name)])
+
+    def stderrs(self, name: str) -> NDArray[np.float64]:
+        """Standard errors of parameter ``name``; NaN where not estimated."""
+        return self.arrays.stderr[:, self._col(name)].copy()
+
+    def _col(self, name: str) -> int:
+        if name not in self._column:
+            raise KeyError(f"no parameter {name!r} in these fits; they have {', '.join(self.arrays.names)}")
+        return self._column[name]
+
+    @property
+    def success(self) -> NDArray[np.bool_]:
+        """``success`` of each fit."""
+        return self.arrays.success.copy()
+
+    @property
+    def chisqr(self) -> NDArray[np.float64]:
+        """Chi-square of each fit (NaN where failed)."""
+        return self.arrays.chisqr.copy()
+
+    @property
+    def redchi(self) -> NDArray[np.float64]:
+        """Reduced chi-square of each fit."""
+        return self.arrays.redchi.copy()
+
+    @property
+    def nfev(self) -> NDArray[np.int64]:
+        """Residual evaluations of each fit."""
+        return self.arrays.nfev.copy()
+
+    @property
+    def covar(self) -> NDArray[np.float64]:
+        """Covariances, shape (n_fits, nvarys, nvarys) in ``var_names`` order; NaN where not estimated."""
+        return self.arrays.covar.copy()
+
+    @property
+    def correl(self) -> NDArray[np.float64]:
+        """Correlation matrices, shape (n_fits, nvarys, nvarys); NaN where not estimated."""
+        cov = self.arrays.covar
+        sd = np.sqrt(np.einsum("kii->ki", cov))
+        return cov / (sd[:, :, None] * sd[:, None, :])
+
+    @property
+    def var_names(self) -> tuple[str, ...]:
+        """The varied parameters, in ``covar`` order."""
+        return self.arrays.var_names
+
+    @property
+    def failures(self) -> list[FitSnapshot]:
+        """The results of fits that raised."""
+        return [self[k] for k in np.flatnonzero(self.arrays.failed).tolist()]
+
+    def __repr__(self) -> str:
+        a = self.arrays
+        return (f"<VectorizedBatch of {len(self)} fits: {int(a.success.sum())} success, "
+                f"{int(a.failed.sum())} failed, engine={a.engine!r}>")
 
 
 class _Items:
-    """``(index, dataset)`` pairs, each dataset checked as it is reached."""
+    """``(index, dataset)`` pairs (each dataset is checked by the task that fits it)."""
 
     def __init__(self, datasets: Iterable[Any]) -> None:
         self.datasets = datasets
 
     def __iter__(self) -> Any:
-        for i, dataset in enumerate(self.datasets):
-            _check_dataset(i, dataset)
-            yield i, dataset
+        return enumerate(self.datasets)
 
 
 class _SizedItems(_Items):
