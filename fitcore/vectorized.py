@@ -55,6 +55,7 @@ __all__ = [
 
 Array = NDArray[np.float64]
 _SQRT_EPS = math.sqrt(float(np.finfo(float).eps))
+_CBRT_EPS = float(np.finfo(float).eps) ** (1.0 / 3.0)
 #: scaled Gram matrices with a larger condition number give no error bars (the covariance would be noise)
 MAX_CONDITION = 1e14
 #: core options a vectorized fit accepts
@@ -354,8 +355,8 @@ class _Model:
         return out
 
     def _rows(self, out: Any, k: int, what: str) -> Array:
-        try:
-            arr = np.asarray(out, dtype=float)
+        try:  # a copy: the function may refill and return one buffer, and the engine keeps what it gets
+            arr = np.array(out, dtype=float)
         except (TypeError, ValueError) as exc:
             raise ResidualError(f"the {what} returned {type(out).__name__}, which is not an array of numbers: "
                                 f"{exc}") from None
@@ -753,11 +754,16 @@ class _ChunkFit:
         nvar = x.shape[1]
         jac = np.empty((fits.size, r.shape[1], nvar))
         h = _SQRT_EPS * np.abs(x)
-        h = np.where(h == 0, _SQRT_EPS, h)
+        h = np.where(h == 0, _SQRT_EPS, h)  # MINPACK's forward-difference step (epsfcn = machine epsilon)
+        xj = x.copy()
         for j in range(nvar):
-            xj = x.copy()
-            xj[:, j] += h[:, j]
-            jac[:, :, j] = (self.residual(xj, fits) - r) / h[:, j:j + 1]
+            xj[:, j] = x[:, j] + h[:, j]
+            step = xj[:, j] - x[:, j]  # the step actually taken, after rounding
+            rows = self.residual(xj, fits)
+            np.subtract(rows, r, out=rows)
+            rows /= step[:, None]
+            jac[:, :, j] = rows
+            xj[:, j] = x[:, j]
         return jac
 
     def _evaluate(self, v: Array, fits: NDArray[np.intp]) -> Array:
@@ -878,26 +884,43 @@ class _ChunkFit:
         }
 
     def _external_jacobian(self, v: Array, r: Array, fits: NDArray[np.intp]) -> tuple[Array, int]:
-        """The Jacobian by the external values at the answers: the user's Dfun, or forward differences inside the bounds."""
+        """The Jacobian by the external values at the answers: the user's Dfun, or central differences.
+
+        Central differences (step ``eps**(1/3) * |v|``, error about ``1e-10``
+        relative) where both sides are inside the bounds; next to a bound,
+        forward differences stepping inwards. Returns the Jacobian and the
+        evaluations it took per fit.
+        """
         nvar = v.shape[1]
         if self.model.dfun is not None:
             try:
                 return self.model.jacobian(v, fits), 0
-            except Exception as exc:  # noqa: BLE001 - no error bars, the fits keep their answers
+            except Exception:  # noqa: BLE001 - no error bars, the fits keep their answers
                 return np.full((fits.size, r.shape[1], nvar), np.nan), 0
         lo, hi = self.transform.lo, self.transform.hi
-        h = _SQRT_EPS * np.where(v == 0, 1.0, np.abs(v))
-        h = np.where(v + h <= hi, h, np.where(v - h >= lo, -h, np.where(hi - v >= v - lo, hi - v, lo - v)))
+        scale = np.where(v == 0, 1.0, np.abs(v))
+        h = _CBRT_EPS * scale
+        central = (v - h >= lo) & (v + h <= hi)
+        fwd = _SQRT_EPS * scale
+        fwd = np.where(v + fwd <= hi, fwd, np.where(v - fwd >= lo, -fwd, np.where(hi - v >= v - lo, hi - v, lo - v)))
         jac = np.empty((fits.size, r.shape[1], nvar))
         for j in range(nvar):
-            vj = v.copy()
-            vj[:, j] += h[:, j]
-            try:
-                rows = self.model.residual(vj, fits)
-            except Exception:  # noqa: BLE001 - one at a time, so one bad fit only loses its own error bars
-                rows = np.vstack([self._safe_row(vj[k:k + 1], fits[k:k + 1], r.shape[1]) for k in range(fits.size)])
-            jac[:, :, j] = (rows - r) / h[:, j:j + 1]
-        return jac, nvar
+            step = np.where(central[:, j], h[:, j], fwd[:, j])
+            up = v.copy()
+            up[:, j] += step
+            down = v.copy()
+            down[:, j] -= np.where(central[:, j], step, 0.0)
+            r_up = self._rows_at(up, fits, r.shape[1])
+            r_down = self._rows_at(down, fits, r.shape[1]) if central[:, j].any() else r
+            width = (up[:, j] - down[:, j])[:, None]
+            jac[:, :, j] = (r_up - np.where(central[:, j][:, None], r_down, r)) / width
+        return jac, 2 * nvar
+
+    def _rows_at(self, v: Array, fits: NDArray[np.intp], width: int) -> Array:
+        try:
+            return self.model.residual(v, fits)
+        except Exception:  # noqa: BLE001 - one at a time, so one bad fit only loses its own error bars
+            return np.vstack([self._safe_row(v[k:k + 1], fits[k:k + 1], width) for k in range(fits.size)])
 
     def _safe_row(self, v: Array, fits: NDArray[np.intp], width: int) -> Array:
         try:

@@ -75,12 +75,15 @@ def _namespace(x: Any) -> Any:
     return get() if get is not None else np
 
 
-def _lmpar(xp: Any, w: Any, b: Any, delta: Any, par: Any) -> tuple[Any, Any]:
-    """Moré's Levenberg-Marquardt parameter for each fit, in the eigenbasis of the scaled Gram matrix.
+def _lmpar_eig(xp: Any, s: Any, b: Any, delta: Any, par: Any) -> tuple[Any, Any]:
+    """Moré's Levenberg-Marquardt parameter in the eigenbasis of ``S``, for rank-deficient ``S``.
 
-    Returns ``par`` and ``c`` with the scaled step ``D p = -V c``, ``c = b / (w + par)``
-    (the Gauss-Newton step ``b / w`` on the numerical range when ``par = 0``).
+    Returns ``par`` and the scaled step ``c = D p`` negated (``(S + par I) c = b``, the
+    Gauss-Newton step on the numerical range of ``S`` when ``par = 0``).
     """
+    w, vecs = xp.linalg.eigh(s)
+    w = xp.maximum(w, 0.0)
+    b = xp.sum(vecs * b[:, :, None], axis=1)  # V^T b
     nvar = w.shape[1]
     full = w > nvar * _EPS * xp.max(w, axis=1, keepdims=True)
     fullrank = xp.all(full, axis=1)
@@ -116,7 +119,81 @@ def _lmpar(xp: Any, w: Any, b: Any, delta: Any, par: Any) -> tuple[Any, Any]:
         paru = xp.where(going & (fp < 0), xp.minimum(paru, par), paru)
         par = xp.where(going, xp.maximum(parl, par + parc), par)
         active = going
-    return xp.where(gauss_newton, 0.0, par), c
+    return xp.where(gauss_newton, 0.0, par), xp.sum(vecs * c[:, None, :], axis=2)
+
+
+def _solve(xp: Any, a: Any, b: Any) -> Any:
+    return xp.linalg.solve(a, b[..., None])[..., 0]
+
+
+def _lmpar_chol(xp: Any, s: Any, b: Any, delta: Any, par: Any) -> tuple[Any, Any]:
+    """Moré's Levenberg-Marquardt parameter for fits whose scaled Gram matrix ``S`` is positive definite.
+
+    Solves ``(S + par I) c = b`` for each trial ``par`` (the scaled step is
+    ``D p = -c``); the derivative of ``||c||`` comes from one more solve
+    with the same matrix, as MINPACK's ``lmpar`` gets it from its R factor.
+    Only the fits still iterating are solved again.
+    """
+    k, nvar = b.shape
+    eye = xp.eye(nvar)
+    c = _solve(xp, s, b)
+    dxnorm = xp.sqrt(xp.sum(c * c, axis=1))
+    fp = dxnorm - delta
+    active = fp > 0.1 * delta
+    par = xp.where(active, par, 0.0)
+    if not bool(xp.any(active)):
+        return par, c
+    safe_dx = xp.where(dxnorm > 0, dxnorm, 1.0)
+    y = _solve(xp, s, c)
+    slope = xp.sum(c * y, axis=1) / (safe_dx * safe_dx)
+    parl = xp.where(active & (slope > 0), fp / delta / xp.where(slope > 0, slope, 1.0), 0.0)
+    bnorm = xp.sqrt(xp.sum(b * b, axis=1))
+    paru = bnorm / delta
+    paru = xp.where(paru == 0, _DWARF / xp.minimum(delta, 0.1), paru)
+    par = xp.where(active, xp.minimum(xp.maximum(par, parl), paru), 0.0)
+    par = xp.where(active & (par == 0), bnorm / safe_dx, par)
+    rows = np.flatnonzero(np.asarray(active))
+    for it in range(10):
+        if not rows.size:
+            break
+        p_r = par[rows]
+        p_r = xp.where(p_r == 0, xp.maximum(_DWARF, 0.001 * paru[rows]), p_r)
+        m = s[rows] + p_r[:, None, None] * eye
+        trial = _solve(xp, m, b[rows])
+        c[rows] = trial
+        dl = delta[rows]
+        dxn = xp.sqrt(xp.sum(trial * trial, axis=1))
+        previous, fp_r = fp[rows], dxn - dl
+        fp[rows] = fp_r
+        par[rows] = p_r
+        stop = (xp.abs(fp_r) <= 0.1 * dl) | ((parl[rows] == 0) & (fp_r <= previous) & (previous < 0)) | (it == 9)
+        going = ~np.asarray(stop)
+        if not going.any():
+            break
+        rows, m, trial, fp_r, dl, p_r = rows[going], m[going], trial[going], fp_r[going], dl[going], p_r[going]
+        dxs = dxn[going]
+        y = _solve(xp, m, trial)
+        slope = xp.sum(trial * y, axis=1) / (dxs * dxs)
+        parc = fp_r / dl / xp.where(slope > 0, slope, 1.0)
+        lo = xp.where(fp_r > 0, xp.maximum(parl[rows], p_r), parl[rows])
+        parl[rows] = lo
+        paru[rows] = xp.where(fp_r < 0, xp.minimum(paru[rows], p_r), paru[rows])
+        par[rows] = xp.maximum(lo, p_r + parc)
+    return par, c
+
+
+def _rank_deficient(xp: Any, s: Any) -> Any:
+    """Fits whose scaled Gram matrix is numerically singular (they take the eigen-decomposition path)."""
+    nvar = s.shape[-1]
+    scale = xp.max(xp.linalg.diagonal(s), axis=1)
+    try:
+        pivots = xp.linalg.diagonal(xp.linalg.cholesky(s))
+    except np.linalg.LinAlgError:  # some matrix is not positive definite: tell them apart one by one
+        out = np.zeros(s.shape[0], dtype=bool)
+        for i in range(s.shape[0]):
+            out[i] = bool(_rank_deficient(xp, s[i:i + 1])[0]) if s.shape[0] > 1 else True
+        return out
+    return np.asarray(xp.min(pivots, axis=1) ** 2 <= nvar * _EPS * scale)
 
 
 def batch_lm(problem: BatchProblem, **options: Any) -> BatchEngineResult:
@@ -166,9 +243,9 @@ def batch_lm(problem: BatchProblem, **options: Any) -> BatchEngineResult:
     nit = np.ones(n, dtype=np.int64)  # MINPACK's iter, 1 until the first accepted step
     started = np.zeros(n, dtype=bool)
     needs_jac = np.ones(n, dtype=bool)
-    w = xp.zeros((n, nvar))
-    vecs = xp.zeros((n, nvar, nvar))
+    gram_s = xp.zeros((n, nvar, nvar))  # D^-1 J^T J D^-1 at the last Jacobian
     b = xp.zeros((n, nvar))
+    rank_deficient = np.zeros(n, dtype=bool)
 
     while True:
         # the budget must cover what the fit does next: a Jacobian (if due) and one trial step
@@ -180,9 +257,11 @@ def batch_lm(problem: BatchProblem, **options: Any) -> BatchEngineResult:
             jac = problem.jacobian(xs, fits, fs)
             nfev[fits] += jac_cost
             bad = ~np.asarray(xp.all(xp.isfinite(jac), axis=(1, 2)))
-            status[fits[bad]] = -1
-            fits, jac, xs, fs = fits[~bad], jac[~bad], xs[~bad], fs[~bad]
-            acnorm = xp.sqrt(xp.sum(jac * jac, axis=1))
+            if bad.any():
+                status[fits[bad]] = -1
+                fits, jac, xs, fs = fits[~bad], jac[~bad], xs[~bad], fs[~bad]
+            gram = xp.matmul(xp.matrix_transpose(jac), jac)
+            acnorm = xp.sqrt(xp.linalg.diagonal(gram))
             first = ~started[fits]
             if user_diag is None:
                 d = xp.where(first[:, None], xp.where(acnorm == 0, 1.0, acnorm), xp.maximum(diag[fits], acnorm))
@@ -194,25 +273,32 @@ def batch_lm(problem: BatchProblem, **options: Any) -> BatchEngineResult:
             delta[fits] = xp.where(first, xp.where(start_delta == 0, factor, start_delta), delta[fits])
             xnorm[fits] = xp.where(first, xn, xnorm[fits])
             started[fits] = True
-            grad = xp.sum(jac * fs[:, :, None], axis=1)  # J^T f
+            grad = xp.matmul(fs[:, None, :], jac)[:, 0, :]  # J^T f
             fn = fnorm[fits]
             cosines = xp.abs(grad) / (xp.where(acnorm == 0, 1.0, acnorm) * xp.where(fn == 0, 1.0, fn)[:, None])
             g = xp.where(fn == 0, 0.0, xp.max(xp.where(acnorm == 0, 0.0, cosines), axis=1))
             gnorm[fits] = g
             status[fits[np.asarray(g <= gtol)]] = 4
-            gram = xp.matmul(xp.matrix_transpose(jac), jac) / (d[:, :, None] * d[:, None, :])
-            ew, ev = xp.linalg.eigh(gram)
-            w[fits] = xp.maximum(ew, 0.0)
-            vecs[fits] = ev
-            b[fits] = xp.sum(ev * (grad / d)[:, :, None], axis=1)  # V^T D^-1 J^T f
+            scaled = gram / (d[:, :, None] * d[:, None, :])
+            gram_s[fits] = scaled
+            b[fits] = grad / d  # D^-1 J^T f
+            rank_deficient[fits] = _rank_deficient(xp, scaled)
             needs_jac[fits] = False
 
         fits = np.flatnonzero(status == 0)
         if not fits.size:
             break
         d, dl, fn = diag[fits], delta[fits], fnorm[fits]
-        p_par, c = _lmpar(xp, w[fits], b[fits], dl, par[fits])
-        dp = -xp.sum(vecs[fits] * c[:, None, :], axis=2)  # D p = -V c
+        s_f, b_f = gram_s[fits], b[fits]
+        p_par, c = xp.zeros(fits.size), xp.zeros((fits.size, nvar))
+        eig = rank_deficient[fits]
+        if not eig.any():
+            p_par, c = _lmpar_chol(xp, s_f, b_f, dl, par[fits])
+        else:
+            for group, lmpar in ((~eig, _lmpar_chol), (eig, _lmpar_eig)):
+                if group.any():
+                    p_par[group], c[group] = lmpar(xp, s_f[group], b_f[group], dl[group], par[fits[group]])
+        dp = -c  # D p
         pnorm = xp.sqrt(xp.sum(dp * dp, axis=1))
         first = nit[fits] == 1
         dl = xp.where(first, xp.minimum(dl, pnorm), dl)
@@ -223,7 +309,7 @@ def batch_lm(problem: BatchProblem, **options: Any) -> BatchEngineResult:
         status[fits[bad]] = -1
         fnorm1 = xp.sqrt(xp.sum(fs * fs, axis=1))
         actred = xp.where(0.1 * fnorm1 < fn, 1.0 - (fnorm1 / fn) ** 2, -1.0)
-        temp1 = xp.sum(w[fits] * c * c, axis=1) / (fn * fn)  # ||J p||^2 / fnorm^2
+        temp1 = xp.sum(c * xp.matmul(s_f, c[:, :, None])[:, :, 0], axis=1) / (fn * fn)  # ||J p||^2 / fnorm^2
         temp2 = p_par * pnorm * pnorm / (fn * fn)
         prered = temp1 + 2.0 * temp2
         dirder = -(temp1 + temp2)
