@@ -27,13 +27,13 @@ import pickle
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from itertools import chain, islice
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import EngineNotFoundError, EngineUnavailableError, FitcoreError
+from .errors import EngineCapabilityError, EngineNotFoundError, EngineUnavailableError, FitcoreError
 from .executors import (
     BatchInterrupted,
     ProgressCallback,
@@ -46,6 +46,7 @@ from .executors import (
 )
 from .minimizer import Minimizer
 from .parameters import Parameters
+from .plugins import get_engine
 
 if TYPE_CHECKING:
     from .vectorized import BatchArrays
@@ -501,6 +502,10 @@ def fit_many(
         return _fit_vectorized(function, params, datasets, engine, executor, chunksize, progress, callback,
                                engine_kws)
     engine = "leastsq" if engine is None else engine
+    if isinstance(engine, str) and get_engine(engine).spec.batched:
+        raise EngineCapabilityError(
+            f"engine {engine!r} is a batched engine: it fits a whole chunk of datasets at once, with a residual "
+            "written for arrays; use fit_many(..., vectorized=True), or a per-fit engine such as 'leastsq'", engine)
     _validate(function, params, engine, engine_kws)
     if isinstance(datasets, Sized):
         for i, dataset in enumerate(datasets):
@@ -559,6 +564,7 @@ def _fit_vectorized(function: Callable[..., Any], params: Parameters, datasets: 
         for i, dataset in enumerate(datasets):
             check_dataset(i, dataset)
             layout.check(i, dataset)
+        setup = replace(setup, prechecked=True)
     check_broadcasting(setup, head)
     task = VectorizedTask(setup)
     if executor is not None:
@@ -633,7 +639,8 @@ class VectorizedBatch(Sequence):  # type: ignore[type-arg]
         if a.errorbars[k]:
             covar = np.array(a.covar[k])
             sd = np.sqrt(np.diag(covar))
-            corr = covar / np.outer(sd, sd)
+            with np.errstate(invalid="ignore", divide="ignore"):  # exact data: zero variances, no correlation
+                corr = covar / np.outer(sd, sd)
             for i1, n1 in enumerate(var_names):
                 correl[n1] = {n2: float(corr[i1, i2]) for i2, n2 in enumerate(var_names) if i2 != i1}
         error = FitFailure.from_exception(a.errors[index]) if a.failed[k] else None
@@ -688,7 +695,8 @@ class VectorizedBatch(Sequence):  # type: ignore[type-arg]
         """Correlation matrices, shape (n_fits, nvarys, nvarys); NaN where not estimated."""
         cov = self.arrays.covar
         sd = np.sqrt(np.einsum("kii->ki", cov))
-        return cov / (sd[:, :, None] * sd[:, None, :])
+        with np.errstate(invalid="ignore", divide="ignore"):  # zero variances (exact data) give NaN
+            return cov / (sd[:, :, None] * sd[:, None, :])
 
     @property
     def var_names(self) -> tuple[str, ...]:

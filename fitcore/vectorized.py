@@ -490,6 +490,8 @@ class _Setup:
     dfun: Callable[..., Any] | None
     scale_covar: bool
     layout: DataLayout
+    #: every dataset was checked in the caller's process (a sized collection): chunks need not check again
+    prechecked: bool = False
 
 
 def _batched_engine(name: str) -> EngineInfo:
@@ -669,6 +671,9 @@ class VectorizedTask:
         from .batch import check_dataset  # batch imports this module
 
         for pos, (index, dataset) in enumerate(chunk):
+            if setup.prechecked:
+                good.append(pos)
+                continue
             try:
                 check_dataset(index, dataset)
                 setup.layout.check(index, dataset)
