@@ -381,7 +381,7 @@ def _serial(func: Callable[[T], R], items: Iterable[T], bar: _Progress) -> list[
         except StopIteration:
             return out
         except Exception as exc:
-            raise _interrupted(exc, len(out), [[r] for r in out], list(range(len(out)))) from exc
+            raise _interrupted(exc, len(out), out, list(range(len(out)))) from exc
         out.append(func(item))
         bar.advance(1)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import math
 import multiprocessing
+import os
 import pickle
 import sys
 import threading
@@ -334,3 +335,88 @@ def test_progress_without_tqdm_is_a_clear_error(monkeypatch):
     with pytest.raises(ImportError, match=r"fitcore\[progress\]"):
         fit_many(counting_decay, make_params(), make_datasets(), progress=True)
     assert CALLS == []
+
+
+# -- lost work: a dying worker, an iterable that fails mid-way ---------------------------------------------
+PARENT_PID = os.getpid()
+MARK = -999.0
+
+
+def mortal_decay(params, x, y):
+    """decay(), except that a worker process fitting data marked with MARK dies on the spot (as a segfault would)."""
+    if os.getpid() != PARENT_PID and np.any(y == MARK):
+        os._exit(3)
+    return decay(params, x, y)
+
+
+def marked_datasets(n, dead):
+    """``n`` datasets (TRUTH cycled), dataset ``dead`` marked to kill its worker."""
+    base = make_datasets()
+    out = [base[k % len(base)] for k in range(n)]
+    y = out[dead][1].copy()
+    y[0] = MARK
+    out[dead] = (X, y)
+    return out
+
+
+@pytest.mark.parametrize("vectorized", [False, True], ids=["per-fit", "vectorized"])
+def test_dead_worker_keeps_the_finished_fits(vectorized):
+    """One worker dies (os._exit): only its chunk fails, naming it; every other fit is the serial result."""
+    data = marked_datasets(30, dead=17)
+    serial = fit_many(decay, make_params(), data, vectorized=vectorized)
+    with cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as ex:
+        fits = fit_many(mortal_decay, make_params(), data, executor=ex, chunksize=4, vectorized=vectorized)
+    assert len(fits) == 30
+    dead = [k for k in range(30) if not fits.success[k]]
+    assert dead == [16, 17, 18, 19]
+    for k in dead:
+        assert fits[k].error.type == "fitcore.batch.WorkerDiedError"
+        assert "datasets 16 to 19 died" in fits[k].message
+    alive = [k for k in range(30) if k not in dead]
+    np.testing.assert_array_equal(fits.values("tau")[alive], serial.values("tau")[alive])
+    assert math.isnan(fits.values("tau")[17])
+
+
+def test_dead_worker_without_a_replacement_pool_raises_with_the_finished_fits():
+    """map_chunked without on_lost: BatchInterrupted naming the chunk that died, carrying what finished."""
+    from fitcore.executors import BatchInterrupted
+
+    with cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as ex:
+        with pytest.raises(BatchInterrupted, match="running items 8 to 11 died") as info:
+            map_chunked(die_on_nine, list(range(20)), executor=ex, chunksize=4)
+    done = dict(zip(info.value.starts, info.value.results))
+    assert set(done) >= set(range(8)) and all(done[k] == k * k for k in done)
+    assert not set(done) & {8, 9, 10, 11}
+
+
+def die_on_nine(item):
+    """``item ** 2``; a worker process asked for 9 dies."""
+    if item == 9 and os.getpid() != PARENT_PID:
+        os._exit(5)
+    return item * item
+
+
+def test_generator_raising_midway_carries_the_finished_fits():
+    """A generator that raises after 4 datasets: BatchInterrupted with those 4 fits, the cause chained."""
+    from fitcore.executors import BatchInterrupted
+
+    def gen():
+        yield from make_datasets()[:4]
+        raise OSError("network file system went away")
+
+    with pytest.raises(BatchInterrupted, match="OSError: network file system went away") as info:
+        fit_many(decay, make_params(), gen())
+    assert [s.index for s in info.value.results] == [0, 1, 2, 3]
+    assert all(s.success for s in info.value.results)
+    assert isinstance(info.value.__cause__, OSError)
+
+
+def test_generator_malformed_item_fails_alone():
+    """A generator yielding a list at position 3: that fit fails with the TypeError, the others are kept."""
+    def gen():
+        for k, d in enumerate(make_datasets()):
+            yield list(d) if k == 3 else d
+
+    fits = fit_many(decay, make_params(), gen())
+    assert [s.failed for s in fits] == [False, False, False, True, False, False]
+    assert "dataset 3 is a list" in fits[3].message
