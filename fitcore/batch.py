@@ -5,7 +5,7 @@ run thousands of independent fits of one residual function with one set of
 starting Parameters. :func:`fit_many` validates that setup once, then runs the
 fits (in this process, or in chunks on a ``concurrent.futures.Executor`` such as
 a process pool or a dask cluster, see :mod:`fitcore.executors`) and returns a
-:class:`FitBatch`: one :class:`FitSnapshot` per dataset, in input order.
+:class:`FitBatch`: one :class:`fitcore.FitResult` per dataset, in input order.
 
 Datasets
 --------
@@ -45,8 +45,9 @@ from .executors import (
     map_chunks,
 )
 from .minimizer import Minimizer
-from .parameters import Parameters
+from .parameters import Parameters, write_values
 from .plugins import get_engine
+from .result import FitResult
 
 if TYPE_CHECKING:
     from .vectorized import BatchArrays
@@ -133,175 +134,33 @@ class FitFailure:
         return f"{self.type}: {self.message}"
 
 
-@dataclass(frozen=True, eq=False)
-class FitSnapshot:
-    """The outcome of one fit of :func:`fit_many`: plain, picklable data.
+#: The per-fit result of :func:`fit_many` is the result of any fit: :class:`fitcore.FitResult`, with
+#: ``index`` its dataset's position and ``error`` a :class:`FitFailure` when the fit raised. The
+#: residual array is not kept (``residual=None``): it would multiply a batch's memory by the data size.
+FitSnapshot = FitResult
 
-    A successful or aborted fit carries the Minimizer's results table; a fit
-    that raised carries :attr:`error`, ``success=False`` and the starting
-    values (its parameters were left untouched), with NaN statistics.
 
-    Attributes
-    ----------
-    index : int
-        Position of the dataset in the input.
-    success : bool
-        Whether the engine converged (see :attr:`fitcore.Minimizer.success`).
-    message : str
-        The engine's message, or why the fit failed.
-    values : dict of str to float
-        Best-fit value of every parameter (varied, fixed and constrained).
-    stderr : dict of str to float or None
-        Standard errors; None where not estimated.
-    correl : dict of str to dict or None
-        Correlations of each varied parameter with the others.
-    init_values : dict of str to float
-        Starting values of the varied parameters.
-    var_names : tuple of str
-        Names of the varied parameters, in ``covar`` order.
-    covar : ndarray or None
-        Covariance matrix of the varied parameters.
-    chisqr, redchi, aic, bic : float
-        Fit statistics (NaN when the fit failed).
-    ndata, nvarys, nfree, nfev : int
-        Number of data points, varied parameters, degrees of freedom, and evaluations.
-    errorbars : bool
-        Whether ``stderr``/``correl``/``covar`` were estimated.
-    errorbars_reason : str or None
-        Why not, when ``errorbars`` is False.
-    aborted : bool
-        True when ``max_nfev`` or ``iter_cb`` stopped the fit (values are the best seen).
-    engine : str
-        The engine that ran the fit.
-    error : FitFailure or None
-        What the fit raised, when it failed.
-    """
+def fit_result(index: int, result: FitResult) -> FitResult:
+    """``result`` as the fit of dataset ``index`` of a batch (its residual array dropped)."""
+    return replace(result, index=index, residual=None)
 
-    index: int
-    success: bool
-    message: str
-    values: dict[str, float | None]
-    stderr: dict[str, float | None]
-    correl: dict[str, dict[str, float] | None]
-    init_values: dict[str, float]
-    var_names: tuple[str, ...]
-    covar: NDArray[np.float64] | None
-    chisqr: float
-    redchi: float
-    aic: float
-    bic: float
-    ndata: int
-    nvarys: int
-    nfree: int
-    nfev: int
-    errorbars: bool
-    errorbars_reason: str | None
-    aborted: bool
-    engine: str
-    error: FitFailure | None = None
 
-    @property
-    def failed(self) -> bool:
-        """True when the fit raised (see :attr:`error`)."""
-        return self.error is not None
-
-    @classmethod
-    def from_minimizer(cls, index: int, fit: Minimizer) -> FitSnapshot:
-        """Copy the results of a finished fit."""
-        params = fit.params
-        return cls(
-            index=index,
-            success=bool(fit.success),
-            message=str(fit.message),
-            values={k: p.value for k, p in params.items()},
-            stderr={k: p.stderr for k, p in params.items()},
-            correl={k: dict(p.correl) if p.correl is not None else None for k, p in params.items()},
-            init_values=dict(zip(fit.var_names, fit.init_vals)),
-            var_names=tuple(fit.var_names),
-            covar=None if fit.covar is None else np.array(fit.covar, dtype=float),
-            chisqr=float(fit.chisqr),
-            redchi=float(fit.redchi),
-            aic=float(fit.aic),
-            bic=float(fit.bic),
-            ndata=int(fit.ndata),
-            nvarys=int(fit.nvarys),
-            nfree=int(fit.nfree),
-            nfev=int(fit.nfev),
-            errorbars=bool(fit.errorbars),
-            errorbars_reason=fit.errorbars_reason,
-            aborted=bool(fit.aborted),
-            engine=str(fit.engine),
-        )
-
-    @classmethod
-    def from_error(cls, index: int, params: Parameters, engine: str, exc: BaseException) -> FitSnapshot:
-        """A failed fit: the starting values, NaN statistics, and the error."""
-        error = FitFailure.from_exception(exc)
-        free = [k for k, p in params.items() if p.vary and p.expr is None]
-        return cls(
-            index=index,
-            success=False,
-            message=f"fit failed: {error}",
-            values={k: p.value for k, p in params.items()},
-            stderr=dict.fromkeys(params, None),
-            correl=dict.fromkeys(params, None),
-            init_values={k: params[k].value for k in free},  # type: ignore[misc]
-            var_names=tuple(free),
-            covar=None,
-            chisqr=math.nan,
-            redchi=math.nan,
-            aic=math.nan,
-            bic=math.nan,
-            ndata=0,
-            nvarys=len(free),
-            nfree=0,
-            nfev=0,
-            errorbars=False,
-            errorbars_reason="the fit failed",
-            aborted=False,
-            engine=engine,
-            error=error,
-        )
-
-    def to_params(self, template: Parameters) -> Parameters:
-        """Return a copy of ``template`` holding this fit's values, stderr and correl.
-
-        Use the Parameters given to :func:`fit_many`; the copy can go to
-        :func:`fitcore.fit_report`.
-        """
-        out = template.copy()
-        for name, par in out.items():
-            if name not in self.values:
-                raise KeyError(f"parameter {name!r} is not in this fit (it has {', '.join(self.values)})")
-            par._value = self.values[name]
-            par.stderr = self.stderr[name]
-            par.init_value = self.init_values.get(name, par.init_value)
-            corr = self.correl[name]
-            par.correl = dict(corr) if corr is not None else None
-        return out
-
-    def fit_report(self, template: Parameters, **kws: Any) -> str:
-        """Return :func:`fitcore.fit_report` of this fit; ``template`` is the Parameters given to fit_many."""
-        from types import SimpleNamespace
-
-        from .report import fit_report
-
-        view = SimpleNamespace(**{f: getattr(self, f) for f in self.__dataclass_fields__})
-        view.params = self.to_params(template)
-        return fit_report(view, **kws)  # type: ignore[arg-type]
-
-    def __repr__(self) -> str:
-        state = "failed" if self.failed else ("success" if self.success else "no success")
-        return f"<FitSnapshot {self.index}: {state}, chisqr={self.chisqr:.6g}, nfev={self.nfev}>"
+def failed_result(index: int, params: Parameters, engine: str, exc: BaseException) -> FitResult:
+    """A fit that raised: the starting values, NaN statistics, and the error as a :class:`FitFailure`."""
+    error = FitFailure.from_exception(exc)
+    free = [k for k, p in params.items() if p.vary and p.expr is None]
+    return FitResult(params=params.copy(), success=False, message=f"fit failed: {error}", var_names=tuple(free),
+                     init_vals=tuple(float(params[k].value) for k in free),  # type: ignore[arg-type]
+                     nvarys=len(free), errorbars_reason="the fit failed", engine=engine, index=index, error=error)
 
 
 class FitBatch(list):  # type: ignore[type-arg]
-    """The list of :class:`FitSnapshot` returned by :func:`fit_many`, in input order, with array views."""
+    """The list of :class:`fitcore.FitResult` returned by :func:`fit_many`, in input order, with array views."""
 
     def values(self, name: str) -> NDArray[np.float64]:
         """Best-fit values of parameter ``name`` across the batch; NaN where a fit failed."""
         self._check(name)
-        return np.array([math.nan if s.failed else _num(s.values[name]) for s in self], dtype=float)
+        return np.array([math.nan if s.error is not None else _num(s.values[name]) for s in self], dtype=float)
 
     def stderrs(self, name: str) -> NDArray[np.float64]:
         """Standard errors of parameter ``name``; NaN where not estimated."""
@@ -318,9 +177,9 @@ class FitBatch(list):  # type: ignore[type-arg]
         return np.array([s.success for s in self], dtype=bool)
 
     @property
-    def failures(self) -> list[FitSnapshot]:
-        """The snapshots of fits that raised."""
-        return [s for s in self if s.failed]
+    def failures(self) -> list[FitResult]:
+        """The results of fits that raised."""
+        return [s for s in self if s.error is not None]
 
 
 def _num(value: float | None) -> float:
@@ -353,24 +212,24 @@ class _FitTask:
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         self.function, self.params, self.engine, self.engine_kws = state
 
-    def __call__(self, item: tuple[int, tuple[Any, ...] | FitArgs]) -> FitSnapshot:
+    def __call__(self, item: tuple[int, tuple[Any, ...] | FitArgs]) -> FitResult:
         index, dataset = item
         try:
             check_dataset(index, dataset)
         except TypeError as exc:  # from a lazily consumed iterable: this dataset fails alone
-            return FitSnapshot.from_error(index, self.params, self.engine, exc)
+            return failed_result(index, self.params, self.engine, exc)
         args, kws = (dataset.args, dataset.kws) if isinstance(dataset, FitArgs) else (dataset, {})
         fit = Minimizer(self.function, self.params.copy(), fcn_args=args, fcn_kws=kws)
         try:
-            fit.minimize(engine=self.engine, **self.engine_kws)
+            result = fit.minimize(engine=self.engine, **self.engine_kws)
         except (EngineNotFoundError, EngineUnavailableError) as exc:
             # validated in the caller's process, so this is the worker's environment: fail once, not per fit
             raise EngineUnavailableError(
                 f"engine {self.engine!r} is available where fit_many was called but not on this worker "
                 f"({exc}); install its plugin distribution on every worker", self.engine) from None
         except Exception as exc:  # noqa: BLE001 - one bad dataset must not sink the batch
-            return FitSnapshot.from_error(index, self.params, self.engine, exc)
-        return FitSnapshot.from_minimizer(index, fit)
+            return failed_result(index, self.params, self.engine, exc)
+        return fit_result(index, result)
 
 
 def check_dataset(index: int, dataset: Any) -> None:
@@ -515,9 +374,9 @@ def fit_many(
         check_picklable(executor, "residual function, parameters or engine options", task)
     items = _SizedItems(datasets) if isinstance(datasets, Sized) else _Items(datasets)
 
-    def lost(start: int, chunk: list[Any], exc: BaseException) -> list[FitSnapshot]:
+    def lost(start: int, chunk: list[Any], exc: BaseException) -> list[FitResult]:
         error = WorkerDiedError(_died(start, len(chunk), exc))
-        return [FitSnapshot.from_error(i, task.params, task.engine, error) for i, _ in chunk]
+        return [failed_result(i, task.params, task.engine, error) for i, _ in chunk]
 
     try:
         return FitBatch(map_chunked(task, items, executor=executor, chunksize=chunksize, progress=progress,
@@ -581,10 +440,11 @@ def _fit_vectorized(function: Callable[..., Any], params: Parameters, datasets: 
         parts = map_chunks(task, items, executor=executor, chunksize=chunksize, progress=progress,
                            callback=callback, desc="fits", on_lost=lost)
     except BatchInterrupted as exc:
-        done = VectorizedBatch(BatchArrays.concatenate(exc.results), setup.params) if exc.results else None
+        done = VectorizedBatch(BatchArrays.concatenate(exc.results), setup.params, setup.options,
+                               setup.core_options) if exc.results else None
         raise BatchInterrupted(f"fit_many stopped: {exc}", done if done is not None else [],  # type: ignore[arg-type]
                                exc.starts) from exc.__cause__
-    return VectorizedBatch(BatchArrays.concatenate(parts), setup.params)
+    return VectorizedBatch(BatchArrays.concatenate(parts), setup.params, setup.options, setup.core_options)
 
 
 #: fits per chunk of a serial vectorized fit_many: large enough that per-call overhead vanishes, small enough
@@ -595,8 +455,8 @@ VECTOR_CHUNK = 512
 class VectorizedBatch(Sequence):  # type: ignore[type-arg]
     """The results of a vectorized :func:`fit_many`: arrays for the whole batch, per-fit results on request.
 
-    ``fits[i]`` builds the :class:`FitSnapshot` of fit ``i`` when asked for;
-    the arrays are in :attr:`arrays` (a :class:`fitcore.vectorized.BatchArrays`)
+    ``fits[i]`` builds the :class:`fitcore.FitResult` of fit ``i`` when asked
+    for; the arrays are in :attr:`arrays` (a :class:`fitcore.vectorized.BatchArrays`)
     and behind the properties below.
 
     Parameters
@@ -604,12 +464,17 @@ class VectorizedBatch(Sequence):  # type: ignore[type-arg]
     arrays : BatchArrays
         The batch's arrays.
     template : Parameters
-        The starting Parameters (for :meth:`FitSnapshot.to_params`).
+        The starting Parameters (each per-fit result holds a filled copy).
+    engine_options, core_options : mapping
+        The options of the fits, as each per-fit result reports them.
     """
 
-    def __init__(self, arrays: BatchArrays, template: Parameters) -> None:
+    def __init__(self, arrays: BatchArrays, template: Parameters, engine_options: Mapping[str, Any] | None = None,
+                 core_options: Mapping[str, Any] | None = None) -> None:
         self.arrays = arrays
         self.template = template
+        self.engine_options = dict(engine_options or {})
+        self.core_options = dict(core_options or {})
         self._column = {name: j for j, name in enumerate(arrays.names)}
 
     def __len__(self) -> int:
@@ -623,34 +488,39 @@ class VectorizedBatch(Sequence):  # type: ignore[type-arg]
             k += len(self)
         if not 0 <= k < len(self):
             raise IndexError(f"fit {i} of a batch of {len(self)}")
-        return self._snapshot(k)
+        return self._result(k)
 
-    def _snapshot(self, k: int) -> FitSnapshot:
+    def _result(self, k: int) -> FitResult:
         a = self.arrays
         names, var_names = a.names, a.var_names
         index = int(a.index[k])
-        values = {n: float(a.values[k, j]) for j, n in enumerate(names)}
-        stderr: dict[str, float | None] = {}
-        for j, n in enumerate(names):
-            se = float(a.stderr[k, j])
-            stderr[n] = se if a.errorbars[k] and math.isfinite(se) else None
-        correl: dict[str, dict[str, float] | None] = dict.fromkeys(names)
+        params = self.template.copy()
+        write_values([params[n] for n in names], a.values[k].tolist())
+        corr = None
         covar = None
         if a.errorbars[k]:
             covar = np.array(a.covar[k])
             sd = np.sqrt(np.diag(covar))
             with np.errstate(invalid="ignore", divide="ignore"):  # exact data: zero variances, no correlation
                 corr = covar / np.outer(sd, sd)
+        for j, n in enumerate(names):
+            se = float(a.stderr[k, j])
+            params[n].stderr = se if a.errorbars[k] and math.isfinite(se) else None
+            params[n].correl = None
+        if corr is not None:
             for i1, n1 in enumerate(var_names):
-                correl[n1] = {n2: float(corr[i1, i2]) for i2, n2 in enumerate(var_names) if i2 != i1}
-        error = FitFailure.from_exception(a.errors[index]) if a.failed[k] else None
-        return FitSnapshot(
-            index=index, success=bool(a.success[k]), message=a.message[k], values=values,  # type: ignore[arg-type]
-            stderr=stderr, correl=correl, init_values=dict(zip(var_names, a.init_vals.tolist())),
-            var_names=tuple(var_names), covar=covar, chisqr=float(a.chisqr[k]), redchi=float(a.redchi[k]),
-            aic=float(a.aic[k]), bic=float(a.bic[k]), ndata=0 if a.failed[k] else a.ndata, nvarys=a.nvarys,
-            nfree=0 if a.failed[k] else a.nfree, nfev=int(a.nfev[k]), errorbars=bool(a.errorbars[k]),
-            errorbars_reason=a.errorbars_reason[k], aborted=bool(a.aborted[k]), engine=a.engine, error=error)
+                params[n1].correl = {n2: float(corr[i1, i2]) for i2, n2 in enumerate(var_names) if i2 != i1}
+        failed = bool(a.failed[k])
+        return FitResult(
+            params=params, success=bool(a.success[k]), message=a.message[k], var_names=var_names,
+            init_vals=tuple(a.init_vals.tolist()), aborted=bool(a.aborted[k]), nfev=int(a.nfev[k]),
+            nfev_errorbars=int(a.nfev_errorbars[k]), ier=None if failed else int(a.status[k]),
+            lmdif_message="" if failed else a.message[k], errorbars=bool(a.errorbars[k]),
+            errorbars_reason=a.errorbars_reason[k], nvarys=a.nvarys, ndata=0 if failed else a.ndata,
+            nfree=0 if failed else a.nfree, chisqr=float(a.chisqr[k]), redchi=float(a.redchi[k]),
+            aic=float(a.aic[k]), bic=float(a.bic[k]), covar=covar, engine=a.engine,
+            engine_options=self.engine_options, core_options=self.core_options, index=index,
+            error=FitFailure.from_exception(a.errors[index]) if failed else None)
 
     def values(self, name: str) -> NDArray[np.float64]:
         """Best-fit values of parameter ``name`` across the batch; NaN where a fit failed."""
@@ -704,7 +574,7 @@ class VectorizedBatch(Sequence):  # type: ignore[type-arg]
         return self.arrays.var_names
 
     @property
-    def failures(self) -> list[FitSnapshot]:
+    def failures(self) -> list[FitResult]:
         """The results of fits that raised."""
         return [self[k] for k in np.flatnonzero(self.arrays.failed).tolist()]
 

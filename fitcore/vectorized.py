@@ -493,6 +493,16 @@ class _Setup:
     #: every dataset was checked in the caller's process (a sized collection): chunks need not check again
     prechecked: bool = False
 
+    @property
+    def core_options(self) -> dict[str, Any]:
+        """The core options given for these fits."""
+        out: dict[str, Any] = {"scale_covar": self.scale_covar}
+        if self.max_nfev is not None:
+            out["max_nfev"] = self.max_nfev
+        if self.dfun is not None:
+            out["Dfun"] = self.dfun
+        return out
+
 
 def _batched_engine(name: str) -> EngineInfo:
     info = get_engine(name)

@@ -77,10 +77,14 @@ def mixed_datasets():
 
 
 def assert_same(a: FitSnapshot, b: FitSnapshot) -> None:
-    """Two snapshots agree exactly, field by field (NaN equals NaN; errors by type and message)."""
+    """Two results agree exactly, field by field (NaN equals NaN; errors by type and message; parameters by value)."""
     for f in fields(FitSnapshot):
         va, vb = getattr(a, f.name), getattr(b, f.name)
-        if f.name == "covar":
+        if f.name == "params":
+            for name in va:
+                pa, pb = va[name], vb[name]
+                assert (pa.value, pa.stderr, pa.correl) == (pb.value, pb.stderr, pb.correl), name
+        elif f.name in ("covar", "residual", "samples"):
             assert (va is None and vb is None) or np.array_equal(va, vb), f.name
         elif f.name == "error":
             assert (va is None and vb is None) or (va.type, va.message) == (vb.type, vb.message), f.name
@@ -121,7 +125,7 @@ def test_serial_fits_recover_truth_in_input_order():
     fits = fit_many(decay, make_params(), make_datasets())
     assert isinstance(fits, FitBatch) and len(fits) == len(TRUTH)
     for k, (snap, truth) in enumerate(zip(fits, TRUTH)):
-        assert snap.index == k and snap.success and snap.errorbars and not snap.failed
+        assert snap.index == k and snap.success and snap.errorbars and snap.error is None
         for name, true in truth.items():
             assert abs(snap.values[name] - true) < 5 * snap.stderr[name], (k, name)
         assert snap.ndata == X.size and snap.nvarys == 3 and snap.nfree == X.size - 3
@@ -153,7 +157,7 @@ def test_user_params_never_modified():
 def test_failed_fit_carries_error_and_batch_goes_on():
     """A NaN dataset and a raising one give failed snapshots with their errors; the others still fit."""
     fits = fit_many(decay, make_params(), mixed_datasets())
-    assert [s.failed for s in fits] == [False, False, True, True, False, False]
+    assert [s.error is not None for s in fits] == [False, False, True, True, False, False]
     nan, picky = fits[2], fits[3]
     assert nan.error.type == "fitcore.errors.NonFiniteResidualError" and "not finite" in nan.error.message
     assert isinstance(nan.error.exception, fitcore.NonFiniteResidualError)
@@ -236,14 +240,15 @@ def test_snapshots_survive_pickling():
         assert_same(a, b)
 
 
-def test_to_params_and_fit_report():
-    """to_params() fills a copy of the template with the fit's values and stderr; fit_report() reports them."""
+def test_result_params_and_fit_report():
+    """Each result holds a filled copy of the Parameters (the template untouched); fit_report() reports it."""
     template = make_params()
     snap = fit_many(decay, template, make_datasets()[:1])[0]
-    filled = snap.to_params(template)
+    assert isinstance(snap, fitcore.FitResult) and snap.residual is None
+    filled = snap.params
     assert filled["tau"].value == snap.values["tau"] and filled["tau"].stderr == snap.stderr["tau"]
     assert template["tau"].value == 2.0 and template["tau"].stderr is None
-    report = snap.fit_report(template)
+    report = fitcore.fit_report(snap)
     assert f"chi-square         = {snap.chisqr:.7g}" in report and f"{snap.values['tau']: .5f}" in report
 
 
@@ -418,5 +423,5 @@ def test_generator_malformed_item_fails_alone():
             yield list(d) if k == 3 else d
 
     fits = fit_many(decay, make_params(), gen())
-    assert [s.failed for s in fits] == [False, False, False, True, False, False]
+    assert [s.error is not None for s in fits] == [False, False, False, True, False, False]
     assert "dataset 3 is a list" in fits[3].message

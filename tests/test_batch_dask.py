@@ -31,7 +31,8 @@ def test_dask_executor_equals_serial(client):
     assert len(parallel) == len(serial) == 18
     for a, b in zip(serial, parallel):
         assert_same(a, b)
-    assert [s.failed for s in parallel] == [s.failed for s in serial] and sum(s.failed for s in serial) == 6
+    failed = [s.error is not None for s in serial]
+    assert [s.error is not None for s in parallel] == failed and sum(failed) == 6
     assert progress[-1] == (18, 18) and len(progress) == 5
 
 

@@ -145,8 +145,10 @@ def test_fits_are_per_fit_results_built_on_request():
     np.testing.assert_allclose(r.covar, fits.covar[4])
     with pytest.raises(IndexError):
         fits[6]
-    report = r.fit_report(make_params())
-    assert "amp" in report and "chi-square" in report.lower()
+    assert isinstance(r, fitcore.FitResult)
+    assert r.params["wid"].value == fits.values("wid")[4] and r.params["wid"].stderr == r.stderr["wid"]
+    report = fitcore.fit_report(r)
+    assert "amp" in report and f"{r.chisqr:.7g}" in report
 
 
 def test_unequal_dataset_shapes_refused_before_any_evaluation():

@@ -62,5 +62,6 @@ def fitcore_engines() -> Iterable[EngineSpec]:
         bounds="transform",
         options=OPTIONS,
         precheck="fitcore_engine_batch_lm:precheck",
+        least_squares=True,
         batched=True,
     )
