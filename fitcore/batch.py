@@ -26,8 +26,8 @@ import math
 import pickle
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
-from itertools import chain, islice
 from dataclasses import dataclass, field, replace
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -150,11 +150,11 @@ def failed_result(index: int, params: Parameters, engine: str, exc: BaseExceptio
     error = FitFailure.from_exception(exc)
     free = [k for k, p in params.items() if p.vary and p.expr is None]
     return FitResult(params=params.copy(), success=False, message=f"fit failed: {error}", var_names=tuple(free),
-                     init_vals=tuple(float(params[k].value) for k in free),  # type: ignore[arg-type]
+                     init_vals=tuple(float(params[k].value) for k in free),
                      nvarys=len(free), errorbars_reason="the fit failed", engine=engine, index=index, error=error)
 
 
-class FitBatch(list):  # type: ignore[type-arg]
+class FitBatch(list):
     """The list of :class:`fitcore.FitResult` returned by :func:`fit_many`, in input order, with array views."""
 
     def values(self, name: str) -> NDArray[np.float64]:
@@ -452,7 +452,7 @@ def _fit_vectorized(function: Callable[..., Any], params: Parameters, datasets: 
 VECTOR_CHUNK = 512
 
 
-class VectorizedBatch(Sequence):  # type: ignore[type-arg]
+class VectorizedBatch(Sequence):
     """The results of a vectorized :func:`fit_many`: arrays for the whole batch, per-fit results on request.
 
     ``fits[i]`` builds the :class:`fitcore.FitResult` of fit ``i`` when asked

@@ -108,7 +108,7 @@ class TaskError(FitcoreError):
         return TaskError, (str(self), self.type, self.remote_traceback), self.__dict__
 
 
-def _run_chunk(func: Callable[[list[Any]], R], start: int, items: list[Any]) -> R:
+def _run_chunk(func: Callable[[list[Any]], Any], start: int, items: list[Any]) -> Any:
     """One task: ``func`` on a chunk of items (``start`` keeps chunk arguments distinct)."""
     try:
         return func(items)
@@ -302,7 +302,8 @@ def map_chunked(
         chunks = map_chunks(_PerItem(func), items, executor=executor, chunksize=chunksize, progress=progress,
                             callback=callback, desc=desc, on_lost=on_lost)
     except BatchInterrupted as exc:
-        flat, starts = [], []
+        flat: list[Any] = []
+        starts: list[int] = []
         for first, part in zip(exc.starts, exc.results):
             flat.extend(part)
             starts.extend(range(first, first + len(part)))
@@ -445,7 +446,7 @@ class _Parallel:
         return [self.results[k] for k in sorted(self.results)]
 
     def _submit(self, executor: cf.Executor, start: int, chunk: list[Any]) -> cf.Future[Any]:
-        kws = {"pure": False} if _is_dask(executor) else {}
+        kws: dict[str, Any] = {"pure": False} if _is_dask(executor) else {}
         return executor.submit(_run_chunk, self.func, start, chunk, **kws)
 
     def _drive(self, source: Any, start: int) -> tuple[int, BaseException | None, list[tuple[int, list[Any]]]]:

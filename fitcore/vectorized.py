@@ -21,7 +21,7 @@ batched Jacobian at the answers, into a :class:`BatchArrays`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,7 +98,7 @@ class ColumnParameter:
         return f"<ColumnParameter {self.name!r} shape={shape}>"
 
 
-class ColumnParameters(dict):  # type: ignore[type-arg]
+class ColumnParameters(dict):
     """The parameters of a vectorized residual: a dict of :class:`ColumnParameter` by name."""
 
     def valuesdict(self) -> dict[str, Any]:
@@ -269,7 +269,7 @@ class _Expressions:
     def __init__(self, params: Parameters) -> None:
         self.order = list(Constraints(params, base_symtable(), make_interpreter).names())
         self.exprs = {name: params[name].expr for name in self.order}
-        self.fixed = {k: float(p.value) for k, p in params.items()  # type: ignore[arg-type]
+        self.fixed = {k: float(p.value) for k, p in params.items()
                       if not p.vary and p.expr is None}
         self._interp: Any = None
 
@@ -306,7 +306,7 @@ class _Model:
         self.expressions = expressions
         self.args, self.kws, self.ndim = args, kws, ndim
         self.n = _leading(args, kws)
-        self.fixed = {k: float(p.value) for k, p in params.items()  # type: ignore[arg-type]
+        self.fixed = {k: float(p.value) for k, p in params.items()
                       if not p.vary and p.expr is None}
         self.meta = {k: (p.min, p.max, p.vary and p.expr is None, p.expr) for k, p in params.items()}
         self.order = list(params)
@@ -451,8 +451,8 @@ class BatchArrays:
         """Join chunks (in order) into one."""
         first = parts[0]
         cat = {name: np.concatenate([getattr(p, name) for p in parts])
-               for name in ("index", "values", "stderr", "covar", "chisqr", "redchi", "aic", "bic", "nfev", "nfev_errorbars",
-                            "status", "success", "aborted", "errorbars", "failed")}
+               for name in ("index", "values", "stderr", "covar", "chisqr", "redchi", "aic", "bic", "nfev",
+                            "nfev_errorbars", "status", "success", "aborted", "errorbars", "failed")}
         errors: dict[int, BaseException] = {}
         for p in parts:
             errors.update(p.errors)
@@ -469,7 +469,8 @@ class BatchArrays:
         nvar, nan = len(var_names), np.full(n, np.nan)
         message = [f"fit failed: {type(errors[start + i]).__name__}: {errors[start + i]}" for i in range(n)]
         return cls(start=start, names=tuple(names), var_names=tuple(var_names), init_vals=init_vals,
-                   index=np.arange(start, start + n, dtype=np.intp), values=np.tile(init_values, (n, 1)), stderr=np.full((n, len(names)), np.nan),
+                   index=np.arange(start, start + n, dtype=np.intp), values=np.tile(init_values, (n, 1)),
+                   stderr=np.full((n, len(names)), np.nan),
                    covar=np.full((n, nvar, nvar), np.nan), chisqr=nan, redchi=nan.copy(), aic=nan.copy(),
                    bic=nan.copy(), nfev=np.zeros(n, dtype=np.int64), nfev_errorbars=np.zeros(n, dtype=np.int64),
                    status=np.zeros(n, dtype=np.int64), success=np.zeros(n, dtype=bool),
@@ -575,7 +576,7 @@ def prepare_vectorized(function: Callable[..., Any], params: Parameters, engine:
 
 
 def _start_values(params: Parameters, names: Sequence[str]) -> Array:
-    return np.array([float(params[k].value) for k in names])  # type: ignore[arg-type]
+    return np.array([float(params[k].value) for k in names])
 
 
 def check_broadcasting(setup: _Setup, datasets: Sequence[Any]) -> None:
@@ -670,6 +671,7 @@ class VectorizedTask:
         self.setup = state
 
     def __call__(self, chunk: Sequence[tuple[int, Any]]) -> BatchArrays:
+        """Fit the chunk's datasets; a malformed one (from a generator) fails alone."""
         setup = self.setup
         params = setup.params
         names = tuple(params)
@@ -945,7 +947,7 @@ class _ChunkFit:
 
     def _covariance(self, jac: Array, redchi: Array, failed: NDArray[np.bool_]) -> tuple[Array, NDArray[np.bool_],
                                                                                           list[str | None]]:
-        n, nvar = jac.shape[0], jac.shape[2]
+        n = jac.shape[0]
         usable = np.isfinite(jac).all(axis=(1, 2)) & ~failed
         j = np.where(usable[:, None, None], jac, 0.0)
         gram = np.matmul(np.swapaxes(j, 1, 2), j)
@@ -998,15 +1000,3 @@ def failed_chunk(setup: _Setup, start: int, n: int, errors: Mapping[int, BaseExc
     init = _start_values(params, free)
     init_all = _all_values(_Expressions(params), init[None, :], free, names)[0]
     return BatchArrays.all_failed(start, n, names, free, init, init_all, setup.engine, errors)
-
-
-def iter_chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    """Lists of up to ``size`` items."""
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

@@ -349,4 +349,5 @@ def batch_lm(problem: BatchProblem, **options: Any) -> BatchEngineResult:
     messages = tuple(MESSAGES[int(s)] for s in status)
     aborted = (status == 5) & core_binds
     return BatchEngineResult(x=x, success=success, status=status, message=messages, nfev=nfev,
-                             nit=nit - 1, aborted=aborted, extras={"ftol": ftol, "xtol": xtol, "gtol": gtol, "maxfev": budget})
+                             nit=nit - 1, aborted=aborted,
+                             extras={"ftol": ftol, "xtol": xtol, "gtol": gtol, "maxfev": budget})
