@@ -55,7 +55,12 @@ def gauss_jac(p: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     d = x - cen
     g = np.exp(-(d * d) / (2.0 * wid * wid))
     ag = amp * g
-    return np.stack(np.broadcast_arrays(g, ag * d / (wid * wid), ag * d * d / (wid ** 3), np.ones_like(g)), axis=-1)
+    out = np.empty(g.shape + (4,))
+    out[..., 0] = g
+    out[..., 1] = ag * d / (wid * wid)
+    out[..., 2] = out[..., 1] * d / wid
+    out[..., 3] = 1.0
+    return out
 
 
 def spot(p: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -70,9 +75,14 @@ def spot_jac(p: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
     dx, dy = x - x0, y - y0
     r2 = dx * dx + dy * dy
     g = np.exp(-r2 / (2.0 * s * s))
-    ag = amp * g
-    return np.stack(np.broadcast_arrays(g, ag * dx / (s * s), ag * dy / (s * s), ag * r2 / s ** 3, np.ones_like(g)),
-                    axis=-1)
+    ag = amp * g / (s * s)
+    out = np.empty(g.shape + (5,))
+    out[..., 0] = g
+    out[..., 1] = ag * dx
+    out[..., 2] = ag * dy
+    out[..., 3] = ag * r2 / s
+    out[..., 4] = 1.0
+    return out
 
 
 def cosine(p: Any, t: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -85,8 +95,14 @@ def cosine_jac(p: Any, t: np.ndarray, y: np.ndarray) -> np.ndarray:
     """d cosine / d (amp, decay, omega, phase)."""
     amp, decay, omega, phase = p["amp"].value, p["decay"].value, p["omega"].value, p["phase"].value
     e = np.exp(-t / decay)
-    c, s = np.cos(omega * t + phase), np.sin(omega * t + phase)
-    return np.stack(np.broadcast_arrays(e * c, amp * e * c * t / decay ** 2, -amp * e * s * t, -amp * e * s), axis=-1)
+    arg = omega * t + phase
+    ec, aes = e * np.cos(arg), -amp * e * np.sin(arg)
+    out = np.empty(ec.shape + (4,))
+    out[..., 0] = ec
+    out[..., 1] = amp * ec * t / (decay * decay)
+    out[..., 2] = aes * t
+    out[..., 3] = aes
+    return out
 
 
 @dataclass
@@ -194,15 +210,50 @@ def agreement(ref: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> tuple[f
     return float(ref["ok"].mean()), float(got["ok"].mean()), float(dchi), float(dse)
 
 
-def timed(func: Callable[[], Any]) -> tuple[Any, float]:
-    """Result and wall time of ``func()``."""
-    t0 = time.perf_counter()
+def timed(func: Callable[[], Any]) -> tuple[Any, float, float]:
+    """Result, CPU time of this process and wall time of ``func()``."""
+    c0, t0 = time.process_time(), time.perf_counter()
     out = func()
-    return out, time.perf_counter() - t0
+    return out, time.process_time() - c0, time.perf_counter() - t0
+
+
+def run(w: Workload, ref: int, pool: cf.Executor) -> dict[str, Any]:
+    """Every way on one workload: rates (CPU and wall), agreement, pool == serial."""
+    names = list(w.start)
+    n = len(w.datasets)
+    ref_n = min(ref, n)
+    sub = w.datasets[:ref_n]
+    pf_n = min(ref_n, 500)
+    params = w.params()
+    kws: dict[str, Any] = {"ftol": TOL, "xtol": TOL}
+    fitcore.fit_many(w.residual, params, w.datasets[:4], vectorized=True, **kws)  # warm the imports and caches
+    ways: dict[str, tuple[Callable[[], Any], int]] = {
+        "scipy fd": (lambda: scipy_loop(w, sub, analytic=False), ref_n),
+        "scipy an": (lambda: scipy_loop(w, sub, analytic=True), ref_n),
+        "fit_many per-fit": (lambda: fitcore.fit_many(w.residual, params, w.datasets[:pf_n], **kws), pf_n),
+        "vector fd": (lambda: fitcore.fit_many(w.residual, params, w.datasets, vectorized=True, **kws), n),
+        "vector an": (lambda: fitcore.fit_many(w.residual, params, w.datasets, vectorized=True, Dfun=w.jacobian,
+                                               **kws), n),
+        "vector fd pool2": (lambda: fitcore.fit_many(w.residual, params, w.datasets, vectorized=True, executor=pool,
+                                                     **kws), n),
+    }
+    out: dict[str, Any] = {"n": n, "ref_n": ref_n, "pf_n": pf_n, "cpu": {}, "wall": {}, "res": {}}
+    for key, (func, count) in ways.items():
+        res, cpu, wall = timed(func)
+        out["res"][key] = res
+        out["cpu"][key] = count / cpu
+        out["wall"][key] = count / wall
+    res = out["res"]
+    out["same"] = (np.array_equal(res["vector fd pool2"].arrays.values, res["vector fd"].arrays.values, equal_nan=True)
+                   and np.array_equal(res["vector fd pool2"].arrays.stderr, res["vector fd"].arrays.stderr,
+                                      equal_nan=True))
+    out["agree fd"] = agreement(res["scipy fd"], fitcore_result(res["vector fd"], names, ref_n))
+    out["agree an"] = agreement(res["scipy an"], fitcore_result(res["vector an"], names, ref_n))
+    return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the issue's number of fits")
     parser.add_argument("--ref", type=int, default=2000, help="datasets fitted by the slow per-fit baselines")
     args = parser.parse_args()
@@ -211,49 +262,39 @@ def main() -> None:
     pool.submit(int).result()
     rows = []
     for w in make_workloads(args.scale):
-        names = list(w.start)
-        n = len(w.datasets)
-        ref_n = min(args.ref, n)
-        sub = w.datasets[:ref_n]
-        params = w.params()
-        kws: dict[str, Any] = {"ftol": TOL, "xtol": TOL}
-        fitcore.fit_many(w.residual, params, w.datasets[:4], vectorized=True, **kws)  # warm the imports and caches
-        sc_fd, t_sc_fd = timed(lambda: scipy_loop(w, sub, analytic=False))
-        sc_an, t_sc_an = timed(lambda: scipy_loop(w, sub, analytic=True))
-        pf_n = min(ref_n, 500)
-        per_fit, t_pf = timed(lambda: fitcore.fit_many(w.residual, params, w.datasets[:pf_n], **kws))
-        vec_fd, t_vec_fd = timed(lambda: fitcore.fit_many(w.residual, params, w.datasets, vectorized=True, **kws))
-        vec_an, t_vec_an = timed(lambda: fitcore.fit_many(w.residual, params, w.datasets, vectorized=True,
-                                                          Dfun=w.jacobian, **kws))
-        pool_fd, t_pool = timed(lambda: fitcore.fit_many(w.residual, params, w.datasets, vectorized=True,
-                                                         executor=pool, **kws))
-        same = (np.array_equal(pool_fd.arrays.values, vec_fd.arrays.values, equal_nan=True)
-                and np.array_equal(pool_fd.arrays.stderr, vec_fd.arrays.stderr, equal_nan=True))
-        rate = {
-            "scipy fd": ref_n / t_sc_fd, "scipy an": ref_n / t_sc_an, "fit_many per-fit": pf_n / t_pf,
-            "vector fd": n / t_vec_fd, "vector an": n / t_vec_an, "vector fd pool2": n / t_pool,
-        }
-        a_fd = agreement(sc_fd, fitcore_result(vec_fd, names, ref_n))
-        a_an = agreement(sc_an, fitcore_result(vec_an, names, ref_n))
-        rows.append((w, n, ref_n, pf_n, rate, a_fd, a_an, same))
-        print(f"\n{w.label}: {n} fits (baselines on {ref_n}, per-fit fit_many on {pf_n})")
-        for k, v in rate.items():
-            print(f"  {k:18s} {v:10.0f} fits/s")
+        r = run(w, args.ref, pool)
+        rows.append((w, r))
+        print(f"\n{w.label}: {r['n']} fits (scipy loops on {r['ref_n']}, per-fit fit_many on {r['pf_n']})")
+        for k in r["cpu"]:
+            print(f"  {k:18s} {r['cpu'][k]:10.0f} fits per CPU second {r['wall'][k]:10.0f} fits/s (wall)")
     pool.shutdown()
-    print("\n| workload | scipy loop fd / an | fit_many per-fit | vectorized fd | vectorized an | "
-          "fd / scipy fd | an / scipy an | fd / per-fit | pool 2 / serial fd |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for w, _, _, _, rate, _, _, _ in rows:
-        print(f"| {w.name} | {rate['scipy fd']:.0f} / {rate['scipy an']:.0f} | {rate['fit_many per-fit']:.0f} | "
-              f"{rate['vector fd']:.0f} | {rate['vector an']:.0f} | {rate['vector fd'] / rate['scipy fd']:.1f}x | "
-              f"{rate['vector an'] / rate['scipy an']:.1f}x | {rate['vector fd'] / rate['fit_many per-fit']:.1f}x | "
-              f"{rate['vector fd pool2'] / rate['vector fd']:.2f}x |")
-    print("\n| workload | converged scipy fd / vector fd | scipy an / vector an | max rel d chi2 fd / an | "
-          "max rel d stderr fd / an | pool == serial |")
-    print("|---|---:|---:|---:|---:|:-:|")
-    for w, _, _, _, _, a_fd, a_an, same in rows:
+    for clock in ("cpu", "wall"):
+        what = "fits per CPU second of this process" if clock == "cpu" else "fits per second of wall time"
+        print(f"\n{what}:\n")
+        print("| workload | scipy loop fd / an | fit_many per-fit | vectorized fd | vectorized an | "
+              "fd / scipy fd | an / scipy an | fd / per-fit |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for w, r in rows:
+            rate = r[clock]
+            print(f"| {w.name} | {rate['scipy fd']:.0f} / {rate['scipy an']:.0f} | {rate['fit_many per-fit']:.0f} | "
+                  f"{rate['vector fd']:.0f} | {rate['vector an']:.0f} | "
+                  f"{rate['vector fd'] / rate['scipy fd']:.1f}x | {rate['vector an'] / rate['scipy an']:.1f}x | "
+                  f"{rate['vector fd'] / rate['fit_many per-fit']:.1f}x |")
+    print("\nprocess pool, 2 workers (wall time; the pool's CPU is in its workers):\n")
+    print("| workload | serial fd fits/s | pool fd fits/s | pool / serial | pool == serial |")
+    print("|---|---:|---:|---:|:-:|")
+    for w, r in rows:
+        wall = r["wall"]
+        print(f"| {w.name} | {wall['vector fd']:.0f} | {wall['vector fd pool2']:.0f} | "
+              f"{wall['vector fd pool2'] / wall['vector fd']:.2f}x | {'yes' if r['same'] else 'NO'} |")
+    print("\nagreement with per-fit scipy leastsq on the same datasets:\n")
+    print("| workload | converged scipy fd / vector fd | scipy an / vector an | max rel d chi2 fd / an | "
+          "max rel d stderr fd / an |")
+    print("|---|---:|---:|---:|---:|")
+    for w, r in rows:
+        a_fd, a_an = r["agree fd"], r["agree an"]
         print(f"| {w.name} | {a_fd[0]:.4f} / {a_fd[1]:.4f} | {a_an[0]:.4f} / {a_an[1]:.4f} | "
-              f"{a_fd[2]:.1e} / {a_an[2]:.1e} | {a_fd[3]:.1e} / {a_an[3]:.1e} | {'yes' if same else 'NO'} |")
+              f"{a_fd[2]:.1e} / {a_an[2]:.1e} | {a_fd[3]:.1e} / {a_an[3]:.1e} |")
 
 
 if __name__ == "__main__":

@@ -424,13 +424,17 @@ def _fit_vectorized(function: Callable[..., Any], params: Parameters, datasets: 
             check_dataset(i, dataset)
             layout.check(i, dataset)
         setup = replace(setup, prechecked=True)
-    check_broadcasting(setup, head)
+    ndata = check_broadcasting(setup, head)
     task = VectorizedTask(setup)
     if executor is not None:
         check_picklable(executor, "residual function, parameters or engine options", task)
     if chunksize is None:
         total = len(datasets) if isinstance(datasets, Sized) else None
-        chunksize = VECTOR_CHUNK if executor is None else default_chunksize(total, executor_workers(executor))
+        if executor is None:  # about VECTOR_CHUNK_BYTES of arrays per chunk
+            per_fit = 8 * ndata * (len(setup.free) + 4)
+            chunksize = max(MIN_VECTOR_CHUNK, min(MAX_VECTOR_CHUNK, VECTOR_CHUNK_BYTES // per_fit))
+        else:
+            chunksize = default_chunksize(total, executor_workers(executor))
 
     def lost(start: int, chunk: list[Any], exc: BaseException) -> Any:
         error = WorkerDiedError(_died(start, len(chunk), exc))
@@ -447,9 +451,11 @@ def _fit_vectorized(function: Callable[..., Any], params: Parameters, datasets: 
     return VectorizedBatch(BatchArrays.concatenate(parts), setup.params, setup.options, setup.core_options)
 
 
-#: fits per chunk of a serial vectorized fit_many: large enough that per-call overhead vanishes, small enough
-#: that a chunk's arrays (datasets, residuals and Jacobian: about 8 * n_points * (n_vars + 4) bytes per fit) stay small
-VECTOR_CHUNK = 512
+#: arrays per chunk of a serial vectorized fit_many (datasets, residuals and Jacobian: about
+#: 8 * n_points * (n_vars + 4) bytes per fit): large chunks spread numpy's fixed cost per operation over
+#: more fits, and stay well inside the caches' and memory's reach
+VECTOR_CHUNK_BYTES = 16 * 2**20
+MIN_VECTOR_CHUNK, MAX_VECTOR_CHUNK = 64, 4096
 
 
 class VectorizedBatch(Sequence):

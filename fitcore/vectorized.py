@@ -164,6 +164,8 @@ class DataLayout:
                 f"dataset {index} has {len(args)} positional arguments and keywords {list(kws)}, the first dataset "
                 f"{self.nargs} and {list(self.keywords)}; a vectorized fit_many needs datasets of one structure")
         for pos, (v, shape, same) in enumerate(zip([*args, *kws.values()], self.shapes, self.shared)):
+            if type(v) is np.ndarray and v.shape == shape and v.dtype.kind in "iuf":
+                continue  # the common case, without the general checks below
             label = f"argument {pos}" if pos < self.nargs else f"keyword {self.keywords[pos - self.nargs]!r}"
             if shape is None:
                 if v is not same and not _equal(v, same):
@@ -346,7 +348,7 @@ class _Model:
     def jacobian(self, v: Array, fits: NDArray[np.intp] | None = None) -> Array:
         assert self.dfun is not None
         args, kws = self.data(fits)
-        out = np.asarray(self.dfun(self.columns(v), *args, **kws), dtype=float)
+        out = np.array(self.dfun(self.columns(v), *args, **kws), dtype=float)  # a copy of the user's array
         want = (v.shape[0], self.ndata, len(self.var_names))
         if out.shape != want:
             raise ResidualError(f"the vectorized Dfun returned shape {out.shape} for {v.shape[0]} fits; expected "
@@ -495,6 +497,11 @@ class _Setup:
     prechecked: bool = False
 
     @property
+    def free(self) -> tuple[str, ...]:
+        """Names of the varied parameters."""
+        return tuple(k for k, p in self.params.items() if p.vary and p.expr is None)
+
+    @property
     def core_options(self) -> dict[str, Any]:
         """The core options given for these fits."""
         out: dict[str, Any] = {"scale_covar": self.scale_covar}
@@ -579,11 +586,12 @@ def _start_values(params: Parameters, names: Sequence[str]) -> Array:
     return np.array([float(params[k].value) for k in names])
 
 
-def check_broadcasting(setup: _Setup, datasets: Sequence[Any]) -> None:
+def check_broadcasting(setup: _Setup, datasets: Sequence[Any]) -> int:
     """Check that the residual (and Dfun) broadcast: two datasets together give what each gives alone.
 
     The two fits get different parameter values (the start, and the start
     moved by about 0.1 %), so a function that mixes fits is caught too.
+    Returns the number of residuals per fit.
 
     Raises
     ------
@@ -637,6 +645,7 @@ def check_broadcasting(setup: _Setup, datasets: Sequence[Any]) -> None:
             if alone_j.shape == (len(free), together.shape[1]):  # given one column per parameter
                 alone_j = alone_j.T
             _compare(jac_together[i].ravel(), alone_j.ravel(), i, "Dfun", how)
+    return int(together.shape[1])
 
 
 def _compare(together: Array, alone: Array, i: int, what: str, how: str) -> None:
@@ -765,7 +774,10 @@ class _ChunkFit:
                 for k in fits.tolist():
                     self._fail(k, exc)
                 return np.full((fits.size, self.model.ndata or 0, len(self.free)), np.nan)
-            return jac * self.transform.derivative(x)[:, None, :]
+            if self.transform.identity:
+                return jac
+            jac *= self.transform.derivative(x)[:, None, :]
+            return jac
         if r is None:
             r = self.residual(x, fits)
         nvar = x.shape[1]
