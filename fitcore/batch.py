@@ -430,9 +430,8 @@ def _fit_vectorized(function: Callable[..., Any], params: Parameters, datasets: 
         check_picklable(executor, "residual function, parameters or engine options", task)
     if chunksize is None:
         total = len(datasets) if isinstance(datasets, Sized) else None
-        if executor is None:  # about VECTOR_CHUNK_BYTES of arrays per chunk
-            per_fit = 8 * ndata * (len(setup.free) + 4)
-            chunksize = max(MIN_VECTOR_CHUNK, min(MAX_VECTOR_CHUNK, VECTOR_CHUNK_BYTES // per_fit))
+        if executor is None:  # each (n_fits, n_points) array of the chunk about VECTOR_ROW_BYTES
+            chunksize = max(MIN_VECTOR_CHUNK, min(MAX_VECTOR_CHUNK, VECTOR_ROW_BYTES // (8 * ndata)))
         else:
             chunksize = default_chunksize(total, executor_workers(executor))
 
@@ -451,10 +450,10 @@ def _fit_vectorized(function: Callable[..., Any], params: Parameters, datasets: 
     return VectorizedBatch(BatchArrays.concatenate(parts), setup.params, setup.options, setup.core_options)
 
 
-#: arrays per chunk of a serial vectorized fit_many (datasets, residuals and Jacobian: about
-#: 8 * n_points * (n_vars + 4) bytes per fit): large chunks spread numpy's fixed cost per operation over
-#: more fits, and stay well inside the caches' and memory's reach
-VECTOR_CHUNK_BYTES = 16 * 2**20
+#: size of one (n_fits, n_points) array of a serial vectorized chunk: large chunks spread numpy's fixed
+#: cost per operation over more fits, and arrays this size stay in the processor's caches (a chunk holds
+#: about n_vars + 4 of them: datasets, residuals, Jacobian)
+VECTOR_ROW_BYTES = 2**20
 MIN_VECTOR_CHUNK, MAX_VECTOR_CHUNK = 64, 4096
 
 

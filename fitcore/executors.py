@@ -507,10 +507,14 @@ class _Parallel:
 
     def _recover(self, lost: list[tuple[int, list[Any]]]) -> None:
         """Run each lost chunk alone on a fresh worker; the one that dies again is the one that died."""
-        if not isinstance(self.executor, cf.ProcessPoolExecutor):
+        if not isinstance(self.executor, cf.ProcessPoolExecutor):  # no way to make another like it
+            done = sorted(self.results)
             first, chunk = lost[0]
-            self._lost(first, chunk, cf.process.BrokenProcessPool("the executor's worker died"))
-            return
+            raise BatchInterrupted(
+                f"a worker of the {type(self.executor).__name__} died while items {first} to "
+                f"{lost[-1][0] + len(lost[-1][1]) - 1} were running, and fitcore cannot replace that executor; "
+                "the results finished before are in .results (.starts gives their positions)",
+                [self.results[k] for k in done], done)
         alone: cf.ProcessPoolExecutor | None = None
         try:
             for first, chunk in lost:
