@@ -781,7 +781,7 @@ class _ChunkFit:
         if r is None:
             r = self.residual(x, fits)
         nvar = x.shape[1]
-        jac = np.empty((fits.size, r.shape[1], nvar))
+        columns = np.empty((fits.size, nvar, r.shape[1]))  # column j of fit k is columns[k, j]: contiguous writes
         h = _SQRT_EPS * np.abs(x)
         h = np.where(h == 0, _SQRT_EPS, h)  # MINPACK's forward-difference step (epsfcn = machine epsilon)
         xj = x.copy()
@@ -791,9 +791,9 @@ class _ChunkFit:
             rows = self.residual(xj, fits)
             np.subtract(rows, r, out=rows)
             rows /= step[:, None]
-            jac[:, :, j] = rows
+            columns[:, j, :] = rows
             xj[:, j] = x[:, j]
-        return jac
+        return columns.transpose(0, 2, 1)
 
     def _evaluate(self, v: Array, fits: NDArray[np.intp]) -> Array:
         try:
@@ -917,8 +917,9 @@ class _ChunkFit:
 
         Central differences (step ``eps**(1/3) * |v|``, error about ``1e-10``
         relative) where both sides are inside the bounds; next to a bound,
-        forward differences stepping inwards. Returns the Jacobian and the
-        evaluations it took per fit.
+        forward differences stepping inwards. Each fit's step depends on its
+        own values only, so any chunking gives the same error bars. Returns
+        the Jacobian and the evaluations it took per fit.
         """
         nvar = v.shape[1]
         if self.model.dfun is not None:
@@ -932,7 +933,7 @@ class _ChunkFit:
         central = (v - h >= lo) & (v + h <= hi)
         fwd = _SQRT_EPS * scale
         fwd = np.where(v + fwd <= hi, fwd, np.where(v - fwd >= lo, -fwd, np.where(hi - v >= v - lo, hi - v, lo - v)))
-        jac = np.empty((fits.size, r.shape[1], nvar))
+        columns = np.empty((fits.size, nvar, r.shape[1]))
         for j in range(nvar):
             step = np.where(central[:, j], h[:, j], fwd[:, j])
             up = v.copy()
@@ -942,8 +943,8 @@ class _ChunkFit:
             r_up = self._rows_at(up, fits, r.shape[1])
             r_down = self._rows_at(down, fits, r.shape[1]) if central[:, j].any() else r
             width = (up[:, j] - down[:, j])[:, None]
-            jac[:, :, j] = (r_up - np.where(central[:, j][:, None], r_down, r)) / width
-        return jac, 2 * nvar
+            columns[:, j, :] = (r_up - np.where(central[:, j][:, None], r_down, r)) / width
+        return columns.transpose(0, 2, 1), 2 * nvar
 
     def _rows_at(self, v: Array, fits: NDArray[np.intp], width: int) -> Array:
         try:

@@ -325,3 +325,12 @@ def test_process_pool_equals_serial(pool):
     parallel = fit_many(gauss, make_params(), data, vectorized=True, chunksize=7, executor=pool)
     for name in ("values", "stderr", "chisqr", "nfev", "success"):
         np.testing.assert_array_equal(getattr(parallel.arrays, name), getattr(serial.arrays, name))
+
+
+def test_chunking_does_not_change_results():
+    """Chunks of 5 give exactly the arrays of the default chunk: every fit depends on its own data only."""
+    data = make_datasets(23)
+    whole = fit_many(gauss, make_params(), data, vectorized=True)
+    pieces = fit_many(gauss, make_params(), data, vectorized=True, chunksize=5)
+    for name in ("values", "stderr", "covar", "chisqr", "nfev", "success"):
+        np.testing.assert_array_equal(getattr(pieces.arrays, name), getattr(whole.arrays, name))
