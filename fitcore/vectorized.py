@@ -340,10 +340,10 @@ class _Model:
         self._taken = (fits.copy(), args, kws)
         return args, kws
 
-    def residual(self, v: Array, fits: NDArray[np.intp] | None = None) -> Array:
+    def residual(self, v: Array, fits: NDArray[np.intp] | None = None, copy: bool = True) -> Array:
         args, kws = self.data(fits)
         out = self.function(self.columns(v), *args, **kws)
-        return self._rows(out, v.shape[0], "residual function")
+        return self._rows(out, v.shape[0], "residual function", copy)
 
     def jacobian(self, v: Array, fits: NDArray[np.intp] | None = None) -> Array:
         assert self.dfun is not None
@@ -356,9 +356,9 @@ class _Model:
                                 f"{', '.join(self.var_names)} in that order")
         return out
 
-    def _rows(self, out: Any, k: int, what: str) -> Array:
-        try:  # a copy: the function may refill and return one buffer, and the engine keeps what it gets
-            arr = np.array(out, dtype=float)
+    def _rows(self, out: Any, k: int, what: str, copy: bool = True) -> Array:
+        try:  # a copy for the engine: the function may refill and return one buffer, and the engine keeps it
+            arr = np.array(out, dtype=float) if copy else np.asarray(out, dtype=float)
         except (TypeError, ValueError) as exc:
             raise ResidualError(f"the {what} returned {type(out).__name__}, which is not an array of numbers: "
                                 f"{exc}") from None
@@ -763,6 +763,11 @@ class _ChunkFit:
         self.nfev[fits] += 1
         return self._evaluate(self.transform.to_external(x), fits)
 
+    def _probe(self, x: Array, fits: NDArray[np.intp]) -> Array:
+        """Counted residual rows at ``x`` for a difference quotient (used at once: not copied)."""
+        self.nfev[fits] += 1
+        return self._evaluate(self.transform.to_external(x), fits, copy=False)
+
     def jacobian(self, x: Array, fits: NDArray[np.intp], r: Array | None = None) -> Array:
         fits = np.asarray(fits, dtype=np.intp)
         x = np.asarray(x, dtype=float)
@@ -788,16 +793,15 @@ class _ChunkFit:
         for j in range(nvar):
             xj[:, j] = x[:, j] + h[:, j]
             step = xj[:, j] - x[:, j]  # the step actually taken, after rounding
-            rows = self.residual(xj, fits)
-            np.subtract(rows, r, out=rows)
-            rows /= step[:, None]
-            columns[:, j, :] = rows
+            column = columns[:, j, :]
+            np.subtract(self._probe(xj, fits), r, out=column)
+            column /= step[:, None]
             xj[:, j] = x[:, j]
         return columns.transpose(0, 2, 1)
 
-    def _evaluate(self, v: Array, fits: NDArray[np.intp]) -> Array:
+    def _evaluate(self, v: Array, fits: NDArray[np.intp], copy: bool = True) -> Array:
         try:
-            rows = self.model.residual(v, fits)
+            rows = self.model.residual(v, fits, copy)
         except Exception as exc:  # noqa: BLE001 - find the fits that raise, one at a time
             if fits.size == 1:
                 self._fail(int(fits[0]), exc)
@@ -888,6 +892,8 @@ class _ChunkFit:
         var_std = np.sqrt(np.einsum("kii->ki", covar))
         for j, name in enumerate(self.free):
             stderr[:, names.index(name)] = var_std[:, j]
+        for name in model.expressions.fixed:  # as a single fit reports a fixed parameter: exactly known
+            stderr[:, names.index(name)] = np.where(errorbars, 0.0, np.nan)
         self._propagate(v, covar, stderr, names)
         success = np.asarray(result.success, dtype=bool) & ~failed
         aborted = (np.zeros(n, dtype=bool) if result.aborted is None
