@@ -55,6 +55,7 @@ __all__ = [
 
 Array = NDArray[np.float64]
 _SQRT_EPS = math.sqrt(float(np.finfo(float).eps))
+_CBRT_EPS = float(np.finfo(float).eps) ** (1.0 / 3.0)
 #: scaled Gram matrices with a larger condition number give no error bars (the covariance would be noise)
 MAX_CONDITION = 1e14
 #: core options a vectorized fit accepts
@@ -918,14 +919,13 @@ class _ChunkFit:
         }
 
     def _external_jacobian(self, v: Array, r: Array, fits: NDArray[np.intp]) -> tuple[Array, int]:
-        """The Jacobian by the external values at the answers: the user's Dfun, or forward differences.
+        """The Jacobian by the external values at the answers: the user's Dfun, or central differences.
 
-        The step is ``sqrt(eps)`` times the larger of the value and its
-        starting value (the user's scale of that parameter, so a value that
-        ends near zero still gets a step its residual can resolve; error
-        about ``1e-8`` relative), taken inwards next to a bound. Each fit's
-        step depends on its own values only, so any chunking gives the same
-        error bars. Returns the Jacobian and the evaluations it took per fit.
+        Central differences (step ``eps**(1/3) * |v|``, error about ``1e-10``
+        relative) where both sides are inside the bounds; next to a bound,
+        forward differences stepping inwards. Each fit's step depends on its
+        own values only, so any chunking gives the same error bars. Returns
+        the Jacobian and the evaluations it took per fit.
         """
         nvar = v.shape[1]
         if self.model.dfun is not None:
@@ -934,18 +934,23 @@ class _ChunkFit:
             except Exception:  # noqa: BLE001 - no error bars, the fits keep their answers
                 return np.full((fits.size, r.shape[1], nvar), np.nan), 0
         lo, hi = self.transform.lo, self.transform.hi
-        scale = np.maximum(np.abs(v), np.abs(self.init))
-        h = _SQRT_EPS * np.where(scale > 0, scale, 1.0)
-        h = np.where(v + h <= hi, h, np.where(v - h >= lo, -h, np.where(hi - v >= v - lo, hi - v, lo - v)))
+        scale = np.where(v == 0, 1.0, np.abs(v))
+        h = _CBRT_EPS * scale
+        central = (v - h >= lo) & (v + h <= hi)
+        fwd = _SQRT_EPS * scale
+        fwd = np.where(v + fwd <= hi, fwd, np.where(v - fwd >= lo, -fwd, np.where(hi - v >= v - lo, hi - v, lo - v)))
         columns = np.empty((fits.size, nvar, r.shape[1]))
         for j in range(nvar):
-            vj = v.copy()
-            vj[:, j] += h[:, j]
-            step = vj[:, j] - v[:, j]
-            column = columns[:, j, :]
-            np.subtract(self._rows_at(vj, fits, r.shape[1]), r, out=column)
-            column /= step[:, None]
-        return columns.transpose(0, 2, 1), nvar
+            step = np.where(central[:, j], h[:, j], fwd[:, j])
+            up = v.copy()
+            up[:, j] += step
+            down = v.copy()
+            down[:, j] -= np.where(central[:, j], step, 0.0)
+            r_up = self._rows_at(up, fits, r.shape[1])
+            r_down = self._rows_at(down, fits, r.shape[1]) if central[:, j].any() else r
+            width = (up[:, j] - down[:, j])[:, None]
+            columns[:, j, :] = (r_up - np.where(central[:, j][:, None], r_down, r)) / width
+        return columns.transpose(0, 2, 1), 2 * nvar
 
     def _rows_at(self, v: Array, fits: NDArray[np.intp], width: int) -> Array:
         try:
