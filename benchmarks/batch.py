@@ -304,7 +304,9 @@ def main() -> None:
         a_fd, a_an, err = r["agree fd"], r["agree an"], r["fd error"]
         print(f"| {w.name} | {a_fd[0]:.4f} / {a_fd[1]:.4f} | {a_an[0]:.4f} / {a_an[1]:.4f} | "
               f"{a_fd[2]:.1e} / {a_an[2]:.1e} | {a_fd[3]:.1e} / {a_an[3]:.1e} | {err[0]:.1e} / {err[1]:.1e} |")
-    print("\n(last column: how far each fitter's forward-difference error bars are from its own analytic ones)")
+    print("\n(last column: how far each fitter's error bars without Dfun are from its own with Dfun: MINPACK's "
+          "come from its last forward-difference Jacobian, the vectorized ones from central differences at "
+          "the answers)")
 
 
 if __name__ == "__main__":
