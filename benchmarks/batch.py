@@ -61,12 +61,12 @@ def gauss_jac(p: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     d = x - cen
     g = np.exp(-(d * d) / (2.0 * wid * wid))
     ag = amp * g
-    out = np.empty(g.shape + (4,))
-    out[..., 0] = g
-    out[..., 1] = ag * d / (wid * wid)
-    out[..., 2] = out[..., 1] * d / wid
-    out[..., 3] = 1.0
-    return out
+    out = np.empty((4,) + g.shape)  # one contiguous block per parameter; the last axis indexes them
+    out[0] = g
+    np.multiply(ag, d / (wid * wid), out=out[1])
+    np.multiply(out[1], d / wid, out=out[2])
+    out[3] = 1.0
+    return np.moveaxis(out, 0, -1)
 
 
 def spot(p: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -82,13 +82,13 @@ def spot_jac(p: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
     r2 = dx * dx + dy * dy
     g = np.exp(-r2 / (2.0 * s * s))
     ag = amp * g / (s * s)
-    out = np.empty(g.shape + (5,))
-    out[..., 0] = g
-    out[..., 1] = ag * dx
-    out[..., 2] = ag * dy
-    out[..., 3] = ag * r2 / s
-    out[..., 4] = 1.0
-    return out
+    out = np.empty((5,) + g.shape)
+    out[0] = g
+    np.multiply(ag, dx, out=out[1])
+    np.multiply(ag, dy, out=out[2])
+    np.multiply(ag, r2 / s, out=out[3])
+    out[4] = 1.0
+    return np.moveaxis(out, 0, -1)
 
 
 def cosine(p: Any, t: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -103,12 +103,12 @@ def cosine_jac(p: Any, t: np.ndarray, y: np.ndarray) -> np.ndarray:
     e = np.exp(-t / decay)
     arg = omega * t + phase
     ec, aes = e * np.cos(arg), -amp * e * np.sin(arg)
-    out = np.empty(ec.shape + (4,))
-    out[..., 0] = ec
-    out[..., 1] = amp * ec * t / (decay * decay)
-    out[..., 2] = aes * t
-    out[..., 3] = aes
-    return out
+    out = np.empty((4,) + ec.shape)
+    out[0] = ec
+    np.multiply(amp * ec, t / (decay * decay), out=out[1])
+    np.multiply(aes, t, out=out[2])
+    out[3] = aes
+    return np.moveaxis(out, 0, -1)
 
 
 @dataclass

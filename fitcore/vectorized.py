@@ -348,7 +348,7 @@ class _Model:
     def jacobian(self, v: Array, fits: NDArray[np.intp] | None = None) -> Array:
         assert self.dfun is not None
         args, kws = self.data(fits)
-        out = np.array(self.dfun(self.columns(v), *args, **kws), dtype=float)  # a copy of the user's array
+        out = np.asarray(self.dfun(self.columns(v), *args, **kws), dtype=float)  # used at once, never written
         want = (v.shape[0], self.ndata, len(self.var_names))
         if out.shape != want:
             raise ResidualError(f"the vectorized Dfun returned shape {out.shape} for {v.shape[0]} fits; expected "
@@ -781,8 +781,7 @@ class _ChunkFit:
                 return np.full((fits.size, self.model.ndata or 0, len(self.free)), np.nan)
             if self.transform.identity:
                 return jac
-            jac *= self.transform.derivative(x)[:, None, :]
-            return jac
+            return jac * self.transform.derivative(x)[:, None, :]
         if r is None:
             r = self.residual(x, fits)
         nvar = x.shape[1]
