@@ -16,7 +16,8 @@ analytic Jacobian ``Dfun``), fitcore's per-fit ``fit_many`` (on a subset: it is 
 and ``fit_many(vectorized=True)`` (forward differences, then the batched analytic Jacobian), serially
 and on a ``ProcessPoolExecutor`` with 2 workers. The slow baselines run on the first ``--ref``
 datasets of each workload and are reported as fits per second; every ratio is to the scipy loop with
-the same kind of Jacobian. The ways run in ``--rounds`` interleaved rounds; the best round counts. All fits use MINPACK's default tolerances (``ftol = xtol = 1.49012e-8``).
+the same kind of Jacobian. The ways run in ``--rounds`` interleaved rounds; the best round counts.
+All fits use MINPACK's default tolerances (``ftol = xtol = 1.49012e-8``).
 
 Agreement with per-fit leastsq on the datasets both fitted: converged fraction (scipy ``ier`` in
 1-4; fitcore ``success``), the largest relative difference of chi-square and of the standard errors
@@ -244,7 +245,7 @@ def run(w: Workload, ref: int, pool: cf.Executor, rounds: int) -> dict[str, Any]
                                                      **kws), n),
     }
     out: dict[str, Any] = {"n": n, "ref_n": ref_n, "pf_n": pf_n, "cpu": {}, "wall": {}, "res": {}}
-    for _ in range(rounds):  # interleaved, best of the rounds: a load spike on the shared machine hits one way once
+    for _ in range(rounds):  # interleaved, best round: a load spike on the shared machine hits one way once
         for key, (func, count) in ways.items():
             res, cpu, wall = timed(func)
             out["res"][key] = res
