@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/batch.py              # the full run (about 3 minutes)
+    .venv/bin/python benchmarks/batch.py              # the full run (about 2-3 minutes)
     .venv/bin/python benchmarks/batch.py --scale 0.2  # fewer fits, for a quick look
 
 Workloads (noisy data from ``numpy.random.default_rng(2026)``; every fit starts from one set of values):
@@ -267,7 +267,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the issue's number of fits")
     parser.add_argument("--ref", type=int, default=1000, help="datasets fitted by the slow per-fit baselines")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (the best counts)")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (the best counts)")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; tolerances ftol = xtol = {TOL}")
     pool = cf.ProcessPoolExecutor(2)

@@ -39,7 +39,6 @@ from .executors import (
     ProgressCallback,
     check_picklable,
     check_progress_args,
-    default_chunksize,
     executor_workers,
     map_chunked,
     map_chunks,
@@ -301,8 +300,9 @@ def fit_many(
     chunksize : int, optional
         Fits per chunk, the unit sent to the executor (and, vectorized, the
         fits evaluated together). Default: about 8 chunks per worker, at most
-        512 fits each (128 when ``datasets`` has no length); serially and
-        vectorized, 512.
+        512 fits each (128 when ``datasets`` has no length); vectorized, as
+        many fits as make one ``(n_fits, n_points)`` array about 1 MB (64 to
+        4096), fewer on an executor so that each worker gets 4 chunks.
     progress : bool, default False
         Show a tqdm progress bar (``pip install 'fitcore[progress]'``).
     callback : callable, optional
@@ -430,10 +430,12 @@ def _fit_vectorized(function: Callable[..., Any], params: Parameters, datasets: 
         check_picklable(executor, "residual function, parameters or engine options", task)
     if chunksize is None:
         total = len(datasets) if isinstance(datasets, Sized) else None
-        if executor is None:  # each (n_fits, n_points) array of the chunk about VECTOR_ROW_BYTES
-            chunksize = max(MIN_VECTOR_CHUNK, min(MAX_VECTOR_CHUNK, VECTOR_ROW_BYTES // (8 * ndata)))
-        else:
-            chunksize = default_chunksize(total, executor_workers(executor))
+        # each (n_fits, n_points) array of a chunk about VECTOR_ROW_BYTES; on an executor also at least
+        # VECTOR_CHUNKS_PER_WORKER chunks per worker when the number of datasets is known (load balance)
+        chunksize = max(MIN_VECTOR_CHUNK, min(MAX_VECTOR_CHUNK, VECTOR_ROW_BYTES // (8 * ndata)))
+        if executor is not None and total is not None:
+            share = math.ceil(total / (VECTOR_CHUNKS_PER_WORKER * executor_workers(executor)))
+            chunksize = max(1, min(chunksize, share))
 
     def lost(start: int, chunk: list[Any], exc: BaseException) -> Any:
         error = WorkerDiedError(_died(start, len(chunk), exc))
@@ -455,6 +457,9 @@ def _fit_vectorized(function: Callable[..., Any], params: Parameters, datasets: 
 #: about n_vars + 4 of them: datasets, residuals, Jacobian)
 VECTOR_ROW_BYTES = 2**20
 MIN_VECTOR_CHUNK, MAX_VECTOR_CHUNK = 64, 4096
+#: chunks per worker a vectorized fit_many on an executor aims for: few, since each chunk's arrays run
+#: faster the larger they are, and the fits of a batch cost about the same
+VECTOR_CHUNKS_PER_WORKER = 4
 
 
 class VectorizedBatch(Sequence):
