@@ -424,6 +424,7 @@ def _fit_vectorized(function: Callable[..., Any], params: Parameters, datasets: 
             check_dataset(i, dataset)
             layout.check(i, dataset)
         setup = replace(setup, prechecked=True)
+    setup = replace(setup, check_item=check_dataset)
     ndata = check_broadcasting(setup, head)
     task = VectorizedTask(setup)
     if executor is not None:

@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .batch_problem import BatchEngineResult, BatchProblem
-from .constraints import Constraints, base_symtable, make_interpreter
+from .constraints import Constraints, base_symtable
 from .errors import (
     ConstraintError,
     EngineCapabilityError,
@@ -266,34 +266,32 @@ class _Transform:
 
 
 class _Expressions:
-    """Constraint expressions evaluated on arrays, in dependency order, with the guarded interpreter."""
+    """Constraint expressions evaluated on arrays, in dependency order, compiled by the expression sandbox."""
 
     def __init__(self, params: Parameters) -> None:
-        self.order = list(Constraints(params, base_symtable(), make_interpreter).names())
-        self.exprs = {name: params[name].expr for name in self.order}
+        self._params = params
+        self.order = list(Constraints(params, base_symtable()).names())
         self.fixed = {k: float(p.value) for k, p in params.items()
                       if not p.vary and p.expr is None}
-        self._interp: Any = None
+        self._plan: Constraints | None = None
 
     def evaluate(self, values: Mapping[str, Any], shape: tuple[int, ...]) -> dict[str, Any]:
         if not self.order:
             return {}
-        if self._interp is None:
-            self._interp = make_interpreter()
-        table = self._interp.symtable
-        table.update(self.fixed)
-        table.update(values)
+        if self._plan is None:
+            self._plan = Constraints(self._params, base_symtable())
+        namespace = dict(self._plan.namespace)
+        namespace.update(self.fixed)
+        namespace.update(values)
         out: dict[str, Any] = {}
-        for name in self.order:
-            expr = self.exprs[name]
+        for c in self._plan.ordered:
             try:
-                val = self._interp.eval(expr, show_errors=False, raise_errors=True)
-                arr = np.broadcast_to(np.asarray(val, dtype=float), shape)
+                arr = np.broadcast_to(np.asarray(c.code.evaluate(namespace), dtype=float), shape)
             except Exception as exc:
-                raise ConstraintError(f"parameter {name!r}: evaluating {expr!r} on the batch's arrays failed with "
-                                      f"{type(exc).__name__}: {exc}", name, expr) from None
-            table[name] = arr
-            out[name] = arr
+                raise ConstraintError(f"parameter {c.name!r}: evaluating {c.expr!r} on the batch's arrays failed "
+                                      f"with {type(exc).__name__}: {exc}", c.name, c.expr) from None
+            namespace[c.name] = arr
+            out[c.name] = arr
         return out
 
 
@@ -495,6 +493,8 @@ class _Setup:
     layout: DataLayout
     #: every dataset was checked in the caller's process (a sized collection): chunks need not check again
     prechecked: bool = False
+    #: ``check_item(index, dataset)`` raising TypeError for a malformed dataset (fit_many's own check)
+    check_item: Callable[[int, Any], None] | None = None
 
     @property
     def free(self) -> tuple[str, ...]:
@@ -689,14 +689,13 @@ class VectorizedTask:
         init = _start_values(params, free)
         errors: dict[int, BaseException] = {}
         good: list[int] = []
-        from .batch import check_dataset  # batch imports this module
-
         for pos, (index, dataset) in enumerate(chunk):
             if setup.prechecked:
                 good.append(pos)
                 continue
             try:
-                check_dataset(index, dataset)
+                if setup.check_item is not None:
+                    setup.check_item(index, dataset)
                 setup.layout.check(index, dataset)
             except (TypeError, ValueError) as exc:
                 errors[start + pos] = exc
