@@ -465,9 +465,10 @@ class BatchArrays:
     @classmethod
     def all_failed(cls, start: int, n: int, names: Sequence[str], var_names: Sequence[str], init_vals: Array,
                    init_values: Array, engine: str, errors: Mapping[int, BaseException]) -> BatchArrays:
-        """A chunk whose fits all failed, keeping their starting values."""
+        """A chunk's arrays with every fit failed (its error in ``errors``) and its starting values kept."""
         nvar, nan = len(var_names), np.full(n, np.nan)
-        message = [f"fit failed: {type(errors[start + i]).__name__}: {errors[start + i]}" for i in range(n)]
+        message = [f"fit failed: {type(e).__name__}: {e}" if (e := errors.get(start + i)) is not None else ""
+                   for i in range(n)]
         return cls(start=start, names=tuple(names), var_names=tuple(var_names), init_vals=init_vals,
                    index=np.arange(start, start + n, dtype=np.intp), values=np.tile(init_values, (n, 1)),
                    stderr=np.full((n, len(names)), np.nan),
@@ -664,9 +665,6 @@ def _compare(together: Array, alone: Array, i: int, what: str, how: str) -> None
             "reduction on the data axes (axis=-1), or use vectorized=False")
 
 
-_NOT_RUN = RuntimeError("not run")
-
-
 class VectorizedTask:
     """Fit one chunk of ``(index, dataset)`` items with the batched engine; the picklable unit of work."""
 
@@ -714,9 +712,7 @@ class VectorizedTask:
                   errors: dict[int, BaseException], fitted: dict[str, Any], names: tuple[str, ...],
                   free: tuple[str, ...], init: Array, init_all: Array) -> BatchArrays:
         """The chunk's arrays: the fitted rows from ``fitted``, the malformed datasets failed."""
-        placeholder = {start + pos: _NOT_RUN for pos in good}
-        out = BatchArrays.all_failed(start, len(chunk), names, free, init, init_all, self.setup.engine,
-                                     {**placeholder, **errors})
+        out = BatchArrays.all_failed(start, len(chunk), names, free, init, init_all, self.setup.engine, errors)
         rows = np.asarray(good, dtype=np.intp)
         for key in ("values", "stderr", "covar", "chisqr", "redchi", "aic", "bic", "nfev", "nfev_errorbars",
                     "status", "success", "aborted", "errorbars", "failed"):
@@ -724,7 +720,6 @@ class VectorizedTask:
         for k, pos in enumerate(good):
             out.message[pos] = fitted["message"][k]
             out.errorbars_reason[pos] = fitted["errorbars_reason"][k]
-            del out.errors[start + pos]
         for k, exc in fitted["errors"].items():
             out.errors[start + good[k]] = exc
         out.ndata = fitted["ndata"]
