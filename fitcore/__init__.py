@@ -24,6 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import plugins, printfuncs
 from .batch import FitArgs, FitBatch, FitSnapshot, fit_many
+from .batch_problem import BatchEngineResult, BatchProblem
 from .chisquare import ChiSquare
 from .ci_report import ci_report, report_ci
 from .confidence import conf_interval, conf_interval2d
@@ -82,6 +83,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = [
+    "BatchProblem",
+    "BatchEngineResult",
     "Parameter",
     "Parameters",
     "create_params",

@@ -5,7 +5,7 @@ run thousands of independent fits of one residual function with one set of
 starting Parameters. :func:`fit_many` validates that setup once, then runs the
 fits (in this process, or in chunks on a ``concurrent.futures.Executor`` such as
 a process pool or a dask cluster, see :mod:`fitcore.executors`) and returns a
-:class:`FitBatch`: one :class:`FitSnapshot` per dataset, in input order.
+:class:`FitBatch`: one :class:`fitcore.FitResult` per dataset, in input order.
 
 Datasets
 --------
@@ -25,19 +25,34 @@ import concurrent.futures as cf
 import math
 import pickle
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sized
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
+from dataclasses import dataclass, field, replace
+from itertools import chain, islice
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import EngineNotFoundError, EngineUnavailableError
-from .executors import ProgressCallback, check_picklable, check_progress_args, map_chunked
+from .errors import EngineCapabilityError, EngineNotFoundError, EngineUnavailableError, FitcoreError
+from .executors import (
+    BatchInterrupted,
+    ProgressCallback,
+    check_picklable,
+    check_progress_args,
+    executor_workers,
+    map_chunked,
+    map_chunks,
+)
 from .minimizer import Minimizer
-from .parameters import Parameters
+from .parameters import Parameters, write_values
+from .plugins import get_engine
+from .result import FitResult
 
-__all__ = ["fit_many", "FitArgs", "FitSnapshot", "FitFailure", "FitBatch"]
+if TYPE_CHECKING:
+    from .vectorized import BatchArrays
+
+__all__ = ["fit_many", "FitArgs", "FitSnapshot", "FitFailure", "FitBatch", "VectorizedBatch", "WorkerDiedError",
+           "check_dataset", "BatchInterrupted"]
 
 
 class FitArgs:
@@ -118,175 +133,33 @@ class FitFailure:
         return f"{self.type}: {self.message}"
 
 
-@dataclass(frozen=True, eq=False)
-class FitSnapshot:
-    """The outcome of one fit of :func:`fit_many`: plain, picklable data.
-
-    A successful or aborted fit carries the Minimizer's results table; a fit
-    that raised carries :attr:`error`, ``success=False`` and the starting
-    values (its parameters were left untouched), with NaN statistics.
-
-    Attributes
-    ----------
-    index : int
-        Position of the dataset in the input.
-    success : bool
-        Whether the engine converged (see :attr:`fitcore.Minimizer.success`).
-    message : str
-        The engine's message, or why the fit failed.
-    values : dict of str to float
-        Best-fit value of every parameter (varied, fixed and constrained).
-    stderr : dict of str to float or None
-        Standard errors; None where not estimated.
-    correl : dict of str to dict or None
-        Correlations of each varied parameter with the others.
-    init_values : dict of str to float
-        Starting values of the varied parameters.
-    var_names : tuple of str
-        Names of the varied parameters, in ``covar`` order.
-    covar : ndarray or None
-        Covariance matrix of the varied parameters.
-    chisqr, redchi, aic, bic : float
-        Fit statistics (NaN when the fit failed).
-    ndata, nvarys, nfree, nfev : int
-        Number of data points, varied parameters, degrees of freedom, and evaluations.
-    errorbars : bool
-        Whether ``stderr``/``correl``/``covar`` were estimated.
-    errorbars_reason : str or None
-        Why not, when ``errorbars`` is False.
-    aborted : bool
-        True when ``max_nfev`` or ``iter_cb`` stopped the fit (values are the best seen).
-    engine : str
-        The engine that ran the fit.
-    error : FitFailure or None
-        What the fit raised, when it failed.
-    """
-
-    index: int
-    success: bool
-    message: str
-    values: dict[str, float | None]
-    stderr: dict[str, float | None]
-    correl: dict[str, dict[str, float] | None]
-    init_values: dict[str, float]
-    var_names: tuple[str, ...]
-    covar: NDArray[np.float64] | None
-    chisqr: float
-    redchi: float
-    aic: float
-    bic: float
-    ndata: int
-    nvarys: int
-    nfree: int
-    nfev: int
-    errorbars: bool
-    errorbars_reason: str | None
-    aborted: bool
-    engine: str
-    error: FitFailure | None = None
-
-    @property
-    def failed(self) -> bool:
-        """True when the fit raised (see :attr:`error`)."""
-        return self.error is not None
-
-    @classmethod
-    def from_minimizer(cls, index: int, fit: Minimizer) -> FitSnapshot:
-        """Copy the results of a finished fit."""
-        params = fit.params
-        return cls(
-            index=index,
-            success=bool(fit.success),
-            message=str(fit.message),
-            values={k: p.value for k, p in params.items()},
-            stderr={k: p.stderr for k, p in params.items()},
-            correl={k: dict(p.correl) if p.correl is not None else None for k, p in params.items()},
-            init_values=dict(zip(fit.var_names, fit.init_vals)),
-            var_names=tuple(fit.var_names),
-            covar=None if fit.covar is None else np.array(fit.covar, dtype=float),
-            chisqr=float(fit.chisqr),
-            redchi=float(fit.redchi),
-            aic=float(fit.aic),
-            bic=float(fit.bic),
-            ndata=int(fit.ndata),
-            nvarys=int(fit.nvarys),
-            nfree=int(fit.nfree),
-            nfev=int(fit.nfev),
-            errorbars=bool(fit.errorbars),
-            errorbars_reason=fit.errorbars_reason,
-            aborted=bool(fit.aborted),
-            engine=str(fit.engine),
-        )
-
-    @classmethod
-    def from_error(cls, index: int, params: Parameters, engine: str, exc: BaseException) -> FitSnapshot:
-        """A failed fit: the starting values, NaN statistics, and the error."""
-        error = FitFailure.from_exception(exc)
-        free = [k for k, p in params.items() if p.vary and p.expr is None]
-        return cls(
-            index=index,
-            success=False,
-            message=f"fit failed: {error}",
-            values={k: p.value for k, p in params.items()},
-            stderr=dict.fromkeys(params, None),
-            correl=dict.fromkeys(params, None),
-            init_values={k: params[k].value for k in free},  # type: ignore[misc]
-            var_names=tuple(free),
-            covar=None,
-            chisqr=math.nan,
-            redchi=math.nan,
-            aic=math.nan,
-            bic=math.nan,
-            ndata=0,
-            nvarys=len(free),
-            nfree=0,
-            nfev=0,
-            errorbars=False,
-            errorbars_reason="the fit failed",
-            aborted=False,
-            engine=engine,
-            error=error,
-        )
-
-    def to_params(self, template: Parameters) -> Parameters:
-        """Return a copy of ``template`` holding this fit's values, stderr and correl.
-
-        Use the Parameters given to :func:`fit_many`; the copy can go to
-        :func:`fitcore.fit_report`.
-        """
-        out = template.copy()
-        for name, par in out.items():
-            if name not in self.values:
-                raise KeyError(f"parameter {name!r} is not in this fit (it has {', '.join(self.values)})")
-            par._value = self.values[name]
-            par.stderr = self.stderr[name]
-            par.init_value = self.init_values.get(name, par.init_value)
-            corr = self.correl[name]
-            par.correl = dict(corr) if corr is not None else None
-        return out
-
-    def fit_report(self, template: Parameters, **kws: Any) -> str:
-        """Return :func:`fitcore.fit_report` of this fit; ``template`` is the Parameters given to fit_many."""
-        from types import SimpleNamespace
-
-        from .report import fit_report
-
-        view = SimpleNamespace(**{f: getattr(self, f) for f in self.__dataclass_fields__})
-        view.params = self.to_params(template)
-        return fit_report(view, **kws)  # type: ignore[arg-type]
-
-    def __repr__(self) -> str:
-        state = "failed" if self.failed else ("success" if self.success else "no success")
-        return f"<FitSnapshot {self.index}: {state}, chisqr={self.chisqr:.6g}, nfev={self.nfev}>"
+#: The per-fit result of :func:`fit_many` is the result of any fit: :class:`fitcore.FitResult`, with
+#: ``index`` its dataset's position and ``error`` a :class:`FitFailure` when the fit raised. The
+#: residual array is not kept (``residual=None``): it would multiply a batch's memory by the data size.
+FitSnapshot = FitResult
 
 
-class FitBatch(list):  # type: ignore[type-arg]
-    """The list of :class:`FitSnapshot` returned by :func:`fit_many`, in input order, with array views."""
+def fit_result(index: int, result: FitResult) -> FitResult:
+    """``result`` as the fit of dataset ``index`` of a batch (its residual array dropped)."""
+    return replace(result, index=index, residual=None)
+
+
+def failed_result(index: int, params: Parameters, engine: str, exc: BaseException) -> FitResult:
+    """A fit that raised: the starting values, NaN statistics, and the error as a :class:`FitFailure`."""
+    error = FitFailure.from_exception(exc)
+    free = [k for k, p in params.items() if p.vary and p.expr is None]
+    return FitResult(params=params.copy(), success=False, message=f"fit failed: {error}", var_names=tuple(free),
+                     init_vals=tuple(float(params[k].value) for k in free),
+                     nvarys=len(free), errorbars_reason="the fit failed", engine=engine, index=index, error=error)
+
+
+class FitBatch(list):
+    """The list of :class:`fitcore.FitResult` returned by :func:`fit_many`, in input order, with array views."""
 
     def values(self, name: str) -> NDArray[np.float64]:
         """Best-fit values of parameter ``name`` across the batch; NaN where a fit failed."""
         self._check(name)
-        return np.array([math.nan if s.failed else _num(s.values[name]) for s in self], dtype=float)
+        return np.array([math.nan if s.error is not None else _num(s.values[name]) for s in self], dtype=float)
 
     def stderrs(self, name: str) -> NDArray[np.float64]:
         """Standard errors of parameter ``name``; NaN where not estimated."""
@@ -303,9 +176,9 @@ class FitBatch(list):  # type: ignore[type-arg]
         return np.array([s.success for s in self], dtype=bool)
 
     @property
-    def failures(self) -> list[FitSnapshot]:
-        """The snapshots of fits that raised."""
-        return [s for s in self if s.failed]
+    def failures(self) -> list[FitResult]:
+        """The results of fits that raised."""
+        return [s for s in self if s.error is not None]
 
 
 def _num(value: float | None) -> float:
@@ -338,23 +211,28 @@ class _FitTask:
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         self.function, self.params, self.engine, self.engine_kws = state
 
-    def __call__(self, item: tuple[int, tuple[Any, ...] | FitArgs]) -> FitSnapshot:
+    def __call__(self, item: tuple[int, tuple[Any, ...] | FitArgs]) -> FitResult:
         index, dataset = item
+        try:
+            check_dataset(index, dataset)
+        except TypeError as exc:  # from a lazily consumed iterable: this dataset fails alone
+            return failed_result(index, self.params, self.engine, exc)
         args, kws = (dataset.args, dataset.kws) if isinstance(dataset, FitArgs) else (dataset, {})
         fit = Minimizer(self.function, self.params.copy(), fcn_args=args, fcn_kws=kws)
         try:
-            fit.minimize(engine=self.engine, **self.engine_kws)
+            result = fit.minimize(engine=self.engine, **self.engine_kws)
         except (EngineNotFoundError, EngineUnavailableError) as exc:
             # validated in the caller's process, so this is the worker's environment: fail once, not per fit
             raise EngineUnavailableError(
                 f"engine {self.engine!r} is available where fit_many was called but not on this worker "
                 f"({exc}); install its plugin distribution on every worker", self.engine) from None
         except Exception as exc:  # noqa: BLE001 - one bad dataset must not sink the batch
-            return FitSnapshot.from_error(index, self.params, self.engine, exc)
-        return FitSnapshot.from_minimizer(index, fit)
+            return failed_result(index, self.params, self.engine, exc)
+        return fit_result(index, result)
 
 
-def _check_dataset(index: int, dataset: Any) -> None:
+def check_dataset(index: int, dataset: Any) -> None:
+    """Raise TypeError unless ``dataset`` is a tuple or a :class:`FitArgs`."""
     if not isinstance(dataset, (tuple, FitArgs)):
         raise TypeError(
             f"dataset {index} is a {type(dataset).__name__}; each dataset must be a tuple of the residual "
@@ -387,13 +265,14 @@ def fit_many(
     function: Callable[..., Any],
     params: Parameters,
     datasets: Iterable[tuple[Any, ...] | FitArgs],
-    engine: str = "leastsq",
+    engine: str | None = None,
     executor: cf.Executor | None = None,
     chunksize: int | None = None,
     progress: bool = False,
     callback: ProgressCallback | None = None,
+    vectorized: bool = False,
     **engine_kws: Any,
-) -> FitBatch:
+) -> FitBatch | VectorizedBatch:
     """Fit ``function`` to each dataset, starting every fit from ``params``.
 
     Parameters
@@ -401,43 +280,62 @@ def fit_many(
     function : callable
         ``function(params, *args, **kws)`` returning the residual array. With a
         process pool it must be importable by the workers (module level).
+        With ``vectorized=True`` it is called for a whole chunk of fits at
+        once and must broadcast (see ``docs/scaling.md``).
     params : Parameters
         Starting values, bounds and constraints shared by every fit. Never
         modified: each fit works on its own copy.
     datasets : iterable
         One item per fit: a tuple of positional arguments of ``function``, or a
         :class:`FitArgs` for positional and keyword arguments. Any iterable;
-        a generator is consumed lazily.
-    engine : str, default 'leastsq'
+        a generator is consumed lazily (a malformed item then fails its fit alone).
+    engine : str, optional
         Name of an installed engine (:func:`fitcore.list_engines`); with an
-        executor it must be installed on every worker.
+        executor it must be installed on every worker. Default ``'leastsq'``,
+        or ``'batch_lm'`` with ``vectorized=True`` (batched engines only).
     executor : concurrent.futures.Executor, optional
         Where to run the fits: None runs them here, one after the other; a
         ``ProcessPoolExecutor`` or dask ``Client.get_executor()`` spreads
         chunks of fits over its workers.
     chunksize : int, optional
-        Fits per task sent to the executor. Default: about 8 tasks per worker,
-        at most 512 fits each (128 when ``datasets`` has no length).
+        Fits per chunk, the unit sent to the executor (and, vectorized, the
+        fits evaluated together). Default: about 8 chunks per worker, at most
+        512 fits each (128 when ``datasets`` has no length); vectorized, as
+        many fits as make one ``(n_fits, n_points)`` array about 1 MB (64 to
+        4096), fewer on an executor so that each worker gets 4 chunks.
     progress : bool, default False
         Show a tqdm progress bar (``pip install 'fitcore[progress]'``).
     callback : callable, optional
         ``callback(done, total)`` as fits complete (per chunk with an executor).
+    vectorized : bool, default False
+        Fit each chunk as arrays with a batched engine: ``function`` is called
+        once per engine step for all fits of the chunk, each parameter's value
+        an array of shape ``(n_fits, 1)`` and each data argument stacked along
+        a leading axis. Datasets must all have one shape. ``Dfun`` then returns
+        shape ``(n_fits, n_points, n_vars)``. Checked on the first two datasets
+        before any fit runs.
     **engine_kws
         Engine options and core options (``max_nfev``, ``nan_policy``,
-        ``scale_covar``, ...) applied to every fit.
+        ``scale_covar``, ...) applied to every fit; ``max_nfev`` counts per fit.
 
     Returns
     -------
-    FitBatch
-        One :class:`FitSnapshot` per dataset, in input order. A fit that raises
-        gives a snapshot with ``error`` set; the other fits go on.
+    FitBatch or VectorizedBatch
+        One result per dataset, in input order (``fits[i]``). A fit that
+        raises gives a result with ``error`` set; the other fits go on.
+        Vectorized, the results live in arrays (:class:`VectorizedBatch`).
 
     Raises
     ------
     TypeError, ValueError, fitcore.FitcoreError
         Before any fit runs, for an unknown engine or option, invalid
         parameters or constraints, a malformed dataset (when ``datasets`` has a
-        length), a function a process pool cannot pickle, or a missing tqdm.
+        length), a function a process pool cannot pickle, a missing tqdm, or
+        (vectorized) datasets of different shapes or a function that does not
+        broadcast.
+    BatchInterrupted
+        When the datasets' iterable raised mid-way, or a worker died and could
+        not be replaced; ``.results`` holds the fits finished before.
 
     Examples
     --------
@@ -449,32 +347,262 @@ def fit_many(
     >>> fits = fitcore.fit_many(residual, p, [(x, 2 * np.exp(-x / 1.5)), (x, 3 * np.exp(-x / 0.5))])
     >>> np.round(fits.values('t'), 6).tolist(), p['t'].value
     ([1.5, 0.5], 1.0)
+    >>> fits = fitcore.fit_many(residual, p, [(x, 2 * np.exp(-x / 1.5)), (x, 3 * np.exp(-x / 0.5))],
+    ...                         vectorized=True)
+    >>> np.round(fits.values('t'), 6).tolist()
+    [1.5, 0.5]
     """
-    _validate(function, params, engine, engine_kws)
+    if not isinstance(vectorized, bool):
+        raise TypeError(f"vectorized must be True or False, not {vectorized!r}")
     check_progress_args(progress, callback)
     if isinstance(datasets, (str, bytes, Mapping)) or not isinstance(datasets, Iterable):
         raise TypeError(f"datasets must be an iterable of tuples or FitArgs, not {type(datasets).__name__}")
+    if vectorized:
+        return _fit_vectorized(function, params, datasets, engine, executor, chunksize, progress, callback,
+                               engine_kws)
+    engine = "leastsq" if engine is None else engine
+    if isinstance(engine, str) and get_engine(engine).spec.batched:
+        raise EngineCapabilityError(
+            f"engine {engine!r} is a batched engine: it fits a whole chunk of datasets at once, with a residual "
+            "written for arrays; use fit_many(..., vectorized=True), or a per-fit engine such as 'leastsq'", engine)
+    _validate(function, params, engine, engine_kws)
     if isinstance(datasets, Sized):
         for i, dataset in enumerate(datasets):
-            _check_dataset(i, dataset)
+            check_dataset(i, dataset)
     task = _FitTask(function, params.copy(), engine, dict(engine_kws))
     if executor is not None:
         check_picklable(executor, "residual function, parameters or engine options", task)
     items = _SizedItems(datasets) if isinstance(datasets, Sized) else _Items(datasets)
-    return FitBatch(map_chunked(task, items, executor=executor, chunksize=chunksize, progress=progress,
-                                callback=callback, desc="fits"))
+
+    def lost(start: int, chunk: list[Any], exc: BaseException) -> list[FitResult]:
+        error = WorkerDiedError(_died(start, len(chunk), exc))
+        return [failed_result(i, task.params, task.engine, error) for i, _ in chunk]
+
+    try:
+        return FitBatch(map_chunked(task, items, executor=executor, chunksize=chunksize, progress=progress,
+                                    callback=callback, desc="fits", on_lost=lost))
+    except BatchInterrupted as exc:
+        raise BatchInterrupted(f"fit_many stopped: {exc}", FitBatch(exc.results), exc.starts) from exc.__cause__
+
+
+class WorkerDiedError(FitcoreError):
+    """The worker process running a fit died (killed by a signal, the OOM killer, ``os._exit``)."""
+
+
+def _died(start: int, n: int, exc: BaseException) -> str:
+    return (f"the worker process fitting datasets {start} to {start + n - 1} died ({type(exc).__name__}: {exc}), "
+            "also when these datasets were fitted again alone on a fresh process; the other fits are kept")
+
+
+def _fit_vectorized(function: Callable[..., Any], params: Parameters, datasets: Iterable[Any], engine: str | None,
+                    executor: cf.Executor | None, chunksize: int | None, progress: bool,
+                    callback: ProgressCallback | None, engine_kws: dict[str, Any]) -> VectorizedBatch:
+    from .vectorized import (
+        BatchArrays,
+        DataLayout,
+        VectorizedTask,
+        check_broadcasting,
+        failed_chunk,
+        prepare_vectorized,
+    )
+
+    if isinstance(datasets, Sized):
+        head = list(islice(iter(datasets), 2))
+        items: Iterable[Any] = _SizedItems(datasets)
+    else:
+        source = iter(datasets)
+        head = list(islice(source, 2))
+        items = _Items(chain(head, source))
+    for i, dataset in enumerate(head):
+        check_dataset(i, dataset)
+    if not head:
+        raise ValueError("datasets is empty: give at least one dataset")
+    setup = prepare_vectorized(function, params, engine, engine_kws, head[0])
+    if isinstance(datasets, Sized):  # every dataset's shape, before any work
+        layout = DataLayout.of(head[0])
+        for i, dataset in enumerate(datasets):
+            check_dataset(i, dataset)
+            layout.check(i, dataset)
+        setup = replace(setup, prechecked=True)
+    setup = replace(setup, check_item=check_dataset)
+    ndata = check_broadcasting(setup, head)
+    task = VectorizedTask(setup)
+    if executor is not None:
+        check_picklable(executor, "residual function, parameters or engine options", task)
+    if chunksize is None:
+        total = len(datasets) if isinstance(datasets, Sized) else None
+        # each (n_fits, n_points) array of a chunk about VECTOR_ROW_BYTES; on an executor also at least
+        # VECTOR_CHUNKS_PER_WORKER chunks per worker when the number of datasets is known (load balance)
+        chunksize = max(MIN_VECTOR_CHUNK, min(MAX_VECTOR_CHUNK, VECTOR_ROW_BYTES // (8 * ndata)))
+        if executor is not None and total is not None:
+            share = math.ceil(total / (VECTOR_CHUNKS_PER_WORKER * executor_workers(executor)))
+            chunksize = max(1, min(chunksize, share))
+
+    def lost(start: int, chunk: list[Any], exc: BaseException) -> Any:
+        error = WorkerDiedError(_died(start, len(chunk), exc))
+        return failed_chunk(setup, start, len(chunk), {start + k: error for k in range(len(chunk))})
+
+    try:
+        parts = map_chunks(task, items, executor=executor, chunksize=chunksize, progress=progress,
+                           callback=callback, desc="fits", on_lost=lost)
+    except BatchInterrupted as exc:
+        done = VectorizedBatch(BatchArrays.concatenate(exc.results), setup.params, setup.options,
+                               setup.core_options) if exc.results else None
+        raise BatchInterrupted(f"fit_many stopped: {exc}", done if done is not None else [],  # type: ignore[arg-type]
+                               exc.starts) from exc.__cause__
+    return VectorizedBatch(BatchArrays.concatenate(parts), setup.params, setup.options, setup.core_options)
+
+
+#: size of one (n_fits, n_points) array of a serial vectorized chunk: large chunks spread numpy's fixed
+#: cost per operation over more fits, and arrays this size stay in the processor's caches (a chunk holds
+#: about n_vars + 4 of them: datasets, residuals, Jacobian)
+VECTOR_ROW_BYTES = 2**20
+MIN_VECTOR_CHUNK, MAX_VECTOR_CHUNK = 64, 4096
+#: chunks per worker a vectorized fit_many on an executor aims for: few, since each chunk's arrays run
+#: faster the larger they are, and the fits of a batch cost about the same
+VECTOR_CHUNKS_PER_WORKER = 4
+
+
+class VectorizedBatch(Sequence):
+    """The results of a vectorized :func:`fit_many`: arrays for the whole batch, per-fit results on request.
+
+    ``fits[i]`` builds the :class:`fitcore.FitResult` of fit ``i`` when asked
+    for; the arrays are in :attr:`arrays` (a :class:`fitcore.vectorized.BatchArrays`)
+    and behind the properties below.
+
+    Parameters
+    ----------
+    arrays : BatchArrays
+        The batch's arrays.
+    template : Parameters
+        The starting Parameters (each per-fit result holds a filled copy).
+    engine_options, core_options : mapping
+        The options of the fits, as each per-fit result reports them.
+    """
+
+    def __init__(self, arrays: BatchArrays, template: Parameters, engine_options: Mapping[str, Any] | None = None,
+                 core_options: Mapping[str, Any] | None = None) -> None:
+        self.arrays = arrays
+        self.template = template
+        self.engine_options = dict(engine_options or {})
+        self.core_options = dict(core_options or {})
+        self._column = {name: j for j, name in enumerate(arrays.names)}
+
+    def __len__(self) -> int:
+        return len(self.arrays)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        k = int(i)
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(f"fit {i} of a batch of {len(self)}")
+        return self._result(k)
+
+    def _result(self, k: int) -> FitResult:
+        a = self.arrays
+        names, var_names = a.names, a.var_names
+        index = int(a.index[k])
+        params = self.template.copy()
+        write_values([params[n] for n in names], a.values[k].tolist())
+        corr = None
+        covar = None
+        if a.errorbars[k]:
+            covar = np.array(a.covar[k])
+            sd = np.sqrt(np.diag(covar))
+            with np.errstate(invalid="ignore", divide="ignore"):  # exact data: zero variances, no correlation
+                corr = covar / np.outer(sd, sd)
+        for j, n in enumerate(names):
+            se = float(a.stderr[k, j])
+            params[n].stderr = se if a.errorbars[k] and math.isfinite(se) else None
+            params[n].correl = None
+        if corr is not None:
+            for i1, n1 in enumerate(var_names):
+                params[n1].correl = {n2: float(corr[i1, i2]) for i2, n2 in enumerate(var_names) if i2 != i1}
+        failed = bool(a.failed[k])
+        return FitResult(
+            params=params, success=bool(a.success[k]), message=a.message[k], var_names=var_names,
+            init_vals=tuple(a.init_vals.tolist()), aborted=bool(a.aborted[k]), nfev=int(a.nfev[k]),
+            nfev_errorbars=int(a.nfev_errorbars[k]), ier=None if failed else int(a.status[k]),
+            lmdif_message="" if failed else a.message[k], errorbars=bool(a.errorbars[k]),
+            errorbars_reason=a.errorbars_reason[k], nvarys=a.nvarys, ndata=0 if failed else a.ndata,
+            nfree=0 if failed else a.nfree, chisqr=float(a.chisqr[k]), redchi=float(a.redchi[k]),
+            aic=float(a.aic[k]), bic=float(a.bic[k]), covar=covar, engine=a.engine,
+            engine_options=self.engine_options, core_options=self.core_options, index=index,
+            error=FitFailure.from_exception(a.errors[index]) if failed else None)
+
+    def values(self, name: str) -> NDArray[np.float64]:
+        """Best-fit values of parameter ``name`` across the batch; NaN where a fit failed."""
+        return np.where(self.arrays.failed, np.nan, self.arrays.values[:, self._col(name)])
+
+    def stderrs(self, name: str) -> NDArray[np.float64]:
+        """Standard errors of parameter ``name``; NaN where not estimated."""
+        return self.arrays.stderr[:, self._col(name)].copy()
+
+    def _col(self, name: str) -> int:
+        if name not in self._column:
+            raise KeyError(f"no parameter {name!r} in these fits; they have {', '.join(self.arrays.names)}")
+        return self._column[name]
+
+    @property
+    def success(self) -> NDArray[np.bool_]:
+        """``success`` of each fit."""
+        return self.arrays.success.copy()
+
+    @property
+    def chisqr(self) -> NDArray[np.float64]:
+        """Chi-square of each fit (NaN where failed)."""
+        return self.arrays.chisqr.copy()
+
+    @property
+    def redchi(self) -> NDArray[np.float64]:
+        """Reduced chi-square of each fit."""
+        return self.arrays.redchi.copy()
+
+    @property
+    def nfev(self) -> NDArray[np.int64]:
+        """Residual evaluations of each fit."""
+        return self.arrays.nfev.copy()
+
+    @property
+    def covar(self) -> NDArray[np.float64]:
+        """Covariances, shape (n_fits, nvarys, nvarys) in ``var_names`` order; NaN where not estimated."""
+        return self.arrays.covar.copy()
+
+    @property
+    def correl(self) -> NDArray[np.float64]:
+        """Correlation matrices, shape (n_fits, nvarys, nvarys); NaN where not estimated."""
+        cov = self.arrays.covar
+        sd = np.sqrt(np.einsum("kii->ki", cov))
+        with np.errstate(invalid="ignore", divide="ignore"):  # zero variances (exact data) give NaN
+            return cov / (sd[:, :, None] * sd[:, None, :])
+
+    @property
+    def var_names(self) -> tuple[str, ...]:
+        """The varied parameters, in ``covar`` order."""
+        return self.arrays.var_names
+
+    @property
+    def failures(self) -> list[FitResult]:
+        """The results of fits that raised."""
+        return [self[k] for k in np.flatnonzero(self.arrays.failed).tolist()]
+
+    def __repr__(self) -> str:
+        a = self.arrays
+        return (f"<VectorizedBatch of {len(self)} fits: {int(a.success.sum())} success, "
+                f"{int(a.failed.sum())} failed, engine={a.engine!r}>")
 
 
 class _Items:
-    """``(index, dataset)`` pairs, each dataset checked as it is reached."""
+    """``(index, dataset)`` pairs (each dataset is checked by the task that fits it)."""
 
     def __init__(self, datasets: Iterable[Any]) -> None:
         self.datasets = datasets
 
     def __iter__(self) -> Any:
-        for i, dataset in enumerate(self.datasets):
-            _check_dataset(i, dataset)
-            yield i, dataset
+        return enumerate(self.datasets)
 
 
 class _SizedItems(_Items):

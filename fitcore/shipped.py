@@ -29,6 +29,8 @@ SHIPPED: Mapping[str, Mapping[str, Mapping[str, tuple[str, ...]]]] = {
         "slsqp": (), "trust-constr": ("trust_constr",), "differential_evolution": (), "basinhopping": (),
         "shgo": (), "brute": ()}},
     "fitcore-engine-emcee": {"engine": {"emcee": ()}},
+    # batched engines (EngineSpec(batched=True)) fit many datasets at once under fit_many(vectorized=True)
+    "fitcore-engine-batch-lm": {"batched_engine": {"batch_lm": ()}},
 }
 
 def normalize(dist: str) -> str:

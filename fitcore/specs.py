@@ -95,6 +95,12 @@ class EngineSpec:
         engine that says nothing (the default, False) its answer is the answer.
         A callable (or ``"module:attr"``) receives the fit's engine options and
         decides per option set, e.g. ``lambda o: o.get('loss', 'linear') == 'linear'``.
+    batched : bool
+        True for a batched engine: ``engine(batch_problem, **options) ->
+        BatchEngineResult`` fits many problems at once (see
+        :class:`fitcore.BatchProblem`, ``docs/plugins.md``, "Batched engines").
+        Batched engines run only under ``fit_many(..., vectorized=True)``;
+        per-fit engines only one fit at a time.
     """
 
     name: str
@@ -114,6 +120,7 @@ class EngineSpec:
     install_hint: str = ""
     details: Callable[[], Mapping[str, Any]] | str | None = None
     least_squares: bool | Callable[[Mapping[str, Any]], bool] | str = False
+    batched: bool = False
 
     def __post_init__(self) -> None:
         _check_name("engine", self.name)
@@ -127,7 +134,8 @@ class EngineSpec:
             raise ValueError(f"engine {self.name!r}: objective={self.objective!r}; expected one of {OBJECTIVES}")
         if self.bounds not in BOUNDS:
             raise ValueError(f"engine {self.name!r}: bounds={self.bounds!r}; expected one of {BOUNDS}")
-        for flag in ("is_global", "stochastic", "provides_covariance", "supports_max_nfev", "supports_abort"):
+        for flag in ("is_global", "stochastic", "provides_covariance", "supports_max_nfev", "supports_abort",
+                     "batched"):
             if not isinstance(getattr(self, flag), bool):
                 raise TypeError(f"engine {self.name!r}: {flag} must be True or False")
         if not isinstance(self.options, Mapping) or not all(isinstance(k, str) for k in self.options):

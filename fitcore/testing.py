@@ -495,9 +495,59 @@ def check_covariance_matches_reference(name: str) -> None:
                                f"{ref.tolist()} by {err:.2%} (allowed {COVAR_RTOL:.0%})")
 
 
+# -- batched engines (EngineSpec(batched=True)), run through fit_many(vectorized=True) ----------------
+def _batch_residual(params: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    v = params
+    return y - (v["amp"].value * np.exp(-v["rate"].value * x) + v["base"].value)
+
+
+def _batch_fit(name: str, datasets: list[tuple[np.ndarray, np.ndarray]], **kws: Any) -> Any:
+    from .batch import fit_many
+
+    prob = _Problem("nonlinear")
+    params = prob.params(bounded=_spec(name).bounds == "required_finite")
+    return fit_many(_batch_residual, params, datasets, engine=name, vectorized=True, **kws)
+
+
+def check_batch_recovers(name: str) -> None:
+    """A batch of three fits of the nonlinear problem (data shifted per fit) reaches each reference optimum."""
+    prob = _Problem("nonlinear")
+    shifts = (0.0, 0.3, -0.2)
+    fits = _batch_fit(name, [(prob.x, prob.data + s) for s in shifts])
+    _require(bool(fits.success.all()), lambda: f"success per fit {fits.success.tolist()}")
+    for i, s in enumerate(shifts):
+        want = prob.reference + np.array([0.0, 0.0, s])
+        got = np.array([fits.values(k)[i] for k in prob.names])
+        _require(np.allclose(got, want, rtol=PARAM_RTOL, atol=1e-6),
+                 lambda got=got, want=want, i=i: f"fit {i}: {_fmt(got)}; reference {_fmt(want)}")
+        _require(abs(fits.chisqr[i] - prob.ref_chisqr) <= CHISQR_RTOL * prob.ref_chisqr,
+                 lambda i=i: f"fit {i}: chi-square {fits.chisqr[i]:.6g}, reference {prob.ref_chisqr:.6g}")
+
+
+def check_batch_nonfinite_fails_alone(name: str) -> None:
+    """A dataset holding NaN fails its own fit only."""
+    prob = _Problem("nonlinear")
+    bad = prob.data.copy()
+    bad[7] = np.nan
+    fits = _batch_fit(name, [(prob.x, prob.data), (prob.x, bad), (prob.x, prob.data + 0.1)])
+    _require(fits.success.tolist() == [True, False, True], lambda: f"success per fit {fits.success.tolist()}")
+    _require(fits[1].error is not None, lambda: "the NaN dataset's fit carries no error")
+
+
+def check_batch_honours_max_nfev(name: str) -> None:
+    """max_nfev bounds every fit's evaluations."""
+    prob = _Problem("nonlinear")
+    fits = _batch_fit(name, [(prob.x, prob.data), (prob.x, prob.data + 0.2)], max_nfev=6)
+    _require(bool((fits.nfev <= 6).all()), lambda: f"nfev per fit {fits.nfev.tolist()} with max_nfev=6")
+    _require(not fits.success.any(), lambda: "a fit stopped by max_nfev reports success")
+
+
 def engine_checks(name: str) -> list[Callable[[str], None]]:
     """Return the checks that apply to the engine's declared capabilities."""
     spec = _spec(name)
+    if spec.batched:
+        return [check_spec_valid, check_batch_recovers, check_batch_nonfinite_fails_alone,
+                check_batch_honours_max_nfev]
     checks: list[Callable[[str], None]] = [
         check_spec_valid, check_recovers_linear, check_recovers_nonlinear, check_does_not_mutate_inputs,
         check_result_fields_complete, check_nonfinite_raise, check_nonfinite_propagate]

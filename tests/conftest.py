@@ -29,6 +29,7 @@ def _shipped(kind: str) -> list[str]:
 #: names of the engines and probability functions fitcore's own installed distributions provide, known
 #: without loading any plugin, so that tests can be parametrized over them at collection time
 SHIPPED_ENGINES = _shipped("engine")
+SHIPPED_BATCHED_ENGINES = _shipped("batched_engine")
 SHIPPED_PROB_FUNCS = _shipped("prob_func")
 
 NIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nist_strd"

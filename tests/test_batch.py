@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import math
 import multiprocessing
+import os
 import pickle
 import sys
 import threading
@@ -76,10 +77,14 @@ def mixed_datasets():
 
 
 def assert_same(a: FitSnapshot, b: FitSnapshot) -> None:
-    """Two snapshots agree exactly, field by field (NaN equals NaN; errors by type and message)."""
+    """Two results agree exactly, field by field (NaN equals NaN; errors by type and message; parameters by value)."""
     for f in fields(FitSnapshot):
         va, vb = getattr(a, f.name), getattr(b, f.name)
-        if f.name == "covar":
+        if f.name == "params":
+            for name in va:
+                pa, pb = va[name], vb[name]
+                assert (pa.value, pa.stderr, pa.correl) == (pb.value, pb.stderr, pb.correl), name
+        elif f.name in ("covar", "residual", "samples"):
             assert (va is None and vb is None) or np.array_equal(va, vb), f.name
         elif f.name == "error":
             assert (va is None and vb is None) or (va.type, va.message) == (vb.type, vb.message), f.name
@@ -120,7 +125,7 @@ def test_serial_fits_recover_truth_in_input_order():
     fits = fit_many(decay, make_params(), make_datasets())
     assert isinstance(fits, FitBatch) and len(fits) == len(TRUTH)
     for k, (snap, truth) in enumerate(zip(fits, TRUTH)):
-        assert snap.index == k and snap.success and snap.errorbars and not snap.failed
+        assert snap.index == k and snap.success and snap.errorbars and snap.error is None
         for name, true in truth.items():
             assert abs(snap.values[name] - true) < 5 * snap.stderr[name], (k, name)
         assert snap.ndata == X.size and snap.nvarys == 3 and snap.nfree == X.size - 3
@@ -152,7 +157,7 @@ def test_user_params_never_modified():
 def test_failed_fit_carries_error_and_batch_goes_on():
     """A NaN dataset and a raising one give failed snapshots with their errors; the others still fit."""
     fits = fit_many(decay, make_params(), mixed_datasets())
-    assert [s.failed for s in fits] == [False, False, True, True, False, False]
+    assert [s.error is not None for s in fits] == [False, False, True, True, False, False]
     nan, picky = fits[2], fits[3]
     assert nan.error.type == "fitcore.errors.NonFiniteResidualError" and "not finite" in nan.error.message
     assert isinstance(nan.error.exception, fitcore.NonFiniteResidualError)
@@ -235,14 +240,15 @@ def test_snapshots_survive_pickling():
         assert_same(a, b)
 
 
-def test_to_params_and_fit_report():
-    """to_params() fills a copy of the template with the fit's values and stderr; fit_report() reports them."""
+def test_result_params_and_fit_report():
+    """Each result holds a filled copy of the Parameters (the template untouched); fit_report() reports it."""
     template = make_params()
     snap = fit_many(decay, template, make_datasets()[:1])[0]
-    filled = snap.to_params(template)
+    assert isinstance(snap, fitcore.FitResult) and snap.residual is None
+    filled = snap.params
     assert filled["tau"].value == snap.values["tau"] and filled["tau"].stderr == snap.stderr["tau"]
     assert template["tau"].value == 2.0 and template["tau"].stderr is None
-    report = snap.fit_report(template)
+    report = fitcore.fit_report(snap)
     assert f"chi-square         = {snap.chisqr:.7g}" in report and f"{snap.values['tau']: .5f}" in report
 
 
@@ -334,3 +340,88 @@ def test_progress_without_tqdm_is_a_clear_error(monkeypatch):
     with pytest.raises(ImportError, match=r"fitcore\[progress\]"):
         fit_many(counting_decay, make_params(), make_datasets(), progress=True)
     assert CALLS == []
+
+
+# -- lost work: a dying worker, an iterable that fails mid-way ---------------------------------------------
+PARENT_PID = os.getpid()
+MARK = -999.0
+
+
+def mortal_decay(params, x, y):
+    """decay(), except that a worker process fitting data marked with MARK dies on the spot (as a segfault would)."""
+    if os.getpid() != PARENT_PID and np.any(y == MARK):
+        os._exit(3)
+    return decay(params, x, y)
+
+
+def marked_datasets(n, dead):
+    """``n`` datasets (TRUTH cycled), dataset ``dead`` marked to kill its worker."""
+    base = make_datasets()
+    out = [base[k % len(base)] for k in range(n)]
+    y = out[dead][1].copy()
+    y[0] = MARK
+    out[dead] = (X, y)
+    return out
+
+
+@pytest.mark.parametrize("vectorized", [False, True], ids=["per-fit", "vectorized"])
+def test_dead_worker_keeps_the_finished_fits(vectorized):
+    """One worker dies (os._exit): only its chunk fails, naming it; every other fit is the serial result."""
+    data = marked_datasets(30, dead=17)
+    serial = fit_many(decay, make_params(), data, vectorized=vectorized)
+    with cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as ex:
+        fits = fit_many(mortal_decay, make_params(), data, executor=ex, chunksize=4, vectorized=vectorized)
+    assert len(fits) == 30
+    dead = [k for k in range(30) if not fits.success[k]]
+    assert dead == [16, 17, 18, 19]
+    for k in dead:
+        assert fits[k].error.type == "fitcore.batch.WorkerDiedError"
+        assert "datasets 16 to 19 died" in fits[k].message
+    alive = [k for k in range(30) if k not in dead]
+    np.testing.assert_array_equal(fits.values("tau")[alive], serial.values("tau")[alive])
+    assert math.isnan(fits.values("tau")[17])
+
+
+def test_dead_worker_without_a_replacement_pool_raises_with_the_finished_fits():
+    """map_chunked without on_lost: BatchInterrupted naming the chunk that died, carrying what finished."""
+    from fitcore.executors import BatchInterrupted
+
+    with cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as ex:
+        with pytest.raises(BatchInterrupted, match="running items 8 to 11 died") as info:
+            map_chunked(die_on_nine, list(range(20)), executor=ex, chunksize=4)
+    done = dict(zip(info.value.starts, info.value.results))
+    assert set(done) >= set(range(8)) and all(done[k] == k * k for k in done)
+    assert not set(done) & {8, 9, 10, 11}
+
+
+def die_on_nine(item):
+    """``item ** 2``; a worker process asked for 9 dies."""
+    if item == 9 and os.getpid() != PARENT_PID:
+        os._exit(5)
+    return item * item
+
+
+def test_generator_raising_midway_carries_the_finished_fits():
+    """A generator that raises after 4 datasets: BatchInterrupted with those 4 fits, the cause chained."""
+    from fitcore.executors import BatchInterrupted
+
+    def gen():
+        yield from make_datasets()[:4]
+        raise OSError("network file system went away")
+
+    with pytest.raises(BatchInterrupted, match="OSError: network file system went away") as info:
+        fit_many(decay, make_params(), gen())
+    assert [s.index for s in info.value.results] == [0, 1, 2, 3]
+    assert all(s.success for s in info.value.results)
+    assert isinstance(info.value.__cause__, OSError)
+
+
+def test_generator_malformed_item_fails_alone():
+    """A generator yielding a list at position 3: that fit fails with the TypeError, the others are kept."""
+    def gen():
+        for k, d in enumerate(make_datasets()):
+            yield list(d) if k == 3 else d
+
+    fits = fit_many(decay, make_params(), gen())
+    assert [s.error is not None for s in fits] == [False, False, False, True, False, False]
+    assert "dataset 3 is a list" in fits[3].message

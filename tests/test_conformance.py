@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SHIPPED_ENGINES, SHIPPED_PROB_FUNCS, SpecPlugin
+from conftest import SHIPPED_BATCHED_ENGINES, SHIPPED_ENGINES, SHIPPED_PROB_FUNCS, SpecPlugin
 from scipy.optimize import least_squares, minimize
 
 import fitcore
@@ -21,6 +21,15 @@ def test_shipped_engines_conform(name):
     assert [r for r in results if r.status == "fail"] == []
 
 
+@pytest.mark.parametrize("name", SHIPPED_BATCHED_ENGINES)
+def test_shipped_batched_engines_conform(name):
+    """Every batched engine fitcore ships passes the batched checks (through fit_many(vectorized=True))."""
+    results = check_engine(name, raise_on_failure=False)
+    assert [r.check for r in results] == ["spec_valid", "batch_recovers", "batch_nonfinite_fails_alone",
+                                          "batch_honours_max_nfev"]
+    assert [r for r in results if r.status == "fail"] == []
+
+
 @pytest.mark.parametrize("name", SHIPPED_PROB_FUNCS)
 def test_shipped_prob_funcs_conform(name):
     """The core's probability functions pass every check."""
@@ -29,9 +38,12 @@ def test_shipped_prob_funcs_conform(name):
 
 def test_shipped_table_matches_what_is_installed():
     """The core's table of shipped names is exactly what the installed shipped distributions register."""
-    registered = {e.name for e in fitcore.list_engines() if e.distribution in SHIPPED}
+    registered = {e.name for e in fitcore.list_engines(batched=False) if e.distribution in SHIPPED}
     assert registered == set(SHIPPED_ENGINES) and "leastsq" in registered
-    aliases = {(e.name, a) for e in fitcore.list_engines() if e.distribution in SHIPPED for a in e.aliases}
+    batched = {e.name for e in fitcore.list_engines(batched=True) if e.distribution in SHIPPED}
+    assert batched == set(SHIPPED_BATCHED_ENGINES)
+    aliases = {(e.name, a) for e in fitcore.list_engines(batched=False) if e.distribution in SHIPPED
+               for a in e.aliases}
     assert aliases == {(n, a) for d, kinds in SHIPPED.items() for n, al in kinds.get("engine", {}).items()
                        for a in al if n in registered}
     assert {p.name for p in fitcore.list_prob_funcs() if p.distribution == "fitcore"} == set(SHIPPED_PROB_FUNCS)
