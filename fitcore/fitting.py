@@ -119,6 +119,10 @@ class FitRequest:
 def check_capabilities(info: EngineInfo, setup: FitSetup, options: dict[str, Any]) -> None:
     """Refuse, before any evaluation, a problem the engine declares it cannot handle."""
     spec = info.spec
+    if spec.batched:
+        raise EngineCapabilityError(
+            f"engine {spec.name!r} fits many datasets at once: use fitcore.fit_many(..., vectorized=True, "
+            f"engine={spec.name!r}), or a per-fit engine here, such as 'leastsq'", spec.name)
     if spec.bounds == "required_finite":
         missing = [f"{n!r} (min={lo}, max={hi})" for n, lo, hi in zip(setup.names, setup.lower, setup.upper)
                    if not (math.isfinite(lo) and math.isfinite(hi))]

@@ -408,6 +408,13 @@ def check_within_native_bounds(name: str) -> None:
     _require(refused is None, lambda: f"fitcore refused the engine's answer: {refused}")
     assert fit is not None
     slope = fit.params["slope"].value
+    samples = fit.result.samples
+    if samples is not None:  # a sampler: every sample within the bound, the posterior median just below it
+        column = np.asarray(samples)[:, list(fit.result.var_names).index("slope")]
+        _require(column.max() <= 2.0, lambda: f"{int((column > 2.0).sum())} posterior samples beyond slope <= 2")
+        _require(0.0 <= 2.0 - slope <= 2.0 * (fit.params["slope"].stderr or 0.0),
+                 lambda: f"the posterior median slope={slope:.6g} is not within 2 stderr below the bound 2")
+        return
     _require(abs(slope - 2.0) < 1e-3,
              lambda: f"the optimum lies beyond slope <= 2, but the fit ended at slope={slope:.6g}")
 

@@ -444,3 +444,16 @@ def test_lmfit_spellings_col_deriv_1_and_conf_interval_with_a_result():
     m.minimize(engine="lbfgsb", max_nfev=3)  # a later, unfinished fit
     ci = fitcore.conf_interval(m, first, sigmas=(0.95,))
     assert ci["a"][1][1] == first.params["a"].value
+
+
+def test_a_batched_engine_is_refused_for_a_single_fit_before_any_evaluation():
+    """A batched engine fits many datasets at once; minimize() refuses it, pointing to fit_many."""
+    calls = []
+
+    def counting(p):
+        calls.append(1)
+        return residual(p)
+
+    with pytest.raises(fitcore.EngineCapabilityError, match="fit_many"):
+        fitcore.minimize(counting, params(), engine="batch_lm")
+    assert calls == []
