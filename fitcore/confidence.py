@@ -35,8 +35,8 @@ from ._profile import FitDef, Point, Refitter, RowResult, RowTask, SideResult, S
 from .errors import ConfidenceWarning, ParameterError, did_you_mean
 from .executors import map_chunked
 from .minimizer import Minimizer
-from .result import FitResult
 from .plugins import get_prob_func
+from .result import FitResult
 from .stats import FitStats
 
 __all__ = ["conf_interval", "conf_interval2d"]
