@@ -18,6 +18,8 @@ demo: setup
 	$(PY) examples/damped_sine.py
 
 test: setup
+	$(PY) -m ruff check fitcore plugins
+	$(PY) -m mypy
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: setup

@@ -204,7 +204,7 @@ class Objective:
         if self.constraints is None:
             return {}
         self.set_external(values)
-        return {c.name: float(c.par.value) for c in self.constraints.ordered}
+        return {c.name: float(c.par.value) for c in self.constraints.ordered if c.par.value is not None}
 
     def kept_rows(self, rows: Array) -> Array:
         """``rows`` (one per data point) without the points ``nan_policy='omit'`` dropped."""
