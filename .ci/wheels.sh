@@ -99,13 +99,28 @@ expected = open(sys.argv[1]).read().split()
 missing = [d for d in expected if not any(True for _ in md.distributions(name=d))]
 assert not missing, f"fitcore[all] did not install {missing}"
 x = np.linspace(0, 10, 21)
+
+
+def line(p, x, y):
+    return p["a"].value * x + p["b"].value - y
+
+
 for info in fitcore.list_engines():
     p = fitcore.Parameters()
     p.add("a", value=1.0, min=-10, max=10)
     p.add("b", value=0.0, min=-10, max=10)
     kws = {"seed": 1} if info.spec.stochastic else {}
-    fit = fitcore.minimize(lambda p: p["a"].value * x + p["b"].value - (2.5 * x - 1.3), p,
-                           engine=info.qualified_name, **kws)
+    if info.spec.batched:  # many fits at once: two lines through fit_many
+        fits = fitcore.fit_many(line, p, [(x, 2.5 * x - 1.3), (x, -0.5 * x + 2.0)], vectorized=True,
+                                engine=info.qualified_name)
+        a, b = fits.values("a"), fits.values("b")
+        print(f"   {info.qualified_name:40s} a={a.tolist()} b={b.tolist()} success={fits.success.tolist()}")
+        assert np.allclose(a, [2.5, -0.5], atol=1e-4) and np.allclose(b, [-1.3, 2.0], atol=1e-4), info.name
+        continue
+    if info.name == "emcee":  # a sampler starts from a previous fit, as its docs say
+        fitcore.minimize(line, p, args=(x, 2.5 * x - 1.3))
+        kws.update(steps=300)
+    fit = fitcore.minimize(line, p, args=(x, 2.5 * x - 1.3), engine=info.qualified_name, **kws)
     ok = abs(p["a"].value - 2.5) < 1e-4 and abs(p["b"].value + 1.3) < 1e-4
     print(f"   {info.qualified_name:40s} a={p['a'].value:.6f} b={p['b'].value:.6f} success={fit.success}")
     assert ok, f"{info.qualified_name} did not recover the line"

@@ -67,7 +67,12 @@ class LogPosterior:
         if self.mode == "cost":
             return -f / (2.0 * self.errordef)
         lnsigma = float(theta[-1])
-        return -0.5 * f * math.exp(-2.0 * lnsigma) - self.ndata * lnsigma
+        if f <= 0.0:  # an exact fit: only the normalization depends on sigma
+            return -self.ndata * lnsigma
+        exponent = math.log(f) - 2.0 * lnsigma
+        if exponent > 700.0:  # sigma far below the residual's size: no posterior mass (and exp would overflow)
+            return -math.inf
+        return -0.5 * math.exp(exponent) - self.ndata * lnsigma
 
 
 def start_ball(x0: np.ndarray, lower: np.ndarray, upper: np.ndarray, nwalkers: int,
