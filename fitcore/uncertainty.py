@@ -44,7 +44,6 @@ from .covariance import (
 )
 from .differences import (
     EPS,
-    FORWARD,
     SECOND,
     central_jacobian,
     forward_jacobian,
@@ -108,7 +107,21 @@ def stencil_jacobian(stencil: Stencil, v: Array, r: Array,
     :data:`REUSE_RTOL` (:func:`fitcore.differences.linear_prediction_error`).
     Wrong shapes and non-finite values give None.
     """
-    n, m = v.size, r.size
+    near = _stencil_columns(stencil, v, r.size, to_external)
+    if near is None:
+        return None
+    jac, vb, base_r = near
+    return jac if _serves_at(jac, vb, base_r, v, r) else None
+
+
+def _stencil_columns(stencil: Stencil, v: Array, m: int,
+                     to_external: Callable[[Array], Array] | None) -> tuple[Array, Array, Array] | None:
+    """The stencil as forward differences in external coordinates: ``(jac, base point, base residual)``, or None.
+
+    None for wrong shapes, non-finite values, or steps not within a factor of
+    ten of the core's own forward step at ``v``.
+    """
+    n = v.size
     rows, base_r = np.asarray(stencil.rows, dtype=float), np.asarray(stencil.r, dtype=float)
     xb, steps = np.asarray(stencil.x, dtype=float), np.asarray(stencil.steps, dtype=float)
     if rows.shape != (n, m) or base_r.shape != (m,) or xb.shape != (n,) or steps.shape != (n,):
@@ -116,17 +129,23 @@ def stencil_jacobian(stencil: Stencil, v: Array, r: Array,
     vb, vp = xb, xb + steps
     if to_external is not None:
         vb, vp = np.asarray(to_external(vb), dtype=float), np.asarray(to_external(vp), dtype=float)
-    dv = vp - vb  # the steps as the floats really moved
-    own = FORWARD * np.where(v != 0.0, np.abs(v), 1.0)  # the core's own forward step (differences.step)
-    if not np.all((np.abs(dv) >= 0.1 * own) & (np.abs(dv) <= 10.0 * own)):  # also refuses NaN
-        return None
+    dv = (vp - vb).tolist()  # the steps as the floats really moved
+    for d, a in zip(dv, v.tolist()):
+        own = step(a)  # the core's own forward step
+        if not 0.1 * own <= abs(d) <= 10.0 * own:  # also refuses NaN
+            return None
     with np.errstate(invalid="ignore", over="ignore"):
-        jac = ((rows - base_r) * (1.0 / dv)[:, None]).T
+        jac = ((rows - base_r) / np.array(dv)[:, None]).T
     if not math.isfinite(float(jac.sum())):
         return None
+    return jac, vb, base_r
+
+
+def _serves_at(jac: Array, vb: Array, base_r: Array, v: Array, r: Array) -> bool:
+    """Whether a Jacobian taken at ``vb`` (residual ``base_r``) serves at ``v`` (residual ``r``): :data:`REUSE_RTOL`."""
     if np.array_equal(v, vb):
-        return jac if np.array_equal(r, base_r) else None
-    return jac if linear_prediction_error(jac, v - vb, r - base_r) <= REUSE_RTOL else None
+        return np.array_equal(r, base_r)
+    return linear_prediction_error(jac, v - vb, r - base_r) <= REUSE_RTOL
 
 
 def _jacobian(f: _Counted, v: Array, r: Array, lower: Bounds, upper: Bounds, names: Sequence[str],
