@@ -251,12 +251,13 @@ def _verify(result: EngineResult, info: EngineInfo, lower: Array, upper: Array, 
     x = np.asarray(result.x, dtype=float)
     if x.shape != (len(names),):
         raise EngineError(f"{who} returned x of shape {x.shape}; expected ({len(names)},)", info.name)
-    if not np.all(np.isfinite(x)):
-        bad = [n for n, ok in zip(names, np.isfinite(x).tolist()) if not ok]
-        raise EngineError(f"{who} returned a non-finite value for {', '.join(map(repr, bad))}: {x.tolist()}; "
+    values = x.tolist()
+    bad = [n for n, a in zip(names, values) if not math.isfinite(a)]
+    if bad:
+        raise EngineError(f"{who} returned a non-finite value for {', '.join(map(repr, bad))}: {values}; "
                           "this is a bug in the engine, report it to its authors", info.name)
-    outside = [f"{n!r} = {a!r} (min={lo}, max={hi})" for n, a, lo, hi in zip(names, x.tolist(), lower, upper)
-               if not lo <= a <= hi]
+    outside = [f"{n!r} = {a!r} (min={lo}, max={hi})" for n, a, lo, hi in zip(names, values, lower.tolist(),
+                                                                            upper.tolist()) if not lo <= a <= hi]
     if outside:
         raise EngineError(f"{who} returned values outside the bounds it declares it enforces: "
                           f"{', '.join(outside)}; this is a bug in the engine, report it to its authors", info.name)
@@ -311,7 +312,7 @@ def _finish(req: FitRequest, setup: FitSetup, obj: Objective, x0: Array, result:
         ier=None if result is None else int(result.status),
         lmdif_message="" if result is None else str(result.message), nit=None if result is None else result.nit,
         errorbars=errorbars, errorbars_reason=None if errorbars else (reason or (eb.reason if eb else None)),
-        nvarys=len(names), residual=None if residual is None else np.array(residual, dtype=float),
+        nvarys=len(names), residual=residual,
         covar=eb.covar if errorbars and eb is not None else None, engine=_engine_name(req.engine),
         engine_options=req.engine_options, core_options=req.core.as_dict(set(req.given)),
         engine_extras={} if result is None else dict(result.extras),

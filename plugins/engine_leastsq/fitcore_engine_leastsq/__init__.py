@@ -135,7 +135,8 @@ def leastsq(problem: Problem, **options: Any) -> EngineResult:
         nonlocal rejected
         xl = x.tolist()
         try:
-            r = np.concatenate([problem.residual(x), pad])  # a copy, whatever the user's function returned
+            r = problem.residual(x)
+            r = np.concatenate([r, pad]) if pad.size else r.copy()  # a copy, whatever the user's function returned
         except NonFiniteResidualError:
             if not recent or any(_moved_by_step(xl, base, fd_step) is not None for base, _ in recent):
                 raise  # the start, or a Jacobian point: MINPACK needs the value
