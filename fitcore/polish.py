@@ -38,7 +38,8 @@ HALVINGS = 4
 
 def worth_a_step(step: Array, predicted: float, chi: float, nfree: int, v: Array) -> bool:
     """Whether a Gauss-Newton ``step`` from ``v`` with ``predicted`` decrease is worth an evaluation."""
-    return predicted > POLISH_TOLERANCE * chi / nfree and bool(np.any(np.abs(step) > POLISH_RTOL * np.abs(v)))
+    return predicted > POLISH_TOLERANCE * chi / nfree and any(
+        abs(s) > POLISH_RTOL * abs(a) for s, a in zip(step.tolist(), v.tolist()))
 
 
 def _line_search(f: Callable[[Array], Array], v: Array, step: Array, chi: float, lower: Array,
