@@ -91,29 +91,36 @@ FALSE_VALUES = ("", "0", "false", "no", "off")
 
 
 @dataclass
-class EngineInfo:
-    """An engine as installed: its spec and where it came from."""
+class _Installed:
+    """A spec as installed: what it declares and the plugin and distribution it came from."""
 
-    spec: EngineSpec
+    spec: Any
     plugin: str
     distribution: str
     version: str
-    _callable: Callable[..., Any] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
-        """The engine's name."""
-        return self.spec.name
+        """The name it is registered under."""
+        return str(self.spec.name)
 
     @property
     def aliases(self) -> tuple[str, ...]:
-        """The aliases the engine declares."""
-        return self.spec.aliases
+        """The aliases its spec declares (engines only; none for other kinds)."""
+        return tuple(getattr(self.spec, "aliases", ()))
 
     @property
     def qualified_name(self) -> str:
-        """``'<distribution>:<name>'``, which selects this engine whatever else is installed."""
+        """``'<distribution>:<name>'``, which selects it whatever else is installed."""
         return qualified(self)
+
+
+@dataclass
+class EngineInfo(_Installed):
+    """An engine as installed: its spec and where it came from."""
+
+    spec: EngineSpec
+    _callable: Callable[..., Any] | None = field(default=None, repr=False)
 
     @property
     def status(self) -> str:
@@ -151,28 +158,10 @@ class EngineInfo:
 
 
 @dataclass
-class ProbFuncInfo:
+class ProbFuncInfo(_Installed):
     """A probability function as installed."""
 
     spec: ProbFuncSpec
-    plugin: str
-    distribution: str
-    version: str
-
-    @property
-    def name(self) -> str:
-        """The function's name."""
-        return self.spec.name
-
-    @property
-    def aliases(self) -> tuple[str, ...]:
-        """Probability functions have no aliases."""
-        return ()
-
-    @property
-    def qualified_name(self) -> str:
-        """``'<distribution>:<name>'``, which selects this function whatever else is installed."""
-        return qualified(self)
 
     def load(self) -> Callable[[Any, Any], float]:
         """Return the function as the plugin provides it (unchecked), importing it on first use."""
@@ -181,28 +170,10 @@ class ProbFuncInfo:
 
 
 @dataclass
-class ModelInfo:
+class ModelInfo(_Installed):
     """A model as installed: ``fitcore.Model(name)`` builds it."""
 
     spec: ModelSpec
-    plugin: str
-    distribution: str
-    version: str
-
-    @property
-    def name(self) -> str:
-        """The model's name."""
-        return self.spec.name
-
-    @property
-    def aliases(self) -> tuple[str, ...]:
-        """Models have no aliases."""
-        return ()
-
-    @property
-    def qualified_name(self) -> str:
-        """``'<distribution>:<name>'``, which selects this model whatever else is installed."""
-        return qualified(self)
 
     def load(self) -> Any:
         """Return the model class, importing it on first use."""
