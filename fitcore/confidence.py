@@ -20,6 +20,7 @@ and give the same numbers as the serial run.
 
 from __future__ import annotations
 
+import inspect
 import math
 import pickle
 import threading
@@ -156,36 +157,53 @@ def conf_interval(
 
 def conf_interval2d(
     minimizer: Minimizer,
-    x_name: str,
-    y_name: str,
-    nx: int = 10,
-    ny: int = 10,
-    limits: tuple[tuple[float, float], tuple[float, float]] | None = None,
-    prob_func: str | ProbFunc | None = None,
-    *,
+    *args: Any,
     executor: Executor | None = None,
     chunksize: int | None = None,
     progress: bool | Callable[[int, int], None] | None = False,
+    **kws: Any,
 ) -> tuple[Array, Array, Array]:
     """Probability over a grid of two fixed parameters (manual section 4.4).
 
     At every grid point both parameters are fixed, the others refitted, and
     the probability computed by ``prob_func`` (with two parameters fixed).
 
+    lmfit 1.3's form ``conf_interval2d(minimizer, result, x_name, y_name, nx,
+    ny, limits, prob_func, nsigma, chi2_out)`` is accepted too: a
+    :class:`~fitcore.FitResult` in the second position names the fit to
+    profile (one of ``minimizer``'s) and the other arguments shift one place.
+    In that form ``limits`` follows lmfit's order ``((x_upper, x_lower),
+    (y_upper, y_lower))`` and the grid runs from the second value of each pair
+    to the first, as lmfit's does. Either form returns probabilities (the
+    manual's quantity), where lmfit 1.3 returns ``sqrt(delta chi-square /
+    reduced chi-square)``; ``chi2_out=True`` returns chi-square in both.
+
+    Called as ``conf_interval2d(minimizer, x_name, y_name, nx=10, ny=10,
+    limits=None, prob_func=None, nsigma=5, chi2_out=False)`` or, lmfit's form,
+    ``conf_interval2d(minimizer, result, x_name, y_name, ...)`` with the same
+    names (``result`` may also be given by keyword).
+
     Parameters
     ----------
     minimizer : Minimizer
         A finished fit. Its Parameters are never modified.
+    result : FitResult, optional
+        Which of ``minimizer``'s fits to profile (lmfit's form); default its last.
     x_name, y_name : str
         The two varied parameters.
     nx, ny : int, default 10
         Number of points along x and y.
     limits : ((x_from, x_to), (y_from, y_to)), optional
-        Grid ranges (``numpy.linspace(from, to, n)``). Default: 5 standard
-        errors each way of the best fit (25% of the value without error
-        bars), cut at the parameters' bounds.
+        Grid ranges (``numpy.linspace(from, to, n)``). Default: ``nsigma``
+        standard errors each way of the best fit (``nsigma`` times 5% of the
+        value without error bars), cut at the parameters' bounds.
     prob_func : None, str or callable
         As in :func:`conf_interval`.
+    nsigma : float, default 5
+        Half-width of the default grid in standard errors (lmfit's keyword).
+    chi2_out : bool, default False
+        Return the refitted chi-square at each grid point instead of the
+        probability (lmfit's keyword).
     executor, chunksize, progress
         As in :func:`conf_interval`; the rows of the grid are the tasks.
 
@@ -194,11 +212,33 @@ def conf_interval2d(
     x : ndarray (nx,)
     y : ndarray (ny,)
     grid : ndarray (ny, nx)
-        ``grid[j, i]`` is the probability at ``(x[i], y[j])``, the layout
+        ``grid[j, i]`` is the probability (or chi-square) at ``(x[i], y[j])``, the layout
         ``matplotlib.pyplot.contour(x, y, grid)`` expects; ``nan`` where a
         refit failed (with a warning).
     """
-    fitdef = _fitdef(minimizer)
+    result = kws.pop("result", None)
+    if args and isinstance(args[0], FitResult):  # lmfit's conf_interval2d(minimizer, result, x_name, y_name, ...)
+        if result is not None:
+            raise TypeError("conf_interval2d got the result both by position and by keyword")
+        result, args = args[0], args[1:]
+    if result is not None and not isinstance(result, FitResult):
+        raise TypeError(f"result must be a FitResult of the minimizer, not {type(result).__name__}")
+    try:
+        bound = _GRID_SIGNATURE.bind(*args, **kws)
+    except TypeError as exc:
+        raise TypeError(f"conf_interval2d(minimizer, [result,] {str(_GRID_SIGNATURE)[1:-1]}): {exc}") from None
+    bound.apply_defaults()
+    x_name, y_name, nx, ny, limits, prob_func, nsigma, chi2_out = bound.args
+    if result is not None and limits is not None:
+        limits = _lmfit_limits(limits)
+    if not isinstance(x_name, str) or not isinstance(y_name, str):
+        raise TypeError(f"x_name and y_name must be parameter names, got {x_name!r} and {y_name!r}")
+    if not isinstance(nsigma, (int, float, np.integer, np.floating)) or isinstance(nsigma, bool) \
+            or not (math.isfinite(nsigma) and nsigma > 0):
+        raise ValueError(f"nsigma={nsigma!r}; expected a positive number of standard errors for the grid's half-width")
+    if not isinstance(chi2_out, (bool, np.bool_)):
+        raise TypeError(f"chi2_out={chi2_out!r}; expected True (return chi-square) or False (probability)")
+    fitdef = _fitdef(minimizer, result)
     if x_name == y_name:
         raise ValueError(f"x_name and y_name are both {x_name!r}; give two different parameters")
     names = _check_names(fitdef, [x_name, y_name])
@@ -206,7 +246,7 @@ def conf_interval2d(
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise ValueError(f"{label}={n!r}; expected a positive integer number of grid points")
     prob = get_prob_func(prob_func)
-    ranges = _grid_limits(fitdef, names, limits)
+    ranges = _grid_limits(fitdef, names, limits, float(nsigma))
     x = np.linspace(ranges[0][0], ranges[0][1], int(nx))
     y = np.linspace(ranges[1][0], ranges[1][1], int(ny))
     tasks = [RowTask(fitdef, (x_name, y_name), j, float(yj), x) for j, yj in enumerate(y)]
@@ -216,12 +256,21 @@ def conf_interval2d(
     grid = np.full(chi.shape, np.nan)
     for idx, c in np.ndenumerate(chi):
         if np.isfinite(c):
-            grid[idx] = prob(best, best.constrained(2, float(c)))
+            grid[idx] = float(c) if chi2_out else prob(best, best.constrained(2, float(c)))
     errors = [e for r in rows for e in r.errors]
     if errors:
         warnings.warn(f"conf_interval2d: {len(errors)} of {chi.size} refits failed (nan in the grid); "
                       f"first: {errors[0]}", ConfidenceWarning, stacklevel=2)
     return x, y, grid
+
+
+def _grid_arguments(x_name: str, y_name: str, nx: int = 10, ny: int = 10,
+                    limits: tuple[tuple[float, float], tuple[float, float]] | None = None,
+                    prob_func: str | ProbFunc | None = None, nsigma: float = 5.0, chi2_out: bool = False) -> None:
+    """The arguments of :func:`conf_interval2d` after ``minimizer`` (and lmfit's ``result``)."""
+
+
+_GRID_SIGNATURE = inspect.signature(_grid_arguments)
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -351,14 +400,22 @@ def _heuristic_step(value: float) -> float:
     return 0.05 * abs(value) if value != 0 else 0.05
 
 
-def _grid_limits(fitdef: FitDef, names: list[str], limits: Any) -> list[tuple[float, float]]:
+def _lmfit_limits(limits: Any) -> Any:
+    """lmfit's ``((x_upper, x_lower), (y_upper, y_lower))`` as ``((x_from, x_to), ...)``: lmfit's grid runs lower to upper."""
+    try:
+        return [(b, a) for a, b in limits]
+    except (TypeError, ValueError):
+        raise ValueError(f"limits={limits!r}; expected ((x_upper, x_lower), (y_upper, y_lower))") from None
+
+
+def _grid_limits(fitdef: FitDef, names: list[str], limits: Any, nsigma: float) -> list[tuple[float, float]]:
     out = []
     if limits is None:
         for name in names:
             par = fitdef.params[name]
             err = par.stderr if par.stderr is not None and par.stderr > 0 else _heuristic_step(fitdef.value(name))
             v = fitdef.value(name)
-            out.append((max(v - 5 * err, par.min), min(v + 5 * err, par.max)))
+            out.append((max(v - nsigma * err, par.min), min(v + nsigma * err, par.max)))
         return out
     try:
         pairs = [(float(a), float(b)) for a, b in limits]

@@ -204,13 +204,16 @@ class Minimizer:
         """Fit with simulated annealing (dual annealing); see :meth:`minimize`."""
         return self.minimize(engine="anneal", **kws)
 
-    def minimize(self, engine: str = "leastsq", **kws: Any) -> FitResult:
+    def minimize(self, engine: str = "leastsq", params: Parameters | None = None, **kws: Any) -> FitResult:
         """Run a fit with the named engine.
 
         Parameters
         ----------
         engine : str, default 'leastsq'
             Name of an installed engine (see :func:`fitcore.list_engines`).
+        params : Parameters, optional
+            Parameters to fit from now on in place of this Minimizer's (as
+            :meth:`prepare_fit` takes them; lmfit's keyword).
         **kws
             Engine options (checked against the engine's declared options) and
             the core options ``nan_policy``, ``iter_cb``, ``max_nfev``,
@@ -225,6 +228,10 @@ class Minimizer:
         defaults = {"nan_policy": self.nan_policy, "iter_cb": self.iter_cb, "max_nfev": self.max_nfev,
                     "scale_covar": self.scale_covar}
         core, engine_options, given = split_options(info.spec, {**self.kws, **kws}, defaults)
+        if params is not None:
+            if not isinstance(params, Parameters):
+                raise TypeError(f"params must be a fitcore Parameters, not {type(params).__name__}")
+            self.params = params
         request = FitRequest(self.userfcn, self.params, self.userargs, self.userkws, info, engine_options, core,
                              frozenset(given), self.calc_covar)
         with restored_on_error(self.params):

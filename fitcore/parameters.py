@@ -77,7 +77,9 @@ class Parameter:
         parameter defined by ``expr``.
     vary : bool, default True
         Whether the fit varies this parameter. A parameter with ``expr`` is
-        never varied; giving ``expr`` sets ``vary`` to False.
+        never varied; giving ``expr`` sets ``vary`` to False (also when both
+        are given here: the expression wins). Setting ``vary = True`` later
+        removes the expression, as in lmfit 1.3.
     min, max : float, optional
         Bounds; None means unbounded on that side.
     name : str, optional
@@ -178,12 +180,16 @@ class Parameter:
 
     @property
     def vary(self) -> bool:
-        """Whether a fit varies this parameter."""
+        """Whether a fit varies this parameter; setting it True removes any expression."""
         return self._vary
 
     @vary.setter
     def vary(self, val: bool) -> None:
+        # As in lmfit 1.3: varying an expression parameter frees it from its
+        # expression; it starts the next fit from its current value.
         self._vary = bool(val)
+        if self._vary:
+            self._expr = None
 
     @property
     def min(self) -> float:
@@ -246,7 +252,10 @@ class Parameter:
         """Update several attributes at once; arguments left as None are unchanged.
 
         Bounds are checked together, so ``set(min=5, max=6)`` works whatever the
-        old bounds were. Use ``expr=""`` to remove an expression.
+        old bounds were. Use ``expr=""`` to remove an expression. ``vary=True``
+        also removes it (as setting :attr:`vary` does), unless ``expr`` is given
+        too: then ``vary`` is applied first and the new expression wins, so
+        ``set(vary=True, expr="2*a")`` leaves a computed parameter (lmfit's order).
         """
         lo = self._min if min is None else _bound(min, "min", self.name)
         hi = self._max if max is None else _bound(max, "max", self.name)
@@ -254,10 +263,10 @@ class Parameter:
         self._min, self._max = lo, hi
         if value is not None:
             self.value = value
-        if expr is not None:
-            self.expr = expr
         if vary is not None:
             self.vary = vary
+        if expr is not None:
+            self.expr = expr
 
     # -- a Parameter acts as its value in arithmetic (as lmfit's does) ------------------------
     def _num(self) -> float:
