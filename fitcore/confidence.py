@@ -401,7 +401,7 @@ def _heuristic_step(value: float) -> float:
 
 
 def _lmfit_limits(limits: Any) -> Any:
-    """lmfit's ``((x_upper, x_lower), (y_upper, y_lower))`` as ``((x_from, x_to), ...)``: lmfit's grid runs lower to upper."""
+    """Turn lmfit's ``((x_upper, x_lower), (y_upper, y_lower))`` into ``((from, to), ...)`` (lower to upper)."""
     try:
         return [(b, a) for a, b in limits]
     except (TypeError, ValueError):

@@ -460,3 +460,52 @@ def test_constraint_with_a_function_added_to_the_asteval_symtable():
         half = ref[name][2][1] - ref[name][1][1]
         for (_, v), (_, w) in zip(ci[name], ref[name]):
             assert abs(v - w) < 1e-3 * half
+
+
+def test_conf_interval2d_lmfit_form_matches_manual_form():
+    """conf_interval2d(minimizer, result, x, y, nx, ny) (lmfit's form) profiles the same grid as the manual's form."""
+    mi = fit_exp()
+    manual = conf_interval2d(mi, "a1", "t2", 4, 3)
+    lmfit_form = conf_interval2d(mi, mi.result, "a1", "t2", 4, 3)
+    by_keyword = conf_interval2d(mi, "a1", "t2", nx=4, ny=3, result=mi.result)
+    for got in (lmfit_form, by_keyword):
+        for a, b in zip(manual, got):
+            np.testing.assert_allclose(a, b, rtol=1e-10)
+    assert manual[2].shape == (3, 4)
+
+
+def test_conf_interval2d_chi2_out_and_nsigma():
+    """chi2_out returns the refitted chi-square the probabilities come from; nsigma sets the default extent."""
+    mi = fit_exp()
+    a1, t2 = mi.params["a1"], mi.params["t2"]
+    x, y, chi = conf_interval2d(mi, "a1", "t2", 3, 5, nsigma=2, chi2_out=True)
+    np.testing.assert_allclose(x, np.linspace(a1.value - 2 * a1.stderr, a1.value + 2 * a1.stderr, 3), rtol=1e-12)
+    np.testing.assert_allclose(y, np.linspace(t2.value - 2 * t2.stderr, t2.value + 2 * t2.stderr, 5), rtol=1e-12)
+    assert np.all(chi >= mi.chisqr * (1 - 1e-9))
+    assert chi[2, 1] == pytest.approx(mi.chisqr, rel=1e-6)  # the grid's centre is the best fit
+    _, _, prob = conf_interval2d(mi, "a1", "t2", 3, 5, nsigma=2)
+    expected = special.fdtr(2, mi.nfree, (chi / mi.chisqr - 1) * mi.nfree / 2)  # F-test, two fixed parameters
+    np.testing.assert_allclose(prob, expected, rtol=1e-6, atol=1e-9)
+
+
+def test_conf_interval2d_lmfit_form_limits_run_lower_to_upper():
+    """In lmfit's form limits are ((x_upper, x_lower), (y_upper, y_lower)) and the grid runs lower to upper."""
+    mi = fit_exp()
+    x, y, _ = conf_interval2d(mi, mi.result, "a1", "t2", 3, 2, ((3.2, 2.8), (11.0, 12.0)), chi2_out=True)
+    np.testing.assert_allclose(x, [2.8, 3.0, 3.2])
+    np.testing.assert_allclose(y, [12.0, 11.0])
+
+
+def test_conf_interval2d_bad_arguments():
+    """Bad nsigma, chi2_out, result or too many arguments are refused before any refit."""
+    mi = fit_exp()
+    with pytest.raises(ValueError, match="nsigma=0"):
+        conf_interval2d(mi, "a1", "t2", nsigma=0)
+    with pytest.raises(TypeError, match="chi2_out='yes'"):
+        conf_interval2d(mi, "a1", "t2", chi2_out="yes")
+    with pytest.raises(TypeError, match="result must be a FitResult"):
+        conf_interval2d(mi, "a1", "t2", result="out")
+    with pytest.raises(TypeError, match="too many positional arguments"):
+        conf_interval2d(mi, mi.result, "a1", "t2", 3, 3, None, None, 5, False, 1)
+    with pytest.raises(TypeError, match="x_name"):
+        conf_interval2d(mi, mi.result)

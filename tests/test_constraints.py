@@ -251,14 +251,16 @@ def test_syntax_errors_and_statements_are_refused_naming_the_parameter(expr, pat
         Minimizer(lambda q: np.zeros(2), p).prepare_fit()
 
 
-def test_expression_with_vary_true_is_refused():
-    """Setting vary=True on an expression parameter is an error, not silently ignored."""
+def test_expression_with_vary_true_is_fitted_freely():
+    """Setting vary=True on an expression parameter frees it (lmfit 1.3): it is fitted, not computed."""
     p = Parameters()
     p.add("a", value=1.0)
     p.add("b", expr="2*a")
+    Minimizer(lambda q: np.zeros(2), p).prepare_fit()  # computes b = 2
     p["b"].vary = True
-    with pytest.raises(ConstraintError, match="'b'.*vary=True"):
-        minimize(lambda q: np.array([q["a"].value, 0.0]), p)
+    result = minimize(lambda q: np.array([q["a"].value - 1.0, q["b"].value - 5.0]), p)
+    assert result.params["b"].expr is None
+    assert result.params["b"].value == pytest.approx(5.0) and result.params["a"].value == pytest.approx(1.0)
 
 
 def test_non_finite_expression_value_names_parameter_and_inputs():

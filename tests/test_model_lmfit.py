@@ -103,3 +103,51 @@ def test_same_answer_as_lmfit(scenario):
     if hasattr(theirs, "best_fit"):
         np.testing.assert_allclose(ours.best_fit, theirs.best_fit, rtol=1e-4, atol=1e-8)
         np.testing.assert_allclose(ours.eval_uncertainty(sigma=2), theirs.eval_uncertainty(sigma=2), rtol=2e-2)
+
+
+def voigt_with_gamma_freed(lib):
+    """A Voigt fitted with gamma tied to sigma, then refitted with vary=True set on gamma (frees its expression)."""
+    x, rng = _data()
+    y = lib.lineshapes.voigt(x, 30.0, 9.0, 0.8, 1.4) + rng.normal(scale=0.05, size=x.size)
+    model = lib.models.VoigtModel()
+    params = model.guess(y, x=x)
+    model.fit(y, params, x=x)
+    params["gamma"].vary = True
+    return model.fit(y, params, x=x)
+
+
+def conf_interval2d_chi_square_grid(lib):
+    """lmfit's conf_interval2d(minimizer, result, ...) form with chi2_out: the refitted chi-square grid."""
+    x = np.linspace(1, 10, 250)
+    rng = np.random.default_rng(RNG_SEED)
+    y = 3.0 * np.exp(-x / 2) - 5.0 * np.exp(-(x - 0.1) / 10.0) + 0.1 * rng.normal(size=x.size)
+
+    def residual(p):
+        return p["a1"] * np.exp(-x / p["t1"]) + p["a2"] * np.exp(-(x - 0.1) / p["t2"]) - y
+
+    mini = lib.Minimizer(residual, lib.create_params(a1=4, a2=-4, t1=3, t2=9))
+    result = mini.minimize()
+    return lib.conf_interval2d(mini, result, "a1", "t2", 4, 3, ((3.3, 2.7), (10.6, 9.4)), chi2_out=True)
+
+
+def test_freed_expression_parameter_as_lmfit():
+    """vary=True on an expression parameter gives lmfit's fit (values 1e-4, stderr 1e-2)."""
+    import lmfit
+    import lmfit.lineshapes
+    import lmfit.models
+
+    ours, theirs = voigt_with_gamma_freed(fitcore), voigt_with_gamma_freed(lmfit)
+    assert ours.params["gamma"].expr is None and ours.params["gamma"].vary
+    for name, par in theirs.params.items():
+        assert ours.params[name].value == pytest.approx(par.value, rel=1e-4), name
+        if par.stderr:
+            assert ours.params[name].stderr == pytest.approx(par.stderr, rel=1e-2), name
+
+
+def test_conf_interval2d_lmfit_form_as_lmfit():
+    """lmfit's conf_interval2d call, with chi2_out=True, gives lmfit's grid and chi-square values."""
+    import lmfit
+
+    ours, theirs = conf_interval2d_chi_square_grid(fitcore), conf_interval2d_chi_square_grid(lmfit)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-4)

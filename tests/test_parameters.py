@@ -315,3 +315,26 @@ def test_repr_html_table():
     assert html.startswith("<table>") and html.endswith("</table>")
     assert html.count("<tr>") == 3 and "<th>name</th>" in html
     assert "a&lt;2 and a&gt;0" in html and "a<2" not in html
+
+
+def test_vary_true_frees_an_expression_parameter():
+    """Setting vary=True removes the expression (lmfit 1.3): the parameter is then fitted from its value."""
+    p = Parameters()
+    p.add("a", value=1.0)
+    p.add("b", value=3.0, expr="2*a")
+    p["b"].vary = True
+    assert p["b"].expr is None and p["b"].vary is True
+    x = np.linspace(0, 1, 20)
+    result = minimize(lambda q: q["a"].value * x + q["b"].value - (0.5 * x + 4.0), p)
+    assert result.params["b"].value == pytest.approx(4.0, rel=1e-6)
+    assert result.params["a"].value == pytest.approx(0.5, rel=1e-6)
+
+
+def test_set_applies_vary_before_expr():
+    """set(vary=True) frees the parameter, set(vary=True, expr=...) keeps the new expression (lmfit's order)."""
+    p = Parameter(value=2.0, expr="2*a")
+    p.set(vary=True)
+    assert p.expr is None and p.vary is True
+    p.set(vary=True, expr="3*a")
+    assert p.expr == "3*a" and p.vary is False
+    assert Parameter(value=1.0, vary=True, expr="2*a").vary is False  # both given: the expression wins
