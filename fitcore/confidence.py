@@ -68,7 +68,9 @@ def conf_interval(
     p_names : str or sequence of str, optional
         Varied parameters to compute intervals for (default: all of them). A
         :class:`~fitcore.FitResult` of ``minimizer`` here (lmfit's
-        ``conf_interval(minimizer, result)``) profiles that fit instead of the last.
+        ``conf_interval(minimizer, result)``) profiles that fit instead of the
+        last; ``minimizer`` itself here (lmfit's ``conf_interval(model_result,
+        model_result)``) profiles its last fit.
     sigmas : sequence of float, default (0.674, 0.95, 0.997)
         Probabilities (1 - alpha) to find. A value >= 1 is read as a number of
         standard deviations: ``2`` means ``erf(2 / sqrt(2)) = 0.9545``.
@@ -128,6 +130,8 @@ def conf_interval(
     result = None
     if isinstance(p_names, FitResult):  # lmfit's conf_interval(minimizer, result, ...)
         result, p_names = p_names, None
+    elif p_names is minimizer:  # lmfit's conf_interval(model_result, model_result, ...): its own last fit
+        p_names = None
     fitdef = _fitdef(minimizer, result)
     names = _check_names(fitdef, p_names)
     levels = _levels(sigmas)
@@ -171,7 +175,9 @@ def conf_interval2d(
     lmfit 1.3's form ``conf_interval2d(minimizer, result, x_name, y_name, nx,
     ny, limits, prob_func, nsigma, chi2_out)`` is accepted too: a
     :class:`~fitcore.FitResult` in the second position names the fit to
-    profile (one of ``minimizer``'s) and the other arguments shift one place.
+    profile (one of ``minimizer``'s) and the other arguments shift one place;
+    ``minimizer`` itself there (lmfit's ``conf_interval2d(model_result,
+    model_result, ...)``) means its last fit.
     In that form ``limits`` follows lmfit's order ``((x_upper, x_lower),
     (y_upper, y_lower))`` and the grid runs from the second value of each pair
     to the first, as lmfit's does. Either form returns probabilities (the
@@ -217,10 +223,15 @@ def conf_interval2d(
         refit failed (with a warning).
     """
     result = kws.pop("result", None)
-    if args and isinstance(args[0], FitResult):  # lmfit's conf_interval2d(minimizer, result, x_name, y_name, ...)
+    if args and (isinstance(args[0], FitResult) or args[0] is minimizer):
+        # lmfit's conf_interval2d(minimizer, result, x_name, y_name, ...); lmfit's
+        # conf_interval2d(model_result, model_result, ...) profiles the ModelResult's own last fit
         if result is not None:
             raise TypeError("conf_interval2d got the result both by position and by keyword")
-        result, args = args[0], args[1:]
+        result, args = (None if args[0] is minimizer else args[0]), args[1:]
+        lmfit_form = True
+    else:
+        lmfit_form = False
     if result is not None and not isinstance(result, FitResult):
         raise TypeError(f"result must be a FitResult of the minimizer, not {type(result).__name__}")
     try:
@@ -229,7 +240,7 @@ def conf_interval2d(
         raise TypeError(f"conf_interval2d(minimizer, [result,] {str(_GRID_SIGNATURE)[1:-1]}): {exc}") from None
     bound.apply_defaults()
     x_name, y_name, nx, ny, limits, prob_func, nsigma, chi2_out = bound.args
-    if result is not None and limits is not None:
+    if (lmfit_form or result is not None) and limits is not None:
         limits = _lmfit_limits(limits)
     if not isinstance(x_name, str) or not isinstance(y_name, str):
         raise TypeError(f"x_name and y_name must be parameter names, got {x_name!r} and {y_name!r}")

@@ -509,3 +509,16 @@ def test_conf_interval2d_bad_arguments():
         conf_interval2d(mi, mi.result, "a1", "t2", 3, 3, None, None, 5, False, 1)
     with pytest.raises(TypeError, match="x_name"):
         conf_interval2d(mi, mi.result)
+
+
+def test_model_result_given_twice_is_lmfits_form():
+    """conf_interval(out, out) and conf_interval2d(out, out, ...) profile a ModelResult's own fit (lmfit's form)."""
+    x = np.linspace(0, 10, 60)
+    y = 2.5 * np.exp(-x / 3.0) + 0.02 * np.random.default_rng(3).normal(size=x.size)
+    out = fitcore.Model(lambda x, amp, tau: amp * np.exp(-x / tau)).fit(y, x=x, amp=1.0, tau=1.0)
+    assert conf_interval(out, out, sigmas=(0.68,)) == conf_interval(out, sigmas=(0.68,))
+    ours = conf_interval2d(out, out, "amp", "tau", 3, 3, ((2.6, 2.4), (3.1, 2.9)), chi2_out=True)
+    manual = conf_interval2d(out, "amp", "tau", 3, 3, ((2.4, 2.6), (2.9, 3.1)), chi2_out=True)
+    for a, b in zip(ours, manual):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+    assert ours[2].min() >= out.chisqr * (1 - 1e-9)
