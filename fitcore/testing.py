@@ -335,7 +335,7 @@ def check_nonfinite_raise(name: str) -> None:
     params = prob.params(bounded=spec.bounds == "required_finite")
     before = {n: params[n].value for n in prob.names}
     fitter = Minimizer(_nan_at(prob, (4,)), params)
-    kws = {"seed": 12345} if spec.stochastic else {}
+    kws: dict[str, Any] = {"seed": 12345} if spec.stochastic else {}
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=FitcoreWarning)
@@ -366,7 +366,7 @@ def check_nonfinite_propagate(name: str) -> None:
     params = prob.params(bounded=spec.bounds == "required_finite")
     before = {n: params[n].value for n in prob.names}
     fitter = Minimizer(_nan_at(prob, (5, 10, 15)), params, nan_policy="propagate")
-    kws = {"seed": 12345} if spec.stochastic else {}
+    kws: dict[str, Any] = {"seed": 12345} if spec.stochastic else {}
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=FitcoreWarning)
