@@ -263,6 +263,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     return status
 
 
+def _listing(rows: list[dict[str, Any]], as_json: bool, columns: Any, cells: Any, out: TextIO) -> int:
+    """Write a listing's rows as JSON or as a table of ``cells(row)``."""
+    if as_json:
+        json.dump(rows, out, indent=2)
+        out.write("\n")
+    else:
+        _table(columns, [cells(r) for r in rows], out)
+    return 0
+
+
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     if args.command == "engines":
         try:
@@ -270,37 +280,14 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         except TypeError as exc:
             sys.stderr.write(f"fitcore: {exc}\n")
             return 2
-        if args.json:
-            json.dump(rows, out, indent=2)
-            out.write("\n")
-        else:
-            _table(_ENGINE_COLUMNS, [_engine_cells(r) for r in rows], out)
-        return 0
+        return _listing(rows, args.json, _ENGINE_COLUMNS, _engine_cells, out)
     if args.command == "prob-funcs":
-        pf_rows = prob_func_rows()
-        if args.json:
-            json.dump(pf_rows, out, indent=2)
-            out.write("\n")
-        else:
-            _table(_PROB_FUNC_COLUMNS, [_prob_func_cells(r) for r in pf_rows], out)
-        return 0
+        return _listing(prob_func_rows(), args.json, _PROB_FUNC_COLUMNS, _prob_func_cells, out)
     if args.command == "models":
-        m_rows = model_rows()
-        if args.json:
-            json.dump(m_rows, out, indent=2)
-            out.write("\n")
-        else:
-            _table(_MODEL_COLUMNS, [_model_cells(r) for r in m_rows], out)
-        return 0
+        return _listing(model_rows(), args.json, _MODEL_COLUMNS, _model_cells, out)
     if args.command == "plugins":
-        rows = plugin_rows()
-        if args.json:
-            json.dump(rows, out, indent=2)
-            out.write("\n")
-        else:
-            conflicts = {k: plugins.list_conflicts(k) for k in ("engine", "prob_func")}
-            _table(_PLUGIN_COLUMNS, [_plugin_cells(r, conflicts) for r in rows], out)
-        return 0
+        conflicts = {k: plugins.list_conflicts(k) for k in ("engine", "prob_func")}
+        return _listing(plugin_rows(), args.json, _PLUGIN_COLUMNS, lambda r: _plugin_cells(r, conflicts), out)
     from . import testing
 
     if args.all == bool(args.names):
