@@ -285,7 +285,7 @@ def _finish(req: FitRequest, setup: FitSetup, obj: Objective, x0: Array, result:
     if eb is not None and samples is not None:
         v = eb.v  # the medians
         out = obj.residual_at(v) if obj.kind == "least_squares" else obj.cost_at(v)
-    obj.set_external(v)
+    obj.set_external(v)  # the error bars evaluated elsewhere: the parameters hold the reported point again
     stats = _statistics(obj, out, len(names))
     _write_errorbars(req.params, obj, v, eb)
     engine_x = None if result is None else np.asarray(result.x, dtype=float)
@@ -383,8 +383,6 @@ def _errorbars(req: FitRequest, setup: FitSetup, obj: Objective, v: Array, out: 
         return None, f"the covariance could not be computed: {exc}"
     except NonFiniteResidualError as exc:
         return None, f"the residual is not finite next to the answer, where the error bars need it: {exc}"
-    finally:
-        obj.set_external(v)
 
 
 def _statistics(obj: Objective, out: Any, nvarys: int) -> dict[str, Any]:
