@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from .fitting import PreparedFit
 from .minimizer import Minimizer
 from .parameters import Parameters
 from .result import FitResult
@@ -137,6 +138,7 @@ class Refitter:
                                    nan_policy=fitdef.nan_policy, max_nfev=fitdef.max_nfev, calc_covar=False)
         if fitdef.symbols:
             self.minimizer.add_symbols(fitdef.symbols)
+        self._fit: PreparedFit | None = None  # set up at the first refit, reused by the others
 
     def predict(self, fixed_values: Sequence[float]) -> Array:
         """Linear prediction of the free parameters' values from the covariance."""
@@ -154,11 +156,13 @@ class Refitter:
             return self._evaluate(), np.empty(0)
         for par, val in zip(self.free, np.clip(start, self.lower, self.upper).tolist()):
             par.value = val
-        self.minimizer.minimize(engine=self.fitdef.engine, **self.options)
-        self.nfev += self.minimizer.nfev
-        if self.minimizer.aborted:  # its chi-square is not the profile's: do not use it
-            raise RuntimeError(f"the refit did not finish: {self.minimizer.message}")
-        return float(self.minimizer.chisqr), np.array([p.value for p in self.free], dtype=float)
+        if self._fit is None:
+            self._fit = self.minimizer.prepared(self.fitdef.engine, **self.options)
+        found = self._fit.minimum()
+        self.nfev += found.nfev
+        if found.aborted:  # its chi-square is not the profile's: do not use it
+            raise RuntimeError(f"the refit did not finish: {found.stop_reason}")
+        return found.value, np.array([p.value for p in self.free], dtype=float)
 
     def _evaluate(self) -> float:
         """Chi-square with every parameter fixed: no fit, one evaluation."""

@@ -43,6 +43,7 @@ from .executors import (
     map_chunked,
     map_chunks,
 )
+from .fitting import PreparedFit
 from .minimizer import Minimizer
 from .parameters import Parameters, write_values
 from .plugins import get_engine
@@ -194,9 +195,14 @@ def _probe(params: Parameters, *args: Any, **kws: Any) -> Any:
 
 
 class _FitTask:
-    """One fit per ``(index, dataset)`` item; the picklable unit of work sent to workers."""
+    """One fit per ``(index, dataset)`` item; the picklable unit of work sent to workers.
 
-    __slots__ = ("function", "params", "engine", "engine_kws")
+    The fit is set up once per process (:meth:`fitcore.Minimizer.prepared`) on
+    a working copy of the parameters, which is put back at the start before
+    each dataset's fit.
+    """
+
+    __slots__ = ("function", "params", "engine", "engine_kws", "_fit")
 
     def __init__(self, function: Callable[..., Any], params: Parameters, engine: str,
                  engine_kws: dict[str, Any]) -> None:
@@ -204,12 +210,27 @@ class _FitTask:
         self.params = params
         self.engine = engine
         self.engine_kws = engine_kws
+        self._fit: PreparedFit | None = None
 
     def __getstate__(self) -> tuple[Any, ...]:
         return self.function, self.params, self.engine, self.engine_kws
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         self.function, self.params, self.engine, self.engine_kws = state
+        self._fit = None
+
+    def _prepared(self) -> PreparedFit:
+        if self._fit is None:
+            try:
+                self._fit = Minimizer(self.function, self.params.copy()).prepared(self.engine, **self.engine_kws)
+            except (EngineNotFoundError, EngineUnavailableError) as exc:
+                # validated in the caller's process, so this is the worker's environment: fail once, not per fit
+                raise EngineUnavailableError(
+                    f"engine {self.engine!r} is available where fit_many was called but not on this worker "
+                    f"({exc}); install its plugin distribution on every worker", self.engine) from None
+        else:
+            self._fit.rewind()
+        return self._fit
 
     def __call__(self, item: tuple[int, tuple[Any, ...] | FitArgs]) -> FitResult:
         index, dataset = item
@@ -218,14 +239,10 @@ class _FitTask:
         except TypeError as exc:  # from a lazily consumed iterable: this dataset fails alone
             return failed_result(index, self.params, self.engine, exc)
         args, kws = (dataset.args, dataset.kws) if isinstance(dataset, FitArgs) else (dataset, {})
-        fit = Minimizer(self.function, self.params.copy(), fcn_args=args, fcn_kws=kws)
         try:
-            result = fit.minimize(engine=self.engine, **self.engine_kws)
-        except (EngineNotFoundError, EngineUnavailableError) as exc:
-            # validated in the caller's process, so this is the worker's environment: fail once, not per fit
-            raise EngineUnavailableError(
-                f"engine {self.engine!r} is available where fit_many was called but not on this worker "
-                f"({exc}); install its plugin distribution on every worker", self.engine) from None
+            result = self._prepared().run(args, kws)
+        except EngineUnavailableError:
+            raise
         except Exception as exc:  # noqa: BLE001 - one bad dataset must not sink the batch
             return failed_result(index, self.params, self.engine, exc)
         return fit_result(index, result)

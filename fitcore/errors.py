@@ -260,3 +260,14 @@ class PluginConflictWarning(PluginWarning):
 
 class ConfidenceWarning(FitcoreWarning):
     """A confidence limit could not be found or lies beyond a bound."""
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning issued by the caller point at the first frame outside fitcore."""
+    import sys
+
+    package = __name__.rpartition(".")[0] + "."
+    frame, level = sys._getframe(1), 1
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith(package):
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    return level

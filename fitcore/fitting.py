@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -24,10 +24,17 @@ from .bounds import BoundsTransform
 from .chisquare import ChiSquare
 from .constraints import Constraints
 from .differences import central_gradient
-from .errors import BoundsWarning, EngineCapabilityError, EngineError, NonFiniteResidualError, ParameterError
+from .errors import (
+    BoundsWarning,
+    EngineCapabilityError,
+    EngineError,
+    NonFiniteResidualError,
+    ParameterError,
+    caller_stacklevel,
+)
 from .objective import Objective, StopFit
 from .options import CoreOptions
-from .parameters import Parameter, Parameters
+from .parameters import Parameter, Parameters, write_values
 from .plugins import EngineInfo, list_engines, selects
 from .problem import EngineResult, Problem
 from .result import FitResult
@@ -42,7 +49,8 @@ from .uncertainty import (
 )
 from .verdict import Evidence, judge, moved
 
-__all__ = ["FitSetup", "prepare", "run_fit"]
+__all__ = ["FitSetup", "FitRequest", "PreparedFit", "EngineRun", "Minimum", "prepare", "restart", "run_fit",
+           "run_engine", "minimum"]
 
 Array = NDArray[np.float64]
 
@@ -65,11 +73,7 @@ class FitSetup:
 
 
 def prepare(params: Parameters, make_constraints: Callable[[Parameters], Constraints]) -> FitSetup:
-    """Check the parameters, compile the constraints and evaluate them at the start.
-
-    A start outside its bounds is moved onto the nearest bound with a
-    :class:`~fitcore.errors.BoundsWarning`. Bounds on an expression parameter clip
-    the expression's value (:meth:`fitcore.constraints.Constraints.evaluate`).
+    """Check the parameters, compile the constraints and take the start (:func:`restart`).
 
     Raises
     ------
@@ -85,20 +89,31 @@ def prepare(params: Parameters, make_constraints: Callable[[Parameters], Constra
             raise ParameterError(f"parameter {p.name!r} has no value; give it value=... or expr=...", p.name)
     constraints = make_constraints(params) if any(p.expr is not None for p in pars) else None
     for p in free:
-        assert p.value is not None
         if not p.min < p.max:  # only reachable by bypassing Parameter's own checks
             raise ParameterError(f"parameter {p.name!r}: min ({p.min}) must be less than max ({p.max})", p.name)
+    if not free:
+        raise ParameterError("no parameter is varied: set vary=True on at least one parameter without an expression")
+    return restart(FitSetup(free, tuple(str(p.name) for p in free), [p.min for p in free], [p.max for p in free],
+                            [], constraints))
+
+
+def restart(setup: FitSetup) -> FitSetup:
+    """The set-up with the free parameters' current values as the start, and the expressions evaluated there.
+
+    A start outside its bounds is moved onto the nearest bound with a
+    :class:`~fitcore.errors.BoundsWarning`. Bounds on an expression parameter clip
+    the expression's value (:meth:`fitcore.constraints.Constraints.evaluate`).
+    """
+    for p in setup.free:
+        assert p.value is not None
         if not p.min <= p.value <= p.max:
             moved_to = min(max(p.value, p.min), p.max)
             warnings.warn(f"parameter {p.name!r}: starting value {p.value} is outside its bounds "
-                          f"[{p.min}, {p.max}]; moved to {moved_to}", BoundsWarning, stacklevel=4)
+                          f"[{p.min}, {p.max}]; moved to {moved_to}", BoundsWarning, stacklevel=caller_stacklevel())
             p.value = moved_to
-    if not free:
-        raise ParameterError("no parameter is varied: set vary=True on at least one parameter without an expression")
-    if constraints is not None:
-        constraints.evaluate()
-    return FitSetup(free, tuple(str(p.name) for p in free), [p.min for p in free], [p.max for p in free],
-                    [float(p.value) for p in free if p.value is not None], constraints)
+    if setup.constraints is not None:
+        setup.constraints.evaluate()
+    return replace(setup, start=[float(p.value) for p in setup.free if p.value is not None])
 
 
 @dataclass(frozen=True)
@@ -114,6 +129,66 @@ class FitRequest:
     core: CoreOptions
     given: frozenset[str]
     calc_covar: bool = True
+
+
+class PreparedFit:
+    """A fit set up once and run any number of times from the parameters' current values.
+
+    The set-up is the work that does not depend on where a fit starts: the
+    engine looked up, the options separated and checked, the parameters
+    checked and their constraints compiled, the engine's capabilities checked.
+    :meth:`run` then takes the free parameters' current values as the start.
+    :meth:`fitcore.Minimizer.minimize` prepares and runs one fit; ``fit_many``
+    runs one prepared fit per dataset and a profile one per point.
+
+    Parameters
+    ----------
+    request : FitRequest
+        The function, parameters, options and engine.
+    make_constraints : callable
+        ``make_constraints(params) -> Constraints`` (the Minimizer's interpreter).
+
+    Raises
+    ------
+    ParameterError, ConstraintError, EngineCapabilityError, EngineOptionError
+        As :func:`prepare` and :func:`check_capabilities`, before any evaluation.
+    """
+
+    def __init__(self, request: FitRequest, make_constraints: Callable[[Parameters], Constraints]) -> None:
+        self.request = request
+        self.setup = prepare(request.params, make_constraints)
+        check_capabilities(request.engine, self.setup, request.engine_options)
+        self.engine_call = request.engine.load()
+        self.engine_name = _engine_name(request.engine)
+        self._fresh = True  # prepare() took the current values as the start
+        self._first_start = list(self.setup.start)
+
+    def rewind(self) -> None:
+        """Put the free parameters back at the start the fit was prepared with."""
+        write_values(self.setup.free, self._first_start)
+
+    def run(self, args: tuple[Any, ...] | None = None, kws: dict[str, Any] | None = None) -> FitResult:
+        """Fit from the current values (``args``/``kws`` replace the function's arguments for this fit).
+
+        The parameters are left at the answer; exceptions propagate, and the
+        caller restores the parameters (:func:`fitcore.parameters.restored_on_error`).
+        """
+        req = self.request if args is None else replace(self.request, args=args, kws=kws or {})
+        return run_fit(req, self._restart(), self.engine_call, self.engine_name)
+
+    def minimum(self) -> Minimum:
+        """Fit from the current values and return only the minimum: no error bars, verdict or result object.
+
+        The parameters are left at the point :meth:`run` would report before
+        its error bars (and their polish).
+        """
+        return minimum(run_engine(self.request, self._restart(), self.engine_call))
+
+    def _restart(self) -> FitSetup:
+        if not self._fresh:
+            self.setup = restart(self.setup)
+        self._fresh = False
+        return self.setup
 
 
 def check_capabilities(info: EngineInfo, setup: FitSetup, options: dict[str, Any]) -> None:
@@ -134,17 +209,41 @@ def check_capabilities(info: EngineInfo, setup: FitSetup, options: dict[str, Any
         resolve(spec.precheck)(dict(options), np.array(setup.lower), np.array(setup.upper), setup.names)
 
 
-def run_fit(req: FitRequest, setup: FitSetup) -> FitResult:
-    """Run one fit and return its result; the parameters are left at the answer.
+@dataclass(frozen=True)
+class EngineRun:
+    """What the engine left: the objective it evaluated, its start and bounds, and its answer (None if stopped)."""
+
+    obj: Objective
+    x0: Array
+    lower: Array
+    upper: Array
+    result: EngineResult | None
+    least_squares: bool  # the engine minimizes the plain sum of squares
+
+
+@dataclass(frozen=True)
+class Minimum:
+    """The point a fit reports, without the report: for fits whose only use is their minimum (profiles)."""
+
+    value: float  # chi-square, or the cost
+    nfev: int
+    aborted: bool
+    stop_reason: str | None
+
+
+def run_fit(req: FitRequest, setup: FitSetup, call: Callable[..., Any], engine_name: str) -> FitResult:
+    """Run one fit with the engine function ``call`` and return its result; the parameters are left at the answer.
 
     Exceptions (the user's function, the engine, a refused answer) propagate;
     the caller restores the parameters.
     """
+    return _finish(req, setup, run_engine(req, setup, call), engine_name)
+
+
+def run_engine(req: FitRequest, setup: FitSetup, call: Callable[..., Any]) -> EngineRun:
+    """Hand the engine a :class:`~fitcore.problem.Problem` and check its answer (:func:`_verify`)."""
     info, core = req.engine, req.core
     spec = info.spec
-    check_capabilities(info, setup, req.engine_options)
-    call = info.load()
-    least_squares = spec.minimizes_least_squares(req.engine_options)
     transform = (BoundsTransform(setup.lower, setup.upper, setup.names)
                  if spec.bounds == "transform" and setup.bounded else None)
     obj = Objective(req.function, req.params, setup.free, transform, setup.constraints, req.args, req.kws,
@@ -169,7 +268,18 @@ def run_fit(req: FitRequest, setup: FitSetup) -> FitResult:
         result = None
     if result is not None:
         _verify(result, info, lower, upper, setup.names)
-    return _finish(req, setup, obj, x0, result, least_squares)
+    return EngineRun(obj, x0, lower, upper, result, spec.minimizes_least_squares(req.engine_options))
+
+
+def minimum(run: EngineRun) -> Minimum:
+    """The point :func:`run_fit` would report (before any polish), written into the parameters, and its value."""
+    obj = run.obj
+    aborted = obj.stop_reason is not None
+    best_x, best_value, best_out = obj.best()
+    x, out = _answer(obj, run.x0, run.result, aborted, run.least_squares, best_x, best_value, best_out)
+    obj.set_external(obj.external(x))
+    value = float(out) if obj.kind == "cost" else float(np.dot(out, out))
+    return Minimum(value, obj.nfev, aborted, obj.stop_reason)
 
 
 def _problem(obj: Objective, req: FitRequest, x0: Array, lower: Array, upper: Array, setup: FitSetup) -> Problem:
@@ -269,9 +379,9 @@ def _verify(result: EngineResult, info: EngineInfo, lower: Array, upper: Array, 
                               f"finite samples of shape (nsamples >= 2, {len(names)})", info.name)
 
 
-def _finish(req: FitRequest, setup: FitSetup, obj: Objective, x0: Array, result: EngineResult | None,
-            least_squares: bool) -> FitResult:
+def _finish(req: FitRequest, setup: FitSetup, run: EngineRun, engine_name: str) -> FitResult:
     names, core = setup.names, req.core
+    obj, x0, result, least_squares = run.obj, run.x0, run.result, run.least_squares
     aborted = obj.stop_reason is not None
     best_x, best_value, best_out = obj.best()
     x, out = _answer(obj, x0, result, aborted, least_squares, best_x, best_value, best_out)
@@ -313,7 +423,7 @@ def _finish(req: FitRequest, setup: FitSetup, obj: Objective, x0: Array, result:
         lmdif_message="" if result is None else str(result.message), nit=None if result is None else result.nit,
         errorbars=errorbars, errorbars_reason=None if errorbars else (reason or (eb.reason if eb else None)),
         nvarys=len(names), residual=residual,
-        covar=eb.covar if errorbars and eb is not None else None, engine=_engine_name(req.engine),
+        covar=eb.covar if errorbars and eb is not None else None, engine=engine_name,
         engine_options=req.engine_options, core_options=req.core.as_dict(set(req.given)),
         engine_extras={} if result is None else dict(result.extras),
         objective=obj.kind or "least_squares", errordef=core.errordef,

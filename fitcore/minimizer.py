@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .constraints import Constraints, base_symtable, make_interpreter
-from .fitting import FitRequest, FitSetup, prepare, run_fit
+from .fitting import FitRequest, FitSetup, PreparedFit, prepare
 from .options import split_options
 from .parameters import Parameters, restored_on_error
 from .plugins import get_engine
@@ -171,7 +171,7 @@ class Minimizer:
     def prepare_fit(self, params: Parameters | None = None) -> None:
         """Check the parameters, compile the constraints and set the expressions' values.
 
-        Called by every fit; call it yourself to evaluate the residual function
+        Every fit does this first; call it yourself to evaluate the residual function
         with consistent expression values before fitting (manual section 3.5).
 
         Raises
@@ -185,7 +185,13 @@ class Minimizer:
             if not isinstance(params, Parameters):
                 raise TypeError(f"params must be a fitcore Parameters, not {type(params).__name__}")
             self.params = params
-        self._setup = prepare(self.params, lambda params: Constraints(params, self._symbols()))
+        self._setup = prepare(self.params, self._constraints)
+        self._mark_start()
+
+    def _constraints(self, params: Parameters) -> Constraints:
+        return Constraints(params, self._symbols())
+
+    def _mark_start(self) -> None:
         for name, p in self.params.items():  # a refit from where this Minimizer's last fit left a value keeps its start
             mark = self._left.get(name)
             if mark is None or mark[0] is not p or mark[1] != p.value:
@@ -203,6 +209,38 @@ class Minimizer:
     def anneal(self, **kws: Any) -> FitResult:
         """Fit with simulated annealing (dual annealing); see :meth:`minimize`."""
         return self.minimize(engine="anneal", **kws)
+
+    def prepared(self, engine: str = "leastsq", **kws: Any) -> PreparedFit:
+        """Set up a fit once, to run it many times from the parameters' current values.
+
+        Does everything :meth:`minimize` does before the first evaluation
+        (engine lookup, option checks, :meth:`prepare_fit`, the engine's
+        capability checks); :meth:`fitcore.fitting.PreparedFit.run` then fits
+        from wherever the parameters are. :func:`fitcore.fit_many` and
+        :func:`fitcore.conf_interval` run many fits this way.
+
+        Parameters
+        ----------
+        engine : str, default 'leastsq'
+            Name of an installed engine.
+        **kws
+            Engine and core options, as for :meth:`minimize`.
+
+        Returns
+        -------
+        PreparedFit
+            Bound to this Minimizer's function, arguments and Parameters.
+        """
+        info = get_engine(engine)
+        defaults = {"nan_policy": self.nan_policy, "iter_cb": self.iter_cb, "max_nfev": self.max_nfev,
+                    "scale_covar": self.scale_covar}
+        core, engine_options, given = split_options(info.spec, {**self.kws, **kws}, defaults)
+        request = FitRequest(self.userfcn, self.params, self.userargs, self.userkws, info, engine_options, core,
+                             frozenset(given), self.calc_covar)
+        fit = PreparedFit(request, self._constraints)
+        self._setup = fit.setup
+        self._mark_start()
+        return fit
 
     def minimize(self, engine: str = "leastsq", params: Parameters | None = None, **kws: Any) -> FitResult:
         """Run a fit with the named engine.
@@ -224,20 +262,12 @@ class Minimizer:
         FitResult
             The fit's result (also :attr:`result`); ``bool(result)`` is its success.
         """
-        info = get_engine(engine)
-        defaults = {"nan_policy": self.nan_policy, "iter_cb": self.iter_cb, "max_nfev": self.max_nfev,
-                    "scale_covar": self.scale_covar}
-        core, engine_options, given = split_options(info.spec, {**self.kws, **kws}, defaults)
         if params is not None:
             if not isinstance(params, Parameters):
                 raise TypeError(f"params must be a fitcore Parameters, not {type(params).__name__}")
             self.params = params
-        request = FitRequest(self.userfcn, self.params, self.userargs, self.userkws, info, engine_options, core,
-                             frozenset(given), self.calc_covar)
         with restored_on_error(self.params):
-            self.prepare_fit()
-            assert self._setup is not None
-            result = run_fit(request, self._setup)
+            result = self.prepared(engine, **kws).run()
         self.result = result
         self._left = {name: (p, p.value) for name, p in self.params.items()}
         return result

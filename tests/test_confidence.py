@@ -434,7 +434,7 @@ def test_refits_stopped_by_max_nfev_are_not_used():
     mi = fitcore.Minimizer(residual_exp, fit_exp().params)
     mi.leastsq()
     mi.max_nfev = 3  # later refits get this budget
-    with pytest.warns(ConfidenceWarning, match="did not finish: fit stopped: max_nfev=3"):
+    with pytest.warns(ConfidenceWarning, match="did not finish: max_nfev=3 evaluations reached"):
         ci = conf_interval(mi, p_names="a1", sigmas=(0.68,))
     assert all(math.isnan(v) for p, v in ci["a1"] if p > 0)
 
