@@ -295,8 +295,8 @@ def _problem(obj: Objective, req: FitRequest, x0: Array, lower: Array, upper: Ar
                        gradient=_cost_gradient(obj.scalar, lower, upper), ndata=obj.ndata or 0,
                        objective="cost", **common)
     analytic = _engine_jacobian(obj, req) if core.Dfun is not None else None
-    chi = ChiSquare(obj.residual, lower, upper, analytic)
-    return Problem(residual=obj.residual, scalar=chi.value, jacobian=chi.jacobian, gradient=chi.gradient,
+    chi = ChiSquare(obj.evaluate, lower, upper, analytic)
+    return Problem(residual=obj.evaluate, scalar=chi.value, jacobian=chi.jacobian, gradient=chi.gradient,
                    ndata=int(obj.ndata or 0), has_analytic_jacobian=analytic is not None, objective="least_squares",
                    **common)
 

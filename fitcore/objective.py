@@ -125,33 +125,36 @@ class Objective:
         if self.constraints is not None:
             self.constraints.evaluate()
 
-    def _write_engine_point(self, xl: list[float]) -> None:
-        write_values(self.free, xl if self.transform is None else self.transform.external_values(xl))
-        if self.constraints is not None:
-            self.constraints.evaluate()
-
     # -- what engines call -------------------------------------------------------------------
-    def residual(self, x: Array) -> Array:
-        """Residual at ``x`` (engine coordinates), counted; the function engines call."""
-        if self.kind == "cost":
-            raise TypeError("this fit's function returns a scalar cost, not residuals; engines with "
-                            "objective='scalar' minimize it through problem.scalar")
-        return self._evaluate(x)
-
     def scalar(self, x: Array) -> float:
         """Chi-square (least-squares fits) or the cost (cost fits) at ``x``, counted."""
-        out = self._evaluate(x)
+        out = self.evaluate(x)
         return float(out) if self.kind == "cost" else float(np.dot(out, out))
 
-    def _evaluate(self, x: Array) -> Any:
+    def evaluate(self, x: Array) -> Any:
+        """The user's residual (or cost) at ``x`` (engine coordinates), checked and counted.
+
+        Writes the values (through the transform) and the expressions, calls
+        the function, checks what it returned, and keeps the best point seen
+        (its chi-square also reveals a non-finite residual); then the stop
+        conditions.
+        """
         xl = np.asarray(x, dtype=float).tolist()
         first = self._first
         if first is not None:  # engines usually evaluate the start first (some twice): prime() already did
             if xl == first[0]:
                 return first[1]
             self._first = None
-        self._write_engine_point(xl)
-        out = self._user_value(counted=True)
+        write_values(self.free, xl if self.transform is None else self.transform.external_values(xl))
+        if self.constraints is not None:
+            self.constraints.evaluate()
+        try:
+            out = self._call_user()
+        except BaseException as exc:
+            self.user_error = exc
+            raise
+        self.nfev += 1
+        out = self._checked(out)
         value = float(out) if self.kind == "cost" else float(np.dot(out, out))
         if value < (_INF if self._best is None else self._best[1]):
             self._best = (xl, value, out if self.kind == "cost" else out.copy())
@@ -181,7 +184,7 @@ class Objective:
         Returns the residual array or the cost. May raise :class:`StopFit`
         (``max_nfev=1``, or ``iter_cb`` at its first call).
         """
-        out = self._evaluate(x0)
+        out = self.evaluate(x0)
         self._first = (np.asarray(x0, dtype=float).tolist(), out)
         return out
 
@@ -218,14 +221,16 @@ class Objective:
         return np.array(xl), value, out
 
     # -- checking what the function returned ----------------------------------------------------
-    def _user_value(self, counted: bool = False) -> Any:
+    def _user_value(self) -> Any:
+        """The user's function at the parameters' current values, checked, not counted."""
         try:
             out = self._call_user()
         except BaseException as exc:
             self.user_error = exc
             raise
-        if counted:
-            self.nfev += 1
+        return self._checked(out)
+
+    def _checked(self, out: Any) -> Any:
         if self.kind == "least_squares" and type(out) is np.ndarray and out.dtype == _F64 and out.ndim == 1 \
                 and self._mask is None and out.shape[0] == self.ndata:
             return out  # the usual case, as it is
