@@ -93,3 +93,22 @@ class SpecPlugin:
 def info(request):
     """The installed engine named by an indirect parametrization, looked up when the test runs."""
     return plugins.get_engine(request.param)
+
+
+@pytest.fixture(scope="session")
+def kit_results():
+    """The conformance kit's results for one plugin, each (kit, name) run once per session and then reused.
+
+    Call it as ``kit_results(fitcore.testing.check_engine, name)``. The kit is deterministic for a given
+    installed plugin, so ``fitcore check --all`` and the per-engine conformance tests read the same results
+    instead of running every engine through the kit twice.
+    """
+    done: dict[tuple[str, str], list] = {}
+
+    def results(kit, name):
+        key = (kit.__name__, name)
+        if key not in done:
+            done[key] = kit(name, raise_on_failure=False)
+        return done[key]
+
+    return results

@@ -15,25 +15,25 @@ from fitcore.testing import ConformanceError, check_engine, check_prob_func, par
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED_ENGINES)
-def test_shipped_engines_conform(name):
+def test_shipped_engines_conform(name, kit_results):
     """Every engine fitcore ships that is installed passes every check that applies to it."""
-    results = check_engine(name, raise_on_failure=False)
+    results = kit_results(check_engine, name)
     assert [r for r in results if r.status == "fail"] == []
 
 
 @pytest.mark.parametrize("name", SHIPPED_BATCHED_ENGINES)
-def test_shipped_batched_engines_conform(name):
+def test_shipped_batched_engines_conform(name, kit_results):
     """Every batched engine fitcore ships passes the batched checks (through fit_many(vectorized=True))."""
-    results = check_engine(name, raise_on_failure=False)
+    results = kit_results(check_engine, name)
     assert [r.check for r in results] == ["spec_valid", "batch_recovers", "batch_nonfinite_fails_alone",
                                           "batch_honours_max_nfev"]
     assert [r for r in results if r.status == "fail"] == []
 
 
 @pytest.mark.parametrize("name", SHIPPED_PROB_FUNCS)
-def test_shipped_prob_funcs_conform(name):
+def test_shipped_prob_funcs_conform(name, kit_results):
     """The core's probability functions pass every check."""
-    assert {r.status for r in check_prob_func(name)} == {"pass"}
+    assert {r.status for r in kit_results(check_prob_func, name)} == {"pass"}
 
 
 def test_shipped_table_matches_what_is_installed():
