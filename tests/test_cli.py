@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fitcore import EngineResult, EngineSpec, hookimpl, plugins, testing
+from fitcore import EngineResult, EngineSpec, hookimpl, plugins
 from fitcore.cli import main
 from fitcore.errors import PluginWarning
 
@@ -126,22 +126,6 @@ def test_check_subcommand_fails_a_bad_engine():
     status, out = run("check", "globe")
     assert status == 1
     assert "FAIL  recovers_linear:" in out and "of 13 checks passed" in out
-
-
-@pytest.mark.slow
-def test_check_all_covers_every_installed_plugin(monkeypatch, kit_results):
-    """`fitcore check --all` runs the kit on every engine and probability function and exits 0.
-
-    The kit runs through the session's shared results (real runs of ``fitcore.testing``'s kits, also read by
-    test_conformance), so each engine goes through the kit once per session, not once here and once there.
-    """
-    for kit in (testing.check_engine, testing.check_prob_func):
-        monkeypatch.setattr(testing, kit.__name__, lambda name, *, raise_on_failure=True, kit=kit: (
-            kit(name, raise_on_failure=True) if raise_on_failure else kit_results(kit, name)))
-    status, out = run("check", "--all")
-    summaries = [ln.split(":")[0] for ln in out.splitlines() if ln.endswith("checks passed")]
-    assert status == 0 and "FAIL" not in out
-    assert summaries == [e.name for e in plugins.list_engines()] + [p.name for p in plugins.list_prob_funcs()]
 
 
 def test_check_takes_a_qualified_name():

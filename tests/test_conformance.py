@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from conftest import SHIPPED_BATCHED_ENGINES, SHIPPED_ENGINES, SHIPPED_PROB_FUNCS, SpecPlugin
@@ -9,6 +11,7 @@ from scipy.optimize import least_squares, minimize
 
 import fitcore
 from fitcore import EngineResult, EngineSpec, ProbFuncSpec, testing
+from fitcore.cli import main
 from fitcore.shipped import SHIPPED
 from fitcore.testing import ConformanceError, check_engine, check_prob_func, parametrize_with_checks
 
@@ -34,6 +37,25 @@ def test_shipped_batched_engines_conform(name, kit_results):
 def test_shipped_prob_funcs_conform(name, kit_results):
     """The core's probability functions pass every check."""
     assert {r.status for r in kit_results(check_prob_func, name)} == {"pass"}
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("fresh_registry")
+def test_cli_check_all_covers_every_installed_plugin(monkeypatch, kit_results):
+    """`fitcore check --all` runs the kit on every engine and probability function and exits 0.
+
+    The kit runs through this session's shared results (real runs of ``fitcore.testing``'s kits, also read by the
+    tests above, in this module so that a parallel run keeps them in one process): each engine goes through the
+    kit once, not once for the command and once for the per-engine tests.
+    """
+    for kit in (testing.check_engine, testing.check_prob_func):
+        monkeypatch.setattr(testing, kit.__name__, lambda name, *, raise_on_failure=True, kit=kit: (
+            kit(name, raise_on_failure=True) if raise_on_failure else kit_results(kit, name)))
+    out = io.StringIO()
+    status = main(["check", "--all"], out=out)
+    summaries = [ln.split(":")[0] for ln in out.getvalue().splitlines() if ln.endswith("checks passed")]
+    assert status == 0 and "FAIL" not in out.getvalue()
+    assert summaries == ([e.name for e in fitcore.list_engines()] + [p.name for p in fitcore.list_prob_funcs()])
 
 
 def test_shipped_table_matches_what_is_installed():
