@@ -112,3 +112,17 @@ def kit_results():
         return done[key]
 
     return results
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A client of a dask.distributed LocalCluster with two single-threaded worker processes, for the session.
+
+    Started once and shared by every test that runs work on dask (fit_many, conf_interval), closed at the end.
+    """
+    import logging
+
+    distributed = pytest.importorskip("distributed", reason="dask[distributed] is in the test extra")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+        yield client
