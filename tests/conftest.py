@@ -93,3 +93,36 @@ class SpecPlugin:
 def info(request):
     """The installed engine named by an indirect parametrization, looked up when the test runs."""
     return plugins.get_engine(request.param)
+
+
+@pytest.fixture(scope="session")
+def kit_results():
+    """The conformance kit's results for one plugin, each (kit, name) run once per session and then reused.
+
+    Call it as ``kit_results(fitcore.testing.check_engine, name)``. The kit is deterministic for a given
+    installed plugin, so ``fitcore check --all`` and the per-engine conformance tests read the same results
+    instead of running every engine through the kit twice.
+    """
+    done: dict[tuple[str, str], list] = {}
+
+    def results(kit, name):
+        key = (kit.__name__, name)
+        if key not in done:
+            done[key] = kit(name, raise_on_failure=False)
+        return done[key]
+
+    return results
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A client of a dask.distributed LocalCluster with two single-threaded worker processes, for the session.
+
+    Started once and shared by every test that runs work on dask (fit_many, conf_interval), closed at the end.
+    """
+    import logging
+
+    distributed = pytest.importorskip("distributed", reason="dask[distributed] is in the test extra")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+        yield client

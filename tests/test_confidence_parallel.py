@@ -61,12 +61,9 @@ def test_process_pool_equals_serial_with_progress_callback(serial):
 
 
 @pytest.mark.slow
-def test_dask_local_cluster_equals_serial(serial):
+def test_dask_local_cluster_equals_serial(serial, dask_client):
     """A dask.distributed LocalCluster with two worker processes gives the serial numbers."""
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
-        check_same(serial[0], serial, client.get_executor())
+    check_same(serial[0], serial, dask_client.get_executor())
 
 
 def test_progress_bar_with_tqdm(serial, capsys):

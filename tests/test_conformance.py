@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from conftest import SHIPPED_BATCHED_ENGINES, SHIPPED_ENGINES, SHIPPED_PROB_FUNCS, SpecPlugin
@@ -9,31 +11,51 @@ from scipy.optimize import least_squares, minimize
 
 import fitcore
 from fitcore import EngineResult, EngineSpec, ProbFuncSpec, testing
+from fitcore.cli import main
 from fitcore.shipped import SHIPPED
 from fitcore.testing import ConformanceError, check_engine, check_prob_func, parametrize_with_checks
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED_ENGINES)
-def test_shipped_engines_conform(name):
+def test_shipped_engines_conform(name, kit_results):
     """Every engine fitcore ships that is installed passes every check that applies to it."""
-    results = check_engine(name, raise_on_failure=False)
+    results = kit_results(check_engine, name)
     assert [r for r in results if r.status == "fail"] == []
 
 
 @pytest.mark.parametrize("name", SHIPPED_BATCHED_ENGINES)
-def test_shipped_batched_engines_conform(name):
+def test_shipped_batched_engines_conform(name, kit_results):
     """Every batched engine fitcore ships passes the batched checks (through fit_many(vectorized=True))."""
-    results = check_engine(name, raise_on_failure=False)
+    results = kit_results(check_engine, name)
     assert [r.check for r in results] == ["spec_valid", "batch_recovers", "batch_nonfinite_fails_alone",
                                           "batch_honours_max_nfev"]
     assert [r for r in results if r.status == "fail"] == []
 
 
 @pytest.mark.parametrize("name", SHIPPED_PROB_FUNCS)
-def test_shipped_prob_funcs_conform(name):
+def test_shipped_prob_funcs_conform(name, kit_results):
     """The core's probability functions pass every check."""
-    assert {r.status for r in check_prob_func(name)} == {"pass"}
+    assert {r.status for r in kit_results(check_prob_func, name)} == {"pass"}
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("fresh_registry")
+def test_cli_check_all_covers_every_installed_plugin(monkeypatch, kit_results):
+    """`fitcore check --all` runs the kit on every engine and probability function and exits 0.
+
+    The kit runs through this session's shared results (real runs of ``fitcore.testing``'s kits, also read by the
+    tests above, in this module so that a parallel run keeps them in one process): each engine goes through the
+    kit once, not once for the command and once for the per-engine tests.
+    """
+    for kit in (testing.check_engine, testing.check_prob_func):
+        monkeypatch.setattr(testing, kit.__name__, lambda name, *, raise_on_failure=True, kit=kit: (
+            kit(name, raise_on_failure=True) if raise_on_failure else kit_results(kit, name)))
+    out = io.StringIO()
+    status = main(["check", "--all"], out=out)
+    summaries = [ln.split(":")[0] for ln in out.getvalue().splitlines() if ln.endswith("checks passed")]
+    assert status == 0 and "FAIL" not in out.getvalue()
+    assert summaries == ([e.name for e in fitcore.list_engines()] + [p.name for p in fitcore.list_prob_funcs()])
 
 
 def test_shipped_table_matches_what_is_installed():
@@ -59,7 +81,9 @@ def test_collection_loads_no_plugins():
 
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "FITCORE_STRICT_PLUGINS": "not-a-switch-value"}
-    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests"],
+    # --assert=plain: rewriting assertions changes no import, and collection is then twice as fast
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                          "--assert=plain", "tests"],
                          capture_output=True, text=True, timeout=300, cwd=root, env=env)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "PluginConfigError" not in out.stdout and " tests collected" in out.stdout
