@@ -107,6 +107,8 @@ class ColumnParameters(dict):
 
 
 def _split(dataset: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    if type(dataset) is tuple:
+        return dataset, {}
     kws = getattr(dataset, "kws", None)
     if isinstance(kws, dict):  # a FitArgs
         return tuple(dataset.args), kws
@@ -194,7 +196,12 @@ class DataLayout:
             else:
                 key = self.keywords[pos - self.nargs]
                 column = [p[1][key] for p in parts]
-            arr = np.stack([np.asarray(c) for c in column])
+            first = column[0]
+            if isinstance(first, np.ndarray) and all(c is first for c in column):
+                # one array shared by every dataset (a common x axis): a read-only view, not n copies
+                arr = np.broadcast_to(first, (n,) + first.shape)
+            else:
+                arr = np.stack(column)
             if shape == ():
                 arr = arr.reshape((n,) + (1,) * self.ndim)
             out.append(arr)
@@ -382,7 +389,11 @@ def _leading(args: tuple[Any, ...], kws: dict[str, Any]) -> int:
 
 
 def _take(a: Any, fits: NDArray[np.intp]) -> Any:
-    return a[fits] if isinstance(a, np.ndarray) and a.ndim else a
+    if not (isinstance(a, np.ndarray) and a.ndim):
+        return a
+    if a.strides[0] == 0:  # an argument shared by every dataset stays a broadcast view
+        return np.broadcast_to(a[0], (fits.size,) + a.shape[1:])
+    return a[fits]
 
 
 @dataclass

@@ -53,7 +53,7 @@ OPTIONS: dict[str, Any] = {
 
 #: MINPACK's exit codes (``info``) and their meaning; -1 is this engine's own.
 MESSAGES = {
-    -1: "The residual is not finite; the fit was stopped.",
+    -1: "The residual or its Jacobian is not finite; the fit was stopped.",
     1: "Both actual and predicted relative reductions in the sum of squares are at most ftol.",
     2: "The relative error between two consecutive iterates is at most xtol.",
     3: "Both actual and predicted relative reductions in the sum of squares are at most ftol and "
@@ -256,11 +256,12 @@ def batch_lm(problem: BatchProblem, **options: Any) -> BatchEngineResult:
             xs, fs = x[fits], f[fits]
             jac = problem.jacobian(xs, fits, fs)
             nfev[fits] += jac_cost
-            bad = ~np.asarray(xp.all(xp.isfinite(jac), axis=(1, 2)))
+            gram = xp.matmul(xp.matrix_transpose(jac), jac)
+            # a NaN or inf in the Jacobian (or an overflow) shows in J^T J, which is (n, nvar, nvar), not (n, ndata, nvar)
+            bad = ~np.asarray(xp.all(xp.isfinite(gram), axis=(1, 2)))
             if bad.any():
                 status[fits[bad]] = -1
-                fits, jac, xs, fs = fits[~bad], jac[~bad], xs[~bad], fs[~bad]
-            gram = xp.matmul(xp.matrix_transpose(jac), jac)
+                fits, jac, xs, fs, gram = fits[~bad], jac[~bad], xs[~bad], fs[~bad], gram[~bad]
             acnorm = xp.sqrt(xp.linalg.diagonal(gram))
             first = ~started[fits]
             if user_diag is None:
