@@ -100,7 +100,11 @@ def scipy_fit(data, analytic=False):
 
 @pytest.mark.parametrize("analytic", [False, True], ids=["forward-differences", "Dfun"])
 def test_values_chisqr_stderr_match_per_fit_leastsq(analytic):
-    """Every fit agrees with scipy's leastsq on the same data: chi-square 1e-6, stderr 1e-4, values 1e-6."""
+    """Every fit agrees with scipy's leastsq on the same data: chi-square 1e-6, stderr 1e-4, values 1e-6.
+
+    Values agree within 1e-6 relative, or within 1e-5 of their standard error for a value near zero
+    (both fitters stop at xtol relative to the norm of all values, not of each one).
+    """
     data = make_datasets()
     kws = {"Dfun": gauss_jac} if analytic else {}
     fits = fit_many(gauss, make_params(), data, vectorized=True, ftol=1.49012e-8, xtol=1.49012e-8, **kws)
@@ -108,7 +112,7 @@ def test_values_chisqr_stderr_match_per_fit_leastsq(analytic):
     for i, d in enumerate(data):
         values, chi, stderr = scipy_fit(d, analytic)
         got = [fits.values(k)[i] for k in NAMES]
-        np.testing.assert_allclose(got, values, rtol=1e-6, atol=1e-9)
+        assert np.all(np.abs(np.subtract(got, values)) <= 1e-6 * np.abs(values) + 1e-5 * stderr)
         assert fits.chisqr[i] == pytest.approx(chi, rel=1e-6)
         np.testing.assert_allclose([fits.stderrs(k)[i] for k in NAMES], stderr, rtol=1e-4)
 
