@@ -56,7 +56,7 @@ __all__ = [
 Array = NDArray[np.float64]
 _SQRT_EPS = math.sqrt(float(np.finfo(float).eps))
 _CBRT_EPS = float(np.finfo(float).eps) ** (1.0 / 3.0)
-#: scaled Gram matrices with a larger condition number give no error bars (the covariance would be noise)
+#: scaled Gram matrices with a larger condition number (1-norm) give no error bars (the covariance would be noise)
 MAX_CONDITION = 1e14
 #: core options a vectorized fit accepts
 VECTOR_CORE_OPTIONS = ("max_nfev", "Dfun", "scale_covar", "nan_policy")
@@ -977,11 +977,10 @@ class _ChunkFit:
         scale = np.sqrt(np.einsum("kii->ki", gram))
         safe = np.where(scale > 0, scale, 1.0)
         scaled = gram / (safe[:, :, None] * safe[:, None, :])
-        w, vecs = np.linalg.eigh(scaled)
-        wmin, wmax = w[:, 0], w[:, -1]
-        regular = usable & (scale > 0).all(axis=1) & (wmin > 0) & (wmax < MAX_CONDITION * np.maximum(wmin, 1e-300))
-        inv_w = np.where(regular[:, None], 1.0 / np.where(w > 0, w, 1.0), 0.0)
-        inv = np.matmul(vecs * inv_w[:, None, :], np.swapaxes(vecs, 1, 2))
+        candidates = usable & (scale > 0).all(axis=1)
+        scaled = np.where(candidates[:, None, None], scaled, np.eye(scaled.shape[-1]))
+        inv, condition = _inverse(scaled)
+        regular = candidates & (condition < MAX_CONDITION)
         cov = inv / (safe[:, :, None] * safe[:, None, :])
         if self.setup.scale_covar:
             cov = cov * np.where(np.isfinite(redchi), redchi, np.nan)[:, None, None]
@@ -1013,6 +1012,31 @@ class _ChunkFit:
             grads[:, :, j] = (_all_values(exprs, vj, self.free, names)[:, cols] - base[:, cols]) / h[:, None]
         var = np.einsum("kei,kij,kej->ke", grads, covar, grads)
         stderr[:, cols] = np.sqrt(np.maximum(var, 0.0))
+
+
+def _inverse(s: Array) -> tuple[Array, Array]:
+    """Inverses of a stack of symmetric matrices and their 1-norm condition numbers (inf if not positive definite).
+
+    A Cholesky factorization tells the positive definite matrices apart (one
+    call for the whole stack; matrix by matrix only when some are not).
+    """
+    k = s.shape[0]
+    try:
+        np.linalg.cholesky(s)
+        definite = np.ones(k, dtype=bool)
+    except np.linalg.LinAlgError:
+        definite = np.zeros(k, dtype=bool)
+        for i in range(k):
+            try:
+                np.linalg.cholesky(s[i])
+                definite[i] = True
+            except np.linalg.LinAlgError:
+                pass
+    s = np.where(definite[:, None, None], s, np.eye(s.shape[-1]))
+    inv = np.linalg.inv(s)
+    inv = 0.5 * (inv + np.swapaxes(inv, 1, 2))  # exactly symmetric, as a covariance
+    norm1 = np.abs(s).sum(axis=1).max(axis=1) * np.abs(inv).sum(axis=1).max(axis=1)
+    return inv, np.where(definite, norm1, np.inf)
 
 
 def failed_chunk(setup: _Setup, start: int, n: int, errors: Mapping[int, BaseException]) -> BatchArrays:

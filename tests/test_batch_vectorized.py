@@ -338,3 +338,32 @@ def test_chunking_does_not_change_results():
     pieces = fit_many(gauss, make_params(), data, vectorized=True, chunksize=5)
     for name in ("values", "stderr", "covar", "chisqr", "nfev", "success"):
         np.testing.assert_array_equal(getattr(pieces.arrays, name), getattr(whole.arrays, name))
+
+
+def ignoring_gauss(p, x, y):
+    """The Gaussian with an extra parameter ``unused`` that the residual ignores."""
+    return gauss(p, x, y) + 0.0 * p["unused"].value
+
+
+def test_parameter_the_residual_ignores_gets_no_error_bars_and_says_why():
+    """A singular Jacobian at the answer: values kept, no stderr, the reason names the parameter."""
+    params = make_params()
+    params.add("unused", value=1.0)
+    fits = fit_many(ignoring_gauss, params, make_datasets(4), vectorized=True)
+    assert not fits.arrays.errorbars.any()
+    assert np.isnan(fits.stderrs("amp")).all()
+    assert all("unused" in reason for reason in fits.arrays.errorbars_reason)
+    reference = fit_many(gauss, make_params(), make_datasets(4), vectorized=True)
+    np.testing.assert_allclose(fits.chisqr, reference.chisqr, rtol=1e-6)
+
+
+def test_nearly_collinear_parameters_get_no_error_bars():
+    """Two parameters that enter only as their sum: the scaled Gram matrix is singular to rounding."""
+    def split_background(p, x, y):
+        return gauss(p, x, y) + p["bkg2"].value
+
+    params = make_params()
+    params.add("bkg2", value=0.5)
+    fits = fit_many(split_background, params, make_datasets(4), vectorized=True)
+    assert not fits.arrays.errorbars.any()
+    assert all("singular" in reason for reason in fits.arrays.errorbars_reason)
