@@ -367,3 +367,18 @@ def test_nearly_collinear_parameters_get_no_error_bars():
     fits = fit_many(split_background, params, make_datasets(4), vectorized=True)
     assert not fits.arrays.errorbars.any()
     assert all("singular" in reason for reason in fits.arrays.errorbars_reason)
+
+
+@pytest.mark.parametrize("datasets", [[], iter([])], ids=["list", "generator"])
+def test_empty_batch_gives_empty_results_as_per_fit_fit_many(datasets):
+    """No datasets: an empty batch (as fit_many without vectorized), after the same validation."""
+    assert len(fit_many(gauss, make_params(), [])) == 0
+    fits = fit_many(gauss, make_params(), datasets, vectorized=True)
+    assert len(fits) == 0
+    assert fits.success.shape == (0,) and fits.values("amp").shape == (0,)
+    assert list(fits) == []
+
+
+def test_empty_batch_still_refuses_a_bad_option():
+    with pytest.raises(EngineOptionError, match="has no option 'maxiter'"):
+        fit_many(gauss, make_params(), [], vectorized=True, maxiter=3)
