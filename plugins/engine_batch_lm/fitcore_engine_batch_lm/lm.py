@@ -269,7 +269,7 @@ def batch_lm(problem: BatchProblem, **options: Any) -> BatchEngineResult:
             jac = problem.jacobian(xs, fits, fs)
             nfev[fits] += jac_cost
             gram = xp.matmul(xp.matrix_transpose(jac), jac)
-            # a NaN or inf in the Jacobian (or an overflow) shows in J^T J, which is (n, nvar, nvar), not (n, ndata, nvar)
+            # a NaN or inf in the Jacobian (or an overflow) shows in J^T J, a far smaller array
             bad = ~np.asarray(xp.all(xp.isfinite(gram), axis=(1, 2)))
             if bad.any():
                 status[fits[bad]] = -1
