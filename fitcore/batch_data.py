@@ -74,6 +74,12 @@ class DataLayout:
 
     def check(self, index: int, dataset: Any) -> None:
         """Raise ValueError saying how dataset ``index`` differs from this layout."""
+        if type(dataset) is tuple and len(dataset) == self.nargs and not self.keywords:
+            for v, shape in zip(dataset, self.shapes):  # the common case: arrays of the right shapes
+                if not (type(v) is np.ndarray and v.shape == shape and v.dtype.kind in "iuf"):
+                    break
+            else:
+                return
         args, kws = split_dataset(dataset)
         if len(args) != self.nargs or tuple(kws) != self.keywords:
             raise ValueError(

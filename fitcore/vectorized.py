@@ -591,7 +591,9 @@ class _ChunkFit:
             rows_list = [self._evaluate(v[k:k + 1], fits[k:k + 1]) for k in range(fits.size)]
             width = max(r.shape[1] for r in rows_list)
             return np.vstack([r if r.shape[1] == width else np.full((1, width), np.nan) for r in rows_list])
-        bad = ~np.isfinite(rows).all(axis=1)
+        bad = ~np.isfinite(np.einsum("ij->i", rows))  # a row sum is NaN or inf if any value is (one pass)
+        if bad.any():
+            bad[bad] = ~np.isfinite(rows[bad]).all(axis=1)  # not an overflow of the sum
         if bad.any():
             for k in np.flatnonzero(bad).tolist():
                 fit = int(fits[k])

@@ -320,9 +320,9 @@ def batch_lm(problem: BatchProblem, **options: Any) -> BatchEngineResult:
         xs = x[fits] + dp / d
         fs = problem.residual(xs, fits)
         nfev[fits] += 1
-        bad = ~np.asarray(xp.all(xp.isfinite(fs), axis=1))
-        status[fits[bad]] = -1
         fnorm1 = xp.sqrt(xp.sum(fs * fs, axis=1))
+        bad = ~np.asarray(xp.isfinite(fnorm1))  # NaN or inf in the residual (or its squares overflow)
+        status[fits[bad]] = -1
         actred = xp.where(0.1 * fnorm1 < fn, 1.0 - (fnorm1 / fn) ** 2, -1.0)
         temp1 = xp.sum(c * xp.matmul(s_f, c[:, :, None])[:, :, 0], axis=1) / (fn * fn)  # ||J p||^2 / fnorm^2
         temp2 = p_par * pnorm * pnorm / (fn * fn)
