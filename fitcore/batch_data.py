@@ -9,7 +9,7 @@ fits still running.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +101,24 @@ class DataLayout:
                     "fit_many stacks the datasets into arrays, so they must all have one shape: fit datasets of "
                     "other shapes in separate calls (or pad them and give the padding zero weight), or use "
                     "vectorized=False")
+
+    def check_all(self, datasets: Iterable[Any], check_item: Callable[[int, Any], None] | None = None) -> None:
+        """:meth:`check` every dataset (and ``check_item(index, dataset)`` first, for any but a plain tuple).
+
+        A tuple of arrays of the right shapes passes in a few comparisons,
+        so that a million datasets are checked in well under a second.
+        """
+        plain, nargs, shapes = not self.keywords, self.nargs, self.shapes
+        for index, dataset in enumerate(datasets):
+            if plain and type(dataset) is tuple and len(dataset) == nargs:
+                for v, shape in zip(dataset, shapes):
+                    if type(v) is not np.ndarray or v.shape != shape or v.dtype.kind not in "iuf":
+                        break
+                else:
+                    continue
+            if check_item is not None:
+                check_item(index, dataset)
+            self.check(index, dataset)
 
     def stack(self, datasets: Sequence[Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Stack numeric arguments along a new leading axis (numbers become columns)."""
