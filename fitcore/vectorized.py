@@ -731,14 +731,17 @@ class _ChunkFit:
             down = v.copy()
             down[:, j] -= np.where(central[:, j], step, 0.0)
             r_up = self._rows_at(up, fits, r.shape[1])
-            r_down = self._rows_at(down, fits, r.shape[1]) if central[:, j].any() else r
-            width = (up[:, j] - down[:, j])[:, None]
-            columns[:, j, :] = (r_up - np.where(central[:, j][:, None], r_down, r)) / width
+            # r_up is a copy, so r_down may be the function's own buffer: it is used at once
+            r_down = self._rows_at(down, fits, r.shape[1], copy=False) if central[:, j].any() else r
+            if not central[:, j].all():
+                r_down = np.where(central[:, j][:, None], r_down, r)
+            np.subtract(r_up, r_down, out=columns[:, j, :])
+            columns[:, j, :] /= (up[:, j] - down[:, j])[:, None]
         return columns.transpose(0, 2, 1), 2 * nvar
 
-    def _rows_at(self, v: Array, fits: NDArray[np.intp], width: int) -> Array:
+    def _rows_at(self, v: Array, fits: NDArray[np.intp], width: int, copy: bool = True) -> Array:
         try:
-            return self.model.residual(v, fits)
+            return self.model.residual(v, fits, copy)
         except Exception:  # noqa: BLE001 - one at a time, so one bad fit only loses its own error bars
             return np.vstack([self._safe_row(v[k:k + 1], fits[k:k + 1], width) for k in range(fits.size)])
 
