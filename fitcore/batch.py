@@ -432,14 +432,12 @@ def _fit_vectorized(function: Callable[..., Any], params: Parameters, datasets: 
         items = _Items(chain(head, source))
     for i, dataset in enumerate(head):
         check_dataset(i, dataset)
-    if not head:
-        raise ValueError("datasets is empty: give at least one dataset")
+    if not head:  # as the per-fit fit_many: validated, then an empty batch
+        setup = prepare_vectorized(function, params, engine, engine_kws, ())
+        return VectorizedBatch(failed_chunk(setup, 0, 0, {}), setup.params, setup.options, setup.core_options)
     setup = prepare_vectorized(function, params, engine, engine_kws, head[0])
     if isinstance(datasets, Sized):  # every dataset's shape, before any work
-        layout = DataLayout.of(head[0])
-        for i, dataset in enumerate(datasets):
-            check_dataset(i, dataset)
-            layout.check(i, dataset)
+        DataLayout.of(head[0]).check_all(datasets, check_dataset)
         setup = replace(setup, prechecked=True)
     setup = replace(setup, check_item=check_dataset)
     ndata = check_broadcasting(setup, head)

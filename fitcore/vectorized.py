@@ -15,19 +15,23 @@ the constraint expressions evaluated on arrays, the evaluation count per fit,
 and the failure of a single fit (non-finite residual, an exception raised for
 its data) recorded without stopping the others. After the engine it computes
 chi-square, the statistics and the covariance of the whole chunk from one
-batched Jacobian at the answers, into a :class:`BatchArrays`.
+batched Jacobian at the answers, into a :class:`BatchArrays`. The datasets'
+layout and stacking are :mod:`fitcore.batch_data`'s, the result arrays
+:mod:`fitcore.batch_arrays`'s.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from .batch_arrays import BatchArrays
+from .batch_data import DataLayout, split_dataset, take_fits
 from .batch_problem import BatchEngineResult, BatchProblem
 from .constraints import Constraints, base_symtable
 from .errors import (
@@ -56,7 +60,7 @@ __all__ = [
 Array = NDArray[np.float64]
 _SQRT_EPS = math.sqrt(float(np.finfo(float).eps))
 _CBRT_EPS = float(np.finfo(float).eps) ** (1.0 / 3.0)
-#: scaled Gram matrices with a larger condition number give no error bars (the covariance would be noise)
+#: scaled Gram matrices with a larger condition number (1-norm) give no error bars (the covariance would be noise)
 MAX_CONDITION = 1e14
 #: core options a vectorized fit accepts
 VECTOR_CORE_OPTIONS = ("max_nfev", "Dfun", "scale_covar", "nan_policy")
@@ -104,122 +108,6 @@ class ColumnParameters(dict):
     def valuesdict(self) -> dict[str, Any]:
         """Return ``{name: value}`` (arrays for varied and constrained parameters)."""
         return {k: p.value for k, p in self.items()}
-
-
-def _split(dataset: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    kws = getattr(dataset, "kws", None)
-    if isinstance(kws, dict):  # a FitArgs
-        return tuple(dataset.args), kws
-    return tuple(dataset), {}
-
-
-@dataclass(frozen=True)
-class DataLayout:
-    """The shape every dataset of a vectorized batch must have.
-
-    Attributes
-    ----------
-    nargs : int
-        Positional arguments after ``params``.
-    keywords : tuple of str
-        Keyword arguments.
-    shapes : tuple
-        Per argument (positional, then keywords in order): the array's shape
-        for numeric arguments (``()`` for a number), None for a non-numeric
-        argument, which must be the same in every dataset.
-    shared : tuple
-        The non-numeric arguments themselves (None for numeric ones).
-    ndim : int
-        Dimensions of the data: the largest ``len(shape)``.
-    """
-
-    nargs: int
-    keywords: tuple[str, ...]
-    shapes: tuple[tuple[int, ...] | None, ...]
-    shared: tuple[Any, ...] = field(compare=False)
-    ndim: int
-
-    @classmethod
-    def of(cls, dataset: Any) -> DataLayout:
-        """The layout of one dataset (the reference the others must match)."""
-        args, kws = _split(dataset)
-        values = [*args, *kws.values()]
-        shapes: list[tuple[int, ...] | None] = []
-        shared: list[Any] = []
-        for v in values:
-            if _numeric(v):
-                shapes.append(tuple(np.shape(v)))
-                shared.append(None)
-            else:
-                shapes.append(None)
-                shared.append(v)
-        ndim = max((len(s) for s in shapes if s is not None), default=0)
-        return cls(len(args), tuple(kws), tuple(shapes), tuple(shared), ndim)
-
-    def check(self, index: int, dataset: Any) -> None:
-        """Raise ValueError saying how dataset ``index`` differs from this layout."""
-        args, kws = _split(dataset)
-        if len(args) != self.nargs or tuple(kws) != self.keywords:
-            raise ValueError(
-                f"dataset {index} has {len(args)} positional arguments and keywords {list(kws)}, the first dataset "
-                f"{self.nargs} and {list(self.keywords)}; a vectorized fit_many needs datasets of one structure")
-        for pos, (v, shape, same) in enumerate(zip([*args, *kws.values()], self.shapes, self.shared)):
-            if type(v) is np.ndarray and v.shape == shape and v.dtype.kind in "iuf":
-                continue  # the common case, without the general checks below
-            label = f"argument {pos}" if pos < self.nargs else f"keyword {self.keywords[pos - self.nargs]!r}"
-            if shape is None:
-                if v is not same and not _equal(v, same):
-                    raise ValueError(f"dataset {index}: non-numeric {label} ({_brief(v)}) differs from the first "
-                                     f"dataset's ({_brief(same)}); in a vectorized fit_many non-numeric arguments "
-                                     "must be the same for every dataset")
-            elif not _numeric(v) or tuple(np.shape(v)) != shape:
-                got = tuple(np.shape(v)) if _numeric(v) else type(v).__name__
-                raise ValueError(
-                    f"dataset {index}: {label} has shape {got}, the first dataset's has shape {shape}. A vectorized "
-                    "fit_many stacks the datasets into arrays, so they must all have one shape: fit datasets of "
-                    "other shapes in separate calls (or pad them and give the padding zero weight), or use "
-                    "vectorized=False")
-
-    def stack(self, datasets: Sequence[Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """Stack numeric arguments along a new leading axis (numbers become columns)."""
-        n = len(datasets)
-        parts = [_split(d) for d in datasets]
-        out: list[Any] = []
-        for pos, shape in enumerate(self.shapes):
-            if shape is None:
-                out.append(self.shared[pos])
-                continue
-            if pos < self.nargs:
-                column = [p[0][pos] for p in parts]
-            else:
-                key = self.keywords[pos - self.nargs]
-                column = [p[1][key] for p in parts]
-            arr = np.stack([np.asarray(c) for c in column])
-            if shape == ():
-                arr = arr.reshape((n,) + (1,) * self.ndim)
-            out.append(arr)
-        return tuple(out[: self.nargs]), dict(zip(self.keywords, out[self.nargs:]))
-
-
-def _numeric(value: Any) -> bool:
-    if isinstance(value, (bool, np.bool_)):
-        return False
-    if isinstance(value, (int, float, complex, np.number)):
-        return True
-    return isinstance(value, np.ndarray) and value.dtype.kind in "iufc" or (
-        isinstance(value, (list, tuple)) and np.asarray(value).dtype.kind in "iufc")
-
-
-def _equal(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b)
-    except Exception:  # noqa: BLE001 - objects without a boolean equality are not equal
-        return False
-
-
-def _brief(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class _Transform:
@@ -333,8 +221,8 @@ class _Model:
         last, args, kws = self._taken
         if last is not None and last.size == fits.size and np.array_equal(last, fits):
             return args, kws
-        args = tuple(_take(a, fits) for a in self.args)
-        kws = {k: _take(a, fits) for k, a in self.kws.items()}
+        args = tuple(take_fits(a, fits) for a in self.args)
+        kws = {k: take_fits(a, fits) for k, a in self.kws.items()}
         self._taken = (fits.copy(), args, kws)
         return args, kws
 
@@ -379,105 +267,6 @@ def _leading(args: tuple[Any, ...], kws: dict[str, Any]) -> int:
         if isinstance(a, np.ndarray) and a.ndim:
             return int(a.shape[0])
     return 0
-
-
-def _take(a: Any, fits: NDArray[np.intp]) -> Any:
-    return a[fits] if isinstance(a, np.ndarray) and a.ndim else a
-
-
-@dataclass
-class BatchArrays:
-    """The results of a vectorized batch (or chunk) as arrays, one row per fit.
-
-    Attributes
-    ----------
-    start : int
-        Index of the first fit (its position among the datasets).
-    index : ndarray of int, shape (n_fits,)
-        Position of each fit among the datasets.
-    names : tuple of str
-        Every parameter, in ``values`` column order.
-    var_names : tuple of str
-        The varied parameters, in ``covar`` order.
-    init_vals : ndarray, shape (nvarys,)
-        Their starting values (shared by every fit).
-    values, stderr : ndarray, shape (n_fits, n_params)
-        Best values and standard errors (NaN where not estimated or failed).
-    covar : ndarray, shape (n_fits, nvarys, nvarys)
-        Covariances (NaN where not estimated).
-    chisqr, redchi, aic, bic : ndarray, shape (n_fits,)
-    nfev, nfev_errorbars, status : ndarray of int, shape (n_fits,)
-    success, aborted, errorbars, failed : ndarray of bool, shape (n_fits,)
-    message : list of str
-    errorbars_reason : list of str or None
-    errors : dict of int to exception
-        What each failed fit raised, by fit index.
-    ndata, nvarys, nfree : int
-    engine : str
-    """
-
-    start: int
-    names: tuple[str, ...]
-    var_names: tuple[str, ...]
-    init_vals: Array
-    index: NDArray[np.intp]
-    values: Array
-    stderr: Array
-    covar: Array
-    chisqr: Array
-    redchi: Array
-    aic: Array
-    bic: Array
-    nfev: NDArray[np.int64]
-    nfev_errorbars: NDArray[np.int64]
-    status: NDArray[np.int64]
-    success: NDArray[np.bool_]
-    aborted: NDArray[np.bool_]
-    errorbars: NDArray[np.bool_]
-    failed: NDArray[np.bool_]
-    message: list[str]
-    errorbars_reason: list[str | None]
-    errors: dict[int, BaseException]
-    ndata: int
-    nvarys: int
-    nfree: int
-    engine: str
-
-    def __len__(self) -> int:
-        return int(self.values.shape[0])
-
-    @classmethod
-    def concatenate(cls, parts: Sequence[BatchArrays]) -> BatchArrays:
-        """Join chunks (in order) into one."""
-        first = parts[0]
-        cat = {name: np.concatenate([getattr(p, name) for p in parts])
-               for name in ("index", "values", "stderr", "covar", "chisqr", "redchi", "aic", "bic", "nfev",
-                            "nfev_errorbars", "status", "success", "aborted", "errorbars", "failed")}
-        errors: dict[int, BaseException] = {}
-        for p in parts:
-            errors.update(p.errors)
-        ndata = next((p.ndata for p in parts if p.ndata), 0)
-        return cls(start=first.start, names=first.names, var_names=first.var_names, init_vals=first.init_vals,
-                   message=[m for p in parts for m in p.message],
-                   errorbars_reason=[r for p in parts for r in p.errorbars_reason], errors=errors, ndata=ndata,
-                   nvarys=first.nvarys, nfree=ndata - first.nvarys if ndata else 0, engine=first.engine, **cat)
-
-    @classmethod
-    def all_failed(cls, start: int, n: int, names: Sequence[str], var_names: Sequence[str], init_vals: Array,
-                   init_values: Array, engine: str, errors: Mapping[int, BaseException]) -> BatchArrays:
-        """A chunk's arrays with every fit failed (its error in ``errors``) and its starting values kept."""
-        nvar, nan = len(var_names), np.full(n, np.nan)
-        message = [f"fit failed: {type(e).__name__}: {e}" if (e := errors.get(start + i)) is not None else ""
-                   for i in range(n)]
-        return cls(start=start, names=tuple(names), var_names=tuple(var_names), init_vals=init_vals,
-                   index=np.arange(start, start + n, dtype=np.intp), values=np.tile(init_values, (n, 1)),
-                   stderr=np.full((n, len(names)), np.nan),
-                   covar=np.full((n, nvar, nvar), np.nan), chisqr=nan, redchi=nan.copy(), aic=nan.copy(),
-                   bic=nan.copy(), nfev=np.zeros(n, dtype=np.int64), nfev_errorbars=np.zeros(n, dtype=np.int64),
-                   status=np.zeros(n, dtype=np.int64), success=np.zeros(n, dtype=bool),
-                   aborted=np.zeros(n, dtype=bool), errorbars=np.zeros(n, dtype=bool), failed=np.ones(n, dtype=bool),
-                   message=message, errorbars_reason=["the fit failed"] * n, errors=dict(errors), ndata=0,
-                   nvarys=nvar, nfree=0, engine=engine)
 
 
 @dataclass(frozen=True)
@@ -632,7 +421,7 @@ def check_broadcasting(setup: _Setup, datasets: Sequence[Any]) -> int:
         for name in single:
             val = cols[name].value
             single[name].value = float(val if isinstance(val, float) else np.ravel(val[i])[0])
-        a, k = _split(dataset)
+        a, k = split_dataset(dataset)
         try:
             alone = np.asarray(setup.function(single, *a, **k), dtype=float).ravel()
         except Exception as exc:
@@ -802,7 +591,9 @@ class _ChunkFit:
             rows_list = [self._evaluate(v[k:k + 1], fits[k:k + 1]) for k in range(fits.size)]
             width = max(r.shape[1] for r in rows_list)
             return np.vstack([r if r.shape[1] == width else np.full((1, width), np.nan) for r in rows_list])
-        bad = ~np.isfinite(rows).all(axis=1)
+        bad = ~np.isfinite(np.einsum("ij->i", rows))  # a row sum is NaN or inf if any value is (one pass)
+        if bad.any():
+            bad[bad] = ~np.isfinite(rows[bad]).all(axis=1)  # not an overflow of the sum
         if bad.any():
             for k in np.flatnonzero(bad).tolist():
                 fit = int(fits[k])
@@ -940,14 +731,17 @@ class _ChunkFit:
             down = v.copy()
             down[:, j] -= np.where(central[:, j], step, 0.0)
             r_up = self._rows_at(up, fits, r.shape[1])
-            r_down = self._rows_at(down, fits, r.shape[1]) if central[:, j].any() else r
-            width = (up[:, j] - down[:, j])[:, None]
-            columns[:, j, :] = (r_up - np.where(central[:, j][:, None], r_down, r)) / width
+            # r_up is a copy, so r_down may be the function's own buffer: it is used at once
+            r_down = self._rows_at(down, fits, r.shape[1], copy=False) if central[:, j].any() else r
+            if not central[:, j].all():
+                r_down = np.where(central[:, j][:, None], r_down, r)
+            np.subtract(r_up, r_down, out=columns[:, j, :])
+            columns[:, j, :] /= (up[:, j] - down[:, j])[:, None]
         return columns.transpose(0, 2, 1), 2 * nvar
 
-    def _rows_at(self, v: Array, fits: NDArray[np.intp], width: int) -> Array:
+    def _rows_at(self, v: Array, fits: NDArray[np.intp], width: int, copy: bool = True) -> Array:
         try:
-            return self.model.residual(v, fits)
+            return self.model.residual(v, fits, copy)
         except Exception:  # noqa: BLE001 - one at a time, so one bad fit only loses its own error bars
             return np.vstack([self._safe_row(v[k:k + 1], fits[k:k + 1], width) for k in range(fits.size)])
 
@@ -966,11 +760,10 @@ class _ChunkFit:
         scale = np.sqrt(np.einsum("kii->ki", gram))
         safe = np.where(scale > 0, scale, 1.0)
         scaled = gram / (safe[:, :, None] * safe[:, None, :])
-        w, vecs = np.linalg.eigh(scaled)
-        wmin, wmax = w[:, 0], w[:, -1]
-        regular = usable & (scale > 0).all(axis=1) & (wmin > 0) & (wmax < MAX_CONDITION * np.maximum(wmin, 1e-300))
-        inv_w = np.where(regular[:, None], 1.0 / np.where(w > 0, w, 1.0), 0.0)
-        inv = np.matmul(vecs * inv_w[:, None, :], np.swapaxes(vecs, 1, 2))
+        candidates = usable & (scale > 0).all(axis=1)
+        scaled = np.where(candidates[:, None, None], scaled, np.eye(scaled.shape[-1]))
+        inv, condition = _inverse(scaled)
+        regular = candidates & (condition < MAX_CONDITION)
         cov = inv / (safe[:, :, None] * safe[:, None, :])
         if self.setup.scale_covar:
             cov = cov * np.where(np.isfinite(redchi), redchi, np.nan)[:, None, None]
@@ -1002,6 +795,32 @@ class _ChunkFit:
             grads[:, :, j] = (_all_values(exprs, vj, self.free, names)[:, cols] - base[:, cols]) / h[:, None]
         var = np.einsum("kei,kij,kej->ke", grads, covar, grads)
         stderr[:, cols] = np.sqrt(np.maximum(var, 0.0))
+
+
+def _inverse(s: Array) -> tuple[Array, Array]:
+    """Inverses of a stack of symmetric matrices and their 1-norm condition numbers (inf if not positive definite).
+
+    A Cholesky factorization tells the positive definite matrices apart (one
+    call for the whole stack; matrix by matrix only when some are not).
+    """
+    k = s.shape[0]
+    try:
+        np.linalg.cholesky(s)
+        definite = np.ones(k, dtype=bool)
+    except np.linalg.LinAlgError:
+        definite = np.zeros(k, dtype=bool)
+        for i in range(k):
+            try:
+                np.linalg.cholesky(s[i])
+                definite[i] = True
+            except np.linalg.LinAlgError:
+                pass
+    s = np.where(definite[:, None, None], s, np.eye(s.shape[-1]))
+    inv = np.asarray(np.linalg.inv(s), dtype=np.float64)
+    inv = 0.5 * (inv + np.swapaxes(inv, 1, 2))  # exactly symmetric, as a covariance
+    norm1 = np.abs(s).sum(axis=1).max(axis=1) * np.abs(inv).sum(axis=1).max(axis=1)
+    condition: Array = np.where(definite, norm1, np.inf)
+    return inv, condition
 
 
 def failed_chunk(setup: _Setup, start: int, n: int, errors: Mapping[int, BaseException]) -> BatchArrays:

@@ -156,6 +156,25 @@ def test_rank_deficient_fits_take_the_eigen_path():
         np.testing.assert_allclose(out.x[i, :2], ref, rtol=1e-5)
 
 
+def test_rank_deficient_fits_among_regular_ones_each_reach_their_minimum():
+    """Fit 1 ignores c (singular Gram matrix), fits 0 and 2 do not: each still matches leastsq."""
+    _, ys = decays(3)
+
+    class OneFlat(Counted):
+        def residual(self, x, fits):
+            x = x.copy()
+            x[fits == 1, 2] = 0.25
+            return super().residual(x, fits)
+
+    out = engine()(OneFlat(ys, [1.0, 1.0, 0.0]).problem)
+    assert out.success.all()
+    ref = leastsq(lambda v: v[0] * np.exp(-T / v[1]) + 0.25 - ys[1], [1.0, 1.0])[0]
+    np.testing.assert_allclose(out.x[1, :2], ref, rtol=1e-5)
+    for i in (0, 2):
+        ref = leastsq(lambda v, y=ys[i]: v[0] * np.exp(-T / v[1]) + v[2] - y, [1.0, 1.0, 0.0])[0]
+        np.testing.assert_allclose(out.x[i], ref, rtol=1e-5, atol=1e-8)
+
+
 @pytest.mark.parametrize(
     ("options", "match"),
     [

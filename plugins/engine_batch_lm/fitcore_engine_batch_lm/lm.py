@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from fitcore import BatchEngineResult, BatchProblem
+from fitcore.stacked_linalg import cholesky_solve
 
 __all__ = ["batch_lm", "OPTIONS", "MESSAGES"]
 
@@ -53,7 +54,7 @@ OPTIONS: dict[str, Any] = {
 
 #: MINPACK's exit codes (``info``) and their meaning; -1 is this engine's own.
 MESSAGES = {
-    -1: "The residual is not finite; the fit was stopped.",
+    -1: "The residual or its Jacobian is not finite; the fit was stopped.",
     1: "Both actual and predicted relative reductions in the sum of squares are at most ftol.",
     2: "The relative error between two consecutive iterates is at most xtol.",
     3: "Both actual and predicted relative reductions in the sum of squares are at most ftol and "
@@ -122,21 +123,18 @@ def _lmpar_eig(xp: Any, s: Any, b: Any, delta: Any, par: Any) -> tuple[Any, Any]
     return xp.where(gauss_newton, 0.0, par), xp.sum(vecs * c[:, None, :], axis=2)
 
 
-def _solve(xp: Any, a: Any, b: Any) -> Any:
-    return xp.linalg.solve(a, b[..., None])[..., 0]
-
-
-def _lmpar_chol(xp: Any, s: Any, b: Any, delta: Any, par: Any) -> tuple[Any, Any]:
+def _lmpar_chol(xp: Any, s: Any, lower: Any, b: Any, delta: Any, par: Any) -> tuple[Any, Any]:
     """Moré's Levenberg-Marquardt parameter for fits whose scaled Gram matrix ``S`` is positive definite.
 
     Solves ``(S + par I) c = b`` for each trial ``par`` (the scaled step is
-    ``D p = -c``); the derivative of ``||c||`` comes from one more solve
-    with the same matrix, as MINPACK's ``lmpar`` gets it from its R factor.
-    Only the fits still iterating are solved again.
+    ``D p = -c``), with ``lower`` the Cholesky factors of ``S`` for
+    ``par = 0``; the derivative of ``||c||`` comes from one more solve with
+    the same factors, as MINPACK's ``lmpar`` gets it from its R factor.
+    Only the fits still iterating are factorized again.
     """
     k, nvar = b.shape
     eye = xp.eye(nvar)
-    c = _solve(xp, s, b)
+    c = cholesky_solve(lower, b)
     dxnorm = xp.sqrt(xp.sum(c * c, axis=1))
     fp = dxnorm - delta
     active = fp > 0.1 * delta
@@ -144,7 +142,7 @@ def _lmpar_chol(xp: Any, s: Any, b: Any, delta: Any, par: Any) -> tuple[Any, Any
     if not bool(xp.any(active)):
         return par, c
     safe_dx = xp.where(dxnorm > 0, dxnorm, 1.0)
-    y = _solve(xp, s, c)
+    y = cholesky_solve(lower, c)
     slope = xp.sum(c * y, axis=1) / (safe_dx * safe_dx)
     parl = xp.where(active & (slope > 0), fp / delta / xp.where(slope > 0, slope, 1.0), 0.0)
     bnorm = xp.sqrt(xp.sum(b * b, axis=1))
@@ -158,8 +156,8 @@ def _lmpar_chol(xp: Any, s: Any, b: Any, delta: Any, par: Any) -> tuple[Any, Any
             break
         p_r = par[rows]
         p_r = xp.where(p_r == 0, xp.maximum(_DWARF, 0.001 * paru[rows]), p_r)
-        m = s[rows] + p_r[:, None, None] * eye
-        trial = _solve(xp, m, b[rows])
+        m = xp.linalg.cholesky(s[rows] + p_r[:, None, None] * eye)  # positive definite: S is, and par > 0
+        trial = cholesky_solve(m, b[rows])
         c[rows] = trial
         dl = delta[rows]
         dxn = xp.sqrt(xp.sum(trial * trial, axis=1))
@@ -172,7 +170,7 @@ def _lmpar_chol(xp: Any, s: Any, b: Any, delta: Any, par: Any) -> tuple[Any, Any
             break
         rows, m, trial, fp_r, dl, p_r = rows[going], m[going], trial[going], fp_r[going], dl[going], p_r[going]
         dxs = dxn[going]
-        y = _solve(xp, m, trial)
+        y = cholesky_solve(m, trial)
         slope = xp.sum(trial * y, axis=1) / (dxs * dxs)
         parc = fp_r / dl / xp.where(slope > 0, slope, 1.0)
         lo = xp.where(fp_r > 0, xp.maximum(parl[rows], p_r), parl[rows])
@@ -182,18 +180,31 @@ def _lmpar_chol(xp: Any, s: Any, b: Any, delta: Any, par: Any) -> tuple[Any, Any
     return par, c
 
 
-def _rank_deficient(xp: Any, s: Any) -> Any:
-    """Fits whose scaled Gram matrix is numerically singular (they take the eigen-decomposition path)."""
-    nvar = s.shape[-1]
-    scale = xp.max(xp.linalg.diagonal(s), axis=1)
+def _factor(xp: Any, s: Any) -> tuple[Any, Any]:
+    """Cholesky factors of the scaled Gram matrices, and which of them are numerically singular.
+
+    A singular fit (its factor is left as the identity) takes the
+    eigen-decomposition path; the others solve with their factors.
+    """
+    k, nvar = s.shape[0], s.shape[-1]
     try:
-        pivots = xp.linalg.diagonal(xp.linalg.cholesky(s))
+        lower = xp.linalg.cholesky(s)
     except np.linalg.LinAlgError:  # some matrix is not positive definite: tell them apart one by one
-        out = np.zeros(s.shape[0], dtype=bool)
-        for i in range(s.shape[0]):
-            out[i] = bool(_rank_deficient(xp, s[i:i + 1])[0]) if s.shape[0] > 1 else True
-        return out
-    return np.asarray(xp.min(pivots, axis=1) ** 2 <= nvar * _EPS * scale)
+        good = np.zeros(k, dtype=bool)
+        for i in range(k):
+            try:
+                xp.linalg.cholesky(s[i])
+                good[i] = True
+            except np.linalg.LinAlgError:
+                pass
+        lower = xp.zeros(s.shape) + xp.eye(nvar)
+        if good.any():
+            lower[good] = xp.linalg.cholesky(s[good])
+    else:
+        good = np.ones(k, dtype=bool)
+    scale = xp.max(xp.linalg.diagonal(s), axis=1)
+    pivots = xp.min(xp.linalg.diagonal(lower), axis=1)
+    return lower, ~good | np.asarray(pivots * pivots <= nvar * _EPS * scale)
 
 
 def batch_lm(problem: BatchProblem, **options: Any) -> BatchEngineResult:
@@ -244,6 +255,7 @@ def batch_lm(problem: BatchProblem, **options: Any) -> BatchEngineResult:
     started = np.zeros(n, dtype=bool)
     needs_jac = np.ones(n, dtype=bool)
     gram_s = xp.zeros((n, nvar, nvar))  # D^-1 J^T J D^-1 at the last Jacobian
+    chol = xp.zeros((n, nvar, nvar))  # its Cholesky factor
     b = xp.zeros((n, nvar))
     rank_deficient = np.zeros(n, dtype=bool)
 
@@ -256,11 +268,12 @@ def batch_lm(problem: BatchProblem, **options: Any) -> BatchEngineResult:
             xs, fs = x[fits], f[fits]
             jac = problem.jacobian(xs, fits, fs)
             nfev[fits] += jac_cost
-            bad = ~np.asarray(xp.all(xp.isfinite(jac), axis=(1, 2)))
+            gram = xp.matmul(xp.matrix_transpose(jac), jac)
+            # a NaN or inf in the Jacobian (or an overflow) shows in J^T J, a far smaller array
+            bad = ~np.asarray(xp.all(xp.isfinite(gram), axis=(1, 2)))
             if bad.any():
                 status[fits[bad]] = -1
-                fits, jac, xs, fs = fits[~bad], jac[~bad], xs[~bad], fs[~bad]
-            gram = xp.matmul(xp.matrix_transpose(jac), jac)
+                fits, jac, xs, fs, gram = fits[~bad], jac[~bad], xs[~bad], fs[~bad], gram[~bad]
             acnorm = xp.sqrt(xp.linalg.diagonal(gram))
             first = ~started[fits]
             if user_diag is None:
@@ -282,22 +295,24 @@ def batch_lm(problem: BatchProblem, **options: Any) -> BatchEngineResult:
             scaled = gram / (d[:, :, None] * d[:, None, :])
             gram_s[fits] = scaled
             b[fits] = grad / d  # D^-1 J^T f
-            rank_deficient[fits] = _rank_deficient(xp, scaled)
+            chol[fits], rank_deficient[fits] = _factor(xp, scaled)
             needs_jac[fits] = False
 
         fits = np.flatnonzero(status == 0)
         if not fits.size:
             break
         d, dl, fn = diag[fits], delta[fits], fnorm[fits]
-        s_f, b_f = gram_s[fits], b[fits]
+        s_f, b_f, l_f = gram_s[fits], b[fits], chol[fits]
         p_par, c = xp.zeros(fits.size), xp.zeros((fits.size, nvar))
         eig = rank_deficient[fits]
         if not eig.any():
-            p_par, c = _lmpar_chol(xp, s_f, b_f, dl, par[fits])
+            p_par, c = _lmpar_chol(xp, s_f, l_f, b_f, dl, par[fits])
         else:
-            for group, lmpar in ((~eig, _lmpar_chol), (eig, _lmpar_eig)):
-                if group.any():
-                    p_par[group], c[group] = lmpar(xp, s_f[group], b_f[group], dl[group], par[fits[group]])
+            chol_fits = ~eig
+            if chol_fits.any():
+                p_par[chol_fits], c[chol_fits] = _lmpar_chol(xp, s_f[chol_fits], l_f[chol_fits], b_f[chol_fits],
+                                                             dl[chol_fits], par[fits[chol_fits]])
+            p_par[eig], c[eig] = _lmpar_eig(xp, s_f[eig], b_f[eig], dl[eig], par[fits[eig]])
         dp = -c  # D p
         pnorm = xp.sqrt(xp.sum(dp * dp, axis=1))
         first = nit[fits] == 1
@@ -305,9 +320,9 @@ def batch_lm(problem: BatchProblem, **options: Any) -> BatchEngineResult:
         xs = x[fits] + dp / d
         fs = problem.residual(xs, fits)
         nfev[fits] += 1
-        bad = ~np.asarray(xp.all(xp.isfinite(fs), axis=1))
-        status[fits[bad]] = -1
         fnorm1 = xp.sqrt(xp.sum(fs * fs, axis=1))
+        bad = ~np.asarray(xp.isfinite(fnorm1))  # NaN or inf in the residual (or its squares overflow)
+        status[fits[bad]] = -1
         actred = xp.where(0.1 * fnorm1 < fn, 1.0 - (fnorm1 / fn) ** 2, -1.0)
         temp1 = xp.sum(c * xp.matmul(s_f, c[:, :, None])[:, :, 0], axis=1) / (fn * fn)  # ||J p||^2 / fnorm^2
         temp2 = p_par * pnorm * pnorm / (fn * fn)
